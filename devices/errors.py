@@ -1,0 +1,50 @@
+"""Errors of the device catalogue.
+
+DeviceError
+├── TopicInvalid(topic, reason)
+├── PayloadInvalid(topic, reason, field)
+└── RegistryInvalid(path, reason, line)
+"""
+
+from __future__ import annotations
+
+__all__ = ["DeviceError", "PayloadInvalid", "RegistryInvalid", "TopicInvalid"]
+
+
+class DeviceError(Exception):
+    """Base of every error raised by ``devices``."""
+
+
+class TopicInvalid(DeviceError):
+    """A topic that is not part of the scheme."""
+
+    def __init__(self, topic: str, reason: str) -> None:
+        super().__init__(f"topic {topic!r}: {reason}")
+        self.topic = topic
+        self.reason = reason
+
+
+class PayloadInvalid(DeviceError):
+    """A payload that does not match its kind's schema.
+
+    ``code`` is a short stable reason for counters and dead-letter topics; ``reason`` is the
+    sentence a person reads ("ph 15.3 out of range 0–14").
+    """
+
+    def __init__(self, topic: str, code: str, reason: str, field: str | None = None) -> None:
+        super().__init__(f"{topic}: {reason}")
+        self.topic = topic
+        self.code = code
+        self.reason = reason
+        self.field = field
+
+
+class RegistryInvalid(DeviceError):
+    """A fleet registry file that cannot be loaded; names the file, line and what is wrong."""
+
+    def __init__(self, path: str, reason: str, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {reason}")
+        self.path = path
+        self.reason = reason
+        self.line = line

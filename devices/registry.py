@@ -1,0 +1,233 @@
+"""The fleet registry: which devices exist, where, and under which cabinet, river or junction.
+
+A YAML file::
+
+    city: {name: Demo City, latitude: 31.23, longitude: 121.47, timezone: Asia/Shanghai}
+    devices:
+      - {id: SL-0001, kind: streetlight, district: riverside, cabinet: C-01}
+      - {id: WQ-0001, kind: water_quality, district: riverside, river: jade,
+         section: S1, section_order: 1, target_class: III}
+      - {id: TS-0001, kind: traffic_signal, district: centre, junction: J-01,
+         approaches: [north, east, south, west]}
+      - {id: CP-0001, kind: checkpoint, district: centre, junction: J-01, lanes: 3,
+         speed_limit_kmh: 60}
+
+Errors name the file and line of the offending device.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from devices.errors import RegistryInvalid
+from devices.payloads import APPROACH_PATTERN
+from devices.topics import DISTRICT_PATTERN, RESERVED_DISTRICTS, Kind
+
+__all__ = ["City", "DeviceRecord", "Registry", "WaterClass", "dump_registry", "load_registry"]
+
+_LINE_KEY = "__line__"
+_GROUP_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class WaterClass(StrEnum):
+    """Surface water classes of GB 3838-2002, I (best) to V; ``worse_than_v`` is 劣V."""
+
+    I = "I"  # noqa: E741 - the standard's own name
+    II = "II"
+    III = "III"
+    IV = "IV"
+    V = "V"
+    WORSE_THAN_V = "worse_than_v"
+
+    @property
+    def rank(self) -> int:
+        """1 for class I … 6 for worse than V: a larger rank is dirtier water."""
+        return list(WaterClass).index(self) + 1
+
+
+class City(BaseModel):
+    """Where the city is: the sun (lights) and local time (peaks) depend on it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(default="Demo City", min_length=1, max_length=128)
+    latitude: float = Field(default=31.2304, ge=-90, le=90)
+    longitude: float = Field(default=121.4737, ge=-180, le=180)
+    timezone: str = Field(default="Asia/Shanghai", min_length=1)
+
+
+class DeviceRecord(BaseModel):
+    """One device of the fleet and what it belongs to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    kind: Kind
+    district: str
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    # streetlight
+    cabinet: str | None = Field(default=None, pattern=_GROUP_PATTERN)
+    rated_power_w: float | None = Field(default=None, gt=0, le=1_000)
+    # water_quality
+    river: str | None = Field(default=None, pattern=_GROUP_PATTERN)
+    section: str | None = Field(default=None, pattern=_GROUP_PATTERN)
+    section_order: int | None = Field(default=None, ge=0)
+    target_class: WaterClass | None = None
+    # traffic_signal and checkpoint
+    junction: str | None = Field(default=None, pattern=_GROUP_PATTERN)
+    approaches: tuple[str, ...] | None = None
+    lanes: int | None = Field(default=None, ge=1, le=16)
+    speed_limit_kmh: float | None = Field(default=None, gt=0, le=200)
+
+    @model_validator(mode="after")
+    def _check_kind_fields(self) -> DeviceRecord:
+        if not DISTRICT_PATTERN.fullmatch(self.district) or self.district in RESERVED_DISTRICTS:
+            raise ValueError(f"district {self.district!r} is not a valid district name")
+        required: dict[Kind, tuple[str, ...]] = {
+            Kind.STREETLIGHT: ("cabinet",),
+            Kind.WATER_QUALITY: ("river", "section", "section_order", "target_class"),
+            Kind.TRAFFIC_SIGNAL: ("junction",),
+            Kind.CHECKPOINT: (),
+        }
+        missing = [name for name in required[self.kind] if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.kind.value} needs {', '.join(missing)}")
+        for approach in self.approaches or ():
+            if not re.fullmatch(APPROACH_PATTERN, approach):
+                raise ValueError(f"approach {approach!r} is not [A-Za-z0-9_-]{{1,16}}")
+        return self
+
+    def tags(self) -> dict[str, str]:
+        """Registry tags a stored point carries: where the device is and what it belongs to."""
+        tags = {"district": self.district}
+        for name in ("cabinet", "river", "section", "junction"):
+            value = getattr(self, name)
+            if value is not None:
+                tags[name] = value
+        return tags
+
+
+class Registry(Mapping[str, DeviceRecord]):
+    """The fleet, by device id; immutable once loaded."""
+
+    def __init__(self, devices: Mapping[str, DeviceRecord], *, city: City | None = None) -> None:
+        self._devices = dict(devices)
+        self.city = city or City()
+
+    def __getitem__(self, device_id: str) -> DeviceRecord:
+        return self._devices[device_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._devices)
+
+    def __len__(self) -> int:
+        return len(self._devices)
+
+    def of_kind(self, kind: Kind) -> list[DeviceRecord]:
+        """Every device of one kind, in registry order."""
+        return [device for device in self._devices.values() if device.kind is kind]
+
+    @classmethod
+    def from_records(cls, records: list[DeviceRecord], *, city: City | None = None) -> Registry:
+        """Build a registry, refusing duplicate ids."""
+        devices: dict[str, DeviceRecord] = {}
+        for record in records:
+            if record.id in devices:
+                raise ValueError(f"device {record.id!r} is listed twice")
+            devices[record.id] = record
+        return cls(devices, city=city)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers the line each mapping starts on."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    mapping[_LINE_KEY] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_registry(path: str | Path) -> Registry:
+    """Load and validate a registry file; errors name the file, line and field."""
+    where = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RegistryInvalid(where, f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        document = yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise RegistryInvalid(where, f"not valid YAML: {exc}", line) from exc
+    if not isinstance(document, dict):
+        raise RegistryInvalid(where, "expected a mapping with 'city' and 'devices'")
+    unknown = set(document) - {"city", "devices", _LINE_KEY}
+    if unknown:
+        raise RegistryInvalid(where, f"unknown top-level keys: {', '.join(sorted(unknown))}")
+    city_data = document.get("city") or {}
+    try:
+        city = City.model_validate(_strip_lines(city_data))
+    except ValidationError as exc:
+        line = city_data.get(_LINE_KEY) if isinstance(city_data, dict) else None
+        raise RegistryInvalid(where, f"city: {_first_error(exc)}", line) from exc
+    entries = document.get("devices") or []
+    if not isinstance(entries, list):
+        raise RegistryInvalid(where, "'devices' must be a list", document.get(_LINE_KEY))
+    records: dict[str, DeviceRecord] = {}
+    for index, entry in enumerate(entries):
+        line = entry.get(_LINE_KEY) if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            raise RegistryInvalid(where, f"device #{index + 1} is not a mapping", line)
+        try:
+            record = DeviceRecord.model_validate(_strip_lines(entry))
+        except ValidationError as exc:
+            name = entry.get("id", f"#{index + 1}")
+            raise RegistryInvalid(where, f"device {name!r}: {_first_error(exc)}", line) from exc
+        if record.id in records:
+            raise RegistryInvalid(where, f"device {record.id!r} is listed twice", line)
+        records[record.id] = record
+    return Registry(records, city=city)
+
+
+def dump_registry(registry: Registry, path: str | Path) -> None:
+    """Write a registry file that ``load_registry`` reads back to an equal registry."""
+    document = {
+        "city": registry.city.model_dump(),
+        "devices": [
+            registry[device_id].model_dump(mode="json", exclude_none=True) for device_id in registry
+        ],
+    }
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(target.suffix + ".tmp")
+    with temporary.open("w", encoding="utf-8") as handle:
+        yaml.dump(document, handle, Dumper=yaml.SafeDumper, sort_keys=False, width=200)
+    temporary.replace(target)
+
+
+def _strip_lines(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _strip_lines(item) for key, item in value.items() if key != _LINE_KEY}
+    if isinstance(value, list):
+        return [_strip_lines(item) for item in value]
+    return value
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    location = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{location}: {message}" if location else message

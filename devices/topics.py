@@ -1,0 +1,143 @@
+"""The topic scheme, in one place: build and parse every topic the platform uses.
+
+Device topics are ``city/{district}/{kind}/{device_id}/{channel}``. The platform's own output
+lives under ``city/alerts/...`` and ``city/deadletter/...``; ``alerts`` and ``deadletter`` are
+reserved and can never be district names, so a device subscription never sees them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from devices.errors import TopicInvalid
+
+__all__ = [
+    "ALERTS_ROOT",
+    "DEADLETTER_ROOT",
+    "DEVICE_ID_PATTERN",
+    "DISTRICT_PATTERN",
+    "RESERVED_DISTRICTS",
+    "ROOT",
+    "Channel",
+    "Kind",
+    "Topic",
+    "alert_topic",
+    "deadletter_topic",
+    "device_subscription",
+    "parse_topic",
+]
+
+ROOT = "city"
+ALERTS_ROOT = "alerts"
+DEADLETTER_ROOT = "deadletter"
+RESERVED_DISTRICTS = frozenset({ALERTS_ROOT, DEADLETTER_ROOT, "platform"})
+
+DISTRICT_PATTERN = re.compile(r"[a-z0-9-]{1,32}")
+DEVICE_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+RULE_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+REASON_PATTERN = re.compile(r"[a-z0-9_]{1,64}")
+
+
+class Kind(StrEnum):
+    """The four kinds of field device."""
+
+    STREETLIGHT = "streetlight"
+    WATER_QUALITY = "water_quality"
+    TRAFFIC_SIGNAL = "traffic_signal"
+    CHECKPOINT = "checkpoint"
+
+
+class Channel(StrEnum):
+    """What a message on a device topic carries."""
+
+    TELEMETRY = "telemetry"
+    EVENT = "event"
+    STATUS = "status"
+    CMD = "cmd"
+    CMD_RESULT = "cmd_result"
+
+
+_KINDS = {kind.value: kind for kind in Kind}
+_CHANNELS = {channel.value: channel for channel in Channel}
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A device topic; validates itself, so a ``Topic`` that exists is well formed."""
+
+    district: str
+    kind: Kind
+    device_id: str
+    channel: Channel
+
+    def __post_init__(self) -> None:
+        if not DISTRICT_PATTERN.fullmatch(self.district):
+            raise TopicInvalid(str(self), f"district {self.district!r} is not [a-z0-9-]{{1,32}}")
+        if self.district in RESERVED_DISTRICTS:
+            raise TopicInvalid(str(self), f"district {self.district!r} is reserved")
+        if not DEVICE_ID_PATTERN.fullmatch(self.device_id):
+            raise TopicInvalid(
+                str(self), f"device id {self.device_id!r} is not [A-Za-z0-9_-]{{1,64}}"
+            )
+
+    def __str__(self) -> str:
+        return f"{ROOT}/{self.district}/{self.kind.value}/{self.device_id}/{self.channel.value}"
+
+    def with_channel(self, channel: Channel) -> Topic:
+        """The same device's topic on another channel."""
+        return Topic(self.district, self.kind, self.device_id, channel)
+
+
+def parse_topic(topic: str) -> Topic:
+    """Parse a device topic, raising ``TopicInvalid`` with the reason when it is not one."""
+    parts = topic.split("/")
+    if len(parts) != 5:
+        raise TopicInvalid(topic, f"expected 5 levels {ROOT}/district/kind/device/channel")
+    root, district, kind, device_id, channel = parts
+    if root != ROOT:
+        raise TopicInvalid(topic, f"root must be {ROOT!r}")
+    found_kind = _KINDS.get(kind)
+    if found_kind is None:
+        raise TopicInvalid(topic, f"unknown kind {kind!r}")
+    found_channel = _CHANNELS.get(channel)
+    if found_channel is None:
+        raise TopicInvalid(topic, f"unknown channel {channel!r}")
+    return Topic(district, found_kind, device_id, found_channel)
+
+
+def device_subscription(
+    *,
+    district: str = "+",
+    kind: Kind | None = None,
+    device_id: str = "+",
+    channel: Channel | None = None,
+    share_group: str | None = None,
+) -> str:
+    """A subscription filter for device topics, optionally as an MQTT 5 shared subscription."""
+    levels = [
+        ROOT,
+        district,
+        kind.value if kind else "+",
+        device_id,
+        channel.value if channel else "+",
+    ]
+    filter_ = "/".join(levels)
+    if share_group is not None:
+        return f"$share/{share_group}/{filter_}"
+    return filter_
+
+
+def alert_topic(district: str, kind: Kind, rule: str) -> str:
+    """Where alert changes are published for MQTT subscribers."""
+    if not RULE_NAME_PATTERN.fullmatch(rule):
+        raise TopicInvalid(rule, "rule name is not [a-z0-9][a-z0-9_-]{0,63}")
+    return f"{ROOT}/{ALERTS_ROOT}/{district}/{kind.value}/{rule}"
+
+
+def deadletter_topic(reason: str) -> str:
+    """Where rejected messages are published, one subtopic per reason code."""
+    if not REASON_PATTERN.fullmatch(reason):
+        raise TopicInvalid(reason, "reason code is not [a-z0-9_]{1,64}")
+    return f"{ROOT}/{DEADLETTER_ROOT}/{reason}"

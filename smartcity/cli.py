@@ -1,0 +1,26 @@
+"""The ``smartcity`` command: one surface for operators, engineers and subscribers."""
+
+from __future__ import annotations
+
+import typer
+
+from smartcity import cli_alerts, cli_bench, cli_platform, cli_rules, cli_simulate
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="smartcity",
+    help="IoT sensing and monitoring platform for a city's control centre.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+cli_platform.register(app)
+app.add_typer(cli_simulate.app, name="simulate", help="Simulated devices: fleets, scenarios, load.")
+app.add_typer(cli_rules.app, name="rules", help="Alert rules: check and test rule files.")
+app.add_typer(cli_alerts.app, name="alerts", help="Alerts: list, acknowledge, silence.")
+app.add_typer(cli_bench.app, name="bench", help="Benchmarks that print JSON figures.")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()

@@ -1,0 +1,109 @@
+"""Every setting of the platform, in one place, with its default.
+
+Read from ``SMARTCITY_*`` environment variables or a ``.env`` file, once, at start; then passed
+down. A bad value fails at start and names the variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsInvalid", "load_settings"]
+
+
+class SettingsInvalid(Exception):
+    """A setting with a value the platform cannot run with; names the variable."""
+
+
+class Settings(BaseSettings):
+    """Platform settings. Units are in the names; secrets are ``SecretStr``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SMARTCITY_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- where things are --------------------------------------------------------------------
+    data_dir: Path = Field(default=Path(".smartcity"), description="local stack data, spool, state")
+    registry_path: Path = Field(
+        default=Path("config/fleet.yaml"), description="the fleet registry the gateway reads"
+    )
+    mqtt_url: str | None = Field(
+        default=None,
+        description="mqtt://[user:pass@]host:port of an existing broker; unset starts a local one",
+    )
+    influx_url: str | None = Field(
+        default=None,
+        description="http://host:port of an existing InfluxDB; unset starts a local one",
+    )
+
+    # --- InfluxDB ---------------------------------------------------------------------------
+    influx_api: Literal["v1", "v2"] = Field(
+        default="v1", description="v1: /write + InfluxQL; v2: /api/v2/write via influxdb-client"
+    )
+    influx_database: str = Field(default="smartcity", pattern=r"^[A-Za-z0-9_]{1,64}$")
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+    influx_token: SecretStr | None = None
+    influx_org: str = "smartcity"
+    influx_bucket: str = "smartcity"
+    influx_timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    # --- gateway and ingest -----------------------------------------------------------------
+    gateway_client_id: str = Field(default="smartcity-gateway", min_length=1, max_length=64)
+    gateway_subscription: str = Field(default="city/+/+/+/+")
+    gateway_receive_max: int = Field(
+        default=1000, ge=1, le=65535, description="MQTT 5 Receive Maximum: unacked QoS 1 window"
+    )
+    gateway_session_expiry_s: int = Field(default=3600, ge=0)
+    payload_max_bytes: int = Field(default=64 * 1024, ge=256, le=256 * 1024 * 1024)
+    plate_hash_key: SecretStr = Field(
+        default=SecretStr("change-me-in-production"),
+        description="HMAC key for licence plates; plates are stored only as keyed hashes",
+    )
+    ingest_batch_max: int = Field(default=5000, ge=1, le=100_000)
+    ingest_flush_interval_s: float = Field(default=0.2, gt=0, le=60)
+    ingest_queue_max: int = Field(default=20_000, ge=1)
+    shutdown_timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    # --- simulators -------------------------------------------------------------------------
+    simulate_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    simulate_seed: int = 42
+
+    # --- logging ----------------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_file: Path | None = Field(default=None, description="JSON log lines go here; unset: stderr")
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("mqtt://", "mqtts://", "tcp://")):
+            raise ValueError("must start with mqtt://, mqtts:// or tcp://")
+        return value
+
+    @field_validator("influx_url")
+    @classmethod
+    def _check_influx_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Load settings from the environment and ``.env``; a bad value names its variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            name = "SMARTCITY_" + "_".join(str(part) for part in error["loc"]).upper()
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{name}={error.get('input')!r}: {message}")
+        raise SettingsInvalid("invalid settings:\n  " + "\n  ".join(problems)) from None
