@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     simulate_interval_s: float = Field(default=5.0, gt=0, le=3600)
     simulate_seed: int = 42
 
+    # --- alerts -----------------------------------------------------------------------------
+    rules_path: Path = Field(
+        default=Path("config/rules"), description="rule file or folder of *.yaml rule files"
+    )
+
     # --- logging ----------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_file: Path | None = Field(default=None, description="JSON log lines go here; unset: stderr")
