@@ -169,9 +169,11 @@ def load_registry(path: str | Path) -> Registry:
     try:
         document = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise RegistryInvalid(where, f"not valid YAML: {exc}", line) from exc
+        parts = (getattr(exc, "context", None), getattr(exc, "problem", None))
+        what = "; ".join(str(part) for part in parts if part)
+        raise RegistryInvalid(where, f"not valid YAML: {what or exc}", line) from exc
     if not isinstance(document, dict):
         raise RegistryInvalid(where, "expected a mapping with 'city' and 'devices'")
     unknown = set(document) - {"city", "devices", _LINE_KEY}

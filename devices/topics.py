@@ -1,8 +1,12 @@
 """The topic scheme, in one place: build and parse every topic the platform uses.
 
 Device topics are ``city/{district}/{kind}/{device_id}/{channel}``. The platform's own output
-lives under ``city/alerts/...`` and ``city/deadletter/...``; ``alerts`` and ``deadletter`` are
-reserved and can never be district names, so a device subscription never sees them.
+lives under ``city/alerts/{district}/{kind}/{rule}`` and ``city/deadletter/{reason}``.
+
+An alert topic has five levels too, so ``city/+/+/+/+`` would hand the platform its own alerts
+(and the ``cmd`` downlink it publishes). The gateway therefore subscribes to the uplink channels
+only (``device_subscriptions()``: ``city/+/+/+/telemetry`` and so on), and a rule may not be
+named after a channel; ``alerts`` and ``deadletter`` are reserved district names.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ __all__ = [
     "DISTRICT_PATTERN",
     "RESERVED_DISTRICTS",
     "ROOT",
+    "UPLINK_CHANNELS",
     "Channel",
     "Kind",
     "Topic",
     "alert_topic",
     "deadletter_topic",
     "device_subscription",
+    "device_subscriptions",
     "parse_topic",
 ]
 
@@ -58,6 +64,9 @@ class Channel(StrEnum):
     CMD = "cmd"
     CMD_RESULT = "cmd_result"
 
+
+UPLINK_CHANNELS = (Channel.TELEMETRY, Channel.EVENT, Channel.STATUS, Channel.CMD_RESULT)
+"""Channels a device publishes on; the gateway consumes these and nothing else."""
 
 _KINDS = {kind.value: kind for kind in Kind}
 _CHANNELS = {channel.value: channel for channel in Channel}
@@ -129,10 +138,19 @@ def device_subscription(
     return filter_
 
 
+def device_subscriptions(*, share_group: str | None = None) -> list[str]:
+    """The gateway's subscription filters: every device's uplink channels, nothing else."""
+    return [
+        device_subscription(channel=channel, share_group=share_group) for channel in UPLINK_CHANNELS
+    ]
+
+
 def alert_topic(district: str, kind: Kind, rule: str) -> str:
     """Where alert changes are published for MQTT subscribers."""
     if not RULE_NAME_PATTERN.fullmatch(rule):
         raise TopicInvalid(rule, "rule name is not [a-z0-9][a-z0-9_-]{0,63}")
+    if rule in _CHANNELS:
+        raise TopicInvalid(rule, "a rule may not be named after a device channel")
     return f"{ROOT}/{ALERTS_ROOT}/{district}/{kind.value}/{rule}"
 
 

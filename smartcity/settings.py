@@ -110,5 +110,7 @@ def load_settings(**overrides: object) -> Settings:
         for error in exc.errors(include_url=False):
             name = "SMARTCITY_" + "_".join(str(part) for part in error["loc"]).upper()
             message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"{name}={error.get('input')!r}: {message}")
+            secret = any(word in name for word in ("KEY", "PASSWORD", "TOKEN"))
+            shown = "(hidden)" if secret else repr(error.get("input"))
+            problems.append(f"{name}={shown}: {message}")
         raise SettingsInvalid("invalid settings:\n  " + "\n  ".join(problems)) from None

@@ -12,10 +12,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 
 from smartcity.stack import LocalInfluxDB, LocalMosquitto, LocalVictoriaMetrics
 
 _databases = itertools.count(1)
+
+# This machine has 2 cores shared with servers and other tests: time-based health checks and
+# per-example deadlines would fail on load, not on bugs.
+settings.register_profile(
+    "smartcity", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=200
+)
+settings.load_profile("smartcity")
 
 
 @pytest.fixture(scope="session")
