@@ -1,0 +1,16 @@
+# The smartcity platform image: the locked Python environment and the `smartcity` command.
+FROM python:3.11-slim-bookworm
+WORKDIR /app
+COPY requirements.lock pyproject.toml README.md ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
+COPY devices devices
+COPY simulators simulators
+COPY gateway gateway
+COPY ingest ingest
+COPY alerts alerts
+COPY dashboards dashboards
+COPY smartcity smartcity
+RUN pip install --no-cache-dir --no-deps --no-build-isolation -e .
+USER nobody
+ENTRYPOINT []
+CMD ["smartcity", "--help"]
