@@ -3,6 +3,7 @@
 Imports nothing else of ours; every other room derives its knowledge of devices from here.
 """
 
+from devices.commands import Command, CommandAction, CommandResult
 from devices.decode import PAYLOAD_MAX_BYTES, Message, decode_message, schema_for
 from devices.errors import DeviceError, PayloadInvalid, RegistryInvalid, TopicInvalid
 from devices.payloads import (
@@ -52,6 +53,9 @@ __all__ = [
     "CheckpointEvent",
     "CheckpointTelemetry",
     "City",
+    "Command",
+    "CommandAction",
+    "CommandResult",
     "DeviceError",
     "DeviceRecord",
     "Direction",

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from devices.commands import Command, CommandResult
 from devices.errors import PayloadInvalid
 from devices.payloads import (
     CheckpointEvent,
@@ -37,6 +38,12 @@ _SCHEMAS: dict[tuple[Kind, Channel], TypeAdapter[Any]] = {
     (Kind.CHECKPOINT, Channel.TELEMETRY): TypeAdapter(CheckpointTelemetry),
     (Kind.CHECKPOINT, Channel.EVENT): TypeAdapter(CheckpointEvent),
 }
+# every kind takes downlink commands and answers them
+_COMMAND = TypeAdapter(Command)
+_COMMAND_RESULT = TypeAdapter(CommandResult)
+for _kind in Kind:
+    _SCHEMAS[(_kind, Channel.CMD)] = _COMMAND
+    _SCHEMAS[(_kind, Channel.CMD_RESULT)] = _COMMAND_RESULT
 _STATUS = TypeAdapter(Status)
 
 

@@ -1,0 +1,67 @@
+"""Simulated field devices: behaviour models, fleets, scenarios, the simulated clock, load.
+
+The models are pure (device, seed, simulated time → payloads); ``FleetSimulation`` turns a
+registry and a scenario into MQTT messages; ``run_fleet`` puts them on a broker.
+"""
+
+from simulators.context import Tick, make_tick, traffic_demand
+from simulators.engine import FIRMWARE, FleetSimulation, Outgoing
+from simulators.errors import (
+    BrokerUnreachable,
+    CommandRejected,
+    FleetFileInvalid,
+    ScenarioInvalid,
+    SimulatorError,
+)
+from simulators.fleet import (
+    DistrictSpec,
+    FleetSpec,
+    RiverSpec,
+    generate_registry,
+    load_fleet_spec,
+    scaled_fleet_spec,
+)
+from simulators.runner import FleetRunConfig, SimulationStats, run_fleet
+from simulators.scenario import (
+    Incident,
+    IncidentKind,
+    Scenario,
+    load_scenario,
+    parse_duration_s,
+    scenario_names,
+)
+from simulators.streetlight import dimming_pct
+from simulators.sun import SUNSET_ELEVATION_DEG, solar_elevation_deg, sun_events
+
+__all__ = [
+    "FIRMWARE",
+    "SUNSET_ELEVATION_DEG",
+    "BrokerUnreachable",
+    "CommandRejected",
+    "DistrictSpec",
+    "FleetFileInvalid",
+    "FleetRunConfig",
+    "FleetSimulation",
+    "FleetSpec",
+    "Incident",
+    "IncidentKind",
+    "Outgoing",
+    "RiverSpec",
+    "Scenario",
+    "ScenarioInvalid",
+    "SimulationStats",
+    "SimulatorError",
+    "Tick",
+    "dimming_pct",
+    "generate_registry",
+    "load_fleet_spec",
+    "load_scenario",
+    "make_tick",
+    "parse_duration_s",
+    "run_fleet",
+    "scaled_fleet_spec",
+    "scenario_names",
+    "solar_elevation_deg",
+    "sun_events",
+    "traffic_demand",
+]

@@ -1,9 +1,233 @@
-"""`smartcity simulate ...` commands."""
+"""`smartcity simulate ...`: fleets, scenarios, runs against a broker, load and its benchmark."""
 
 from __future__ import annotations
 
-import typer
+import asyncio
+import contextlib
+import json
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
 
-__all__ = ["app"]
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+import devices
+import simulators
+from smartcity.settings import Settings, load_settings
+
+__all__ = ["app", "fleet_registry", "run_config", "scenario_by_name"]
 
 app = typer.Typer(no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def run_config(settings: Settings, mqtt_url: str, **overrides: Any) -> simulators.FleetRunConfig:
+    """A ``FleetRunConfig`` from the settings, with keyword overrides (``speed=720`` …)."""
+    values: dict[str, Any] = {
+        "mqtt_url": mqtt_url,
+        "seed": settings.simulate_seed,
+        "interval_s": settings.simulate_interval_s,
+        "speed": settings.simulate_speed,
+        "start": None,
+        "end": None,
+        "scenario": None,
+        "connections": settings.simulate_connections,
+        "dedicated_max": settings.simulate_dedicated_max,
+        "inflight_max": settings.simulate_inflight_max,
+        "client_id_prefix": settings.simulate_client_id_prefix,
+        "connect_timeout_s": settings.simulate_connect_timeout_s,
+        "shutdown_timeout_s": settings.shutdown_timeout_s,
+    }
+    values.update(overrides)
+    return simulators.FleetRunConfig(**values)
+
+
+def scenario_by_name(settings: Settings, name_or_path: str) -> simulators.Scenario:
+    """A shipped scenario by name (``pollution-spill``) or any scenario file by path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = settings.simulate_scenarios_dir / f"{name_or_path}.yaml"
+    return simulators.load_scenario(path)
+
+
+def fleet_registry(path: Path) -> devices.Registry:
+    """A registry from a fleet file (counts) or from a registry file (a device list)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if "\ndevices:" in text or text.startswith("devices:"):
+        return devices.load_registry(path)
+    return simulators.generate_registry(simulators.load_fleet_spec(path))
+
+
+@app.command()
+def fleet(
+    spec: Annotated[
+        Path | None, typer.Argument(help="fleet file; omit with --devices to generate one")
+    ] = None,
+    devices_count: Annotated[
+        int, typer.Option("--devices", help="generate a city of this many devices")
+    ] = 0,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="registry to write [registry_path]")
+    ] = None,
+    spec_out: Annotated[
+        Path | None, typer.Option("--spec-out", help="also write the generated fleet file")
+    ] = None,
+) -> None:
+    """Turn a fleet file (or a device count) into the registry the gateway reads."""
+    settings = load_settings()
+    try:
+        if spec is not None:
+            fleet_spec = simulators.load_fleet_spec(spec)
+        elif devices_count > 0:
+            fleet_spec = simulators.scaled_fleet_spec(devices_count)
+        else:
+            fleet_spec = simulators.load_fleet_spec(settings.simulate_fleet_path)
+        registry = simulators.generate_registry(fleet_spec)
+    except simulators.SimulatorError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    target = out or settings.registry_path
+    devices.dump_registry(registry, target)
+    if spec_out is not None:
+        spec_out.parent.mkdir(parents=True, exist_ok=True)
+        spec_out.write_text(
+            json.dumps(fleet_spec.model_dump(mode="json"), indent=1), encoding="utf-8"
+        )
+    counts = {kind.value: len(registry.of_kind(kind)) for kind in devices.Kind}
+    typer.echo(json.dumps({"registry": str(target), "devices": len(registry), **counts}))
+
+
+@app.command("scenarios")
+def list_scenarios() -> None:
+    """List the shipped scenarios with what happens in each."""
+    settings = load_settings()
+    table = Table("scenario", "start", "duration", "events", "what happens")
+    for name in simulators.scenario_names(settings.simulate_scenarios_dir):
+        scenario = scenario_by_name(settings, name)
+        table.add_row(
+            name,
+            scenario.start.isoformat() if scenario.start else "now",
+            f"{(scenario.duration_s or 0) / 3600:g} h",
+            str(len(scenario.incidents)),
+            scenario.description,
+        )
+    Console().print(table)
+
+
+@contextlib.contextmanager
+def _broker(settings: Settings, mqtt_url: str | None) -> Iterator[str]:
+    """The broker to publish to: the given URL, the configured one, or a local Mosquitto."""
+    url = mqtt_url or settings.mqtt_url
+    if url is not None:
+        yield url
+        return
+    from smartcity.stack import LocalMosquitto
+
+    with tempfile.TemporaryDirectory(prefix="smartcity-sim-") as folder:
+        server = LocalMosquitto(Path(folder))
+        with server:
+            console.print(f"local Mosquitto on {server.url}")
+            yield server.url
+
+
+@app.command()
+def run(
+    fleet_file: Annotated[
+        Path | None, typer.Option("--fleet", help="fleet or registry file")
+    ] = None,
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", "-s", help="shipped name or file")
+    ] = None,
+    speed: Annotated[
+        float | None, typer.Option("--speed", help="simulated s per real s (0: backfill)")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="simulated start, ISO 8601 with offset")
+    ] = None,
+    duration: Annotated[
+        str | None, typer.Option("--duration", help="simulated duration (e.g. 6h)")
+    ] = None,
+    mqtt_url: Annotated[
+        str | None, typer.Option("--mqtt-url", help="broker [SMARTCITY_MQTT_URL]")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    interval_s: Annotated[
+        float | None, typer.Option("--interval", help="simulated s between reports")
+    ] = None,
+) -> None:
+    """Run a simulated city against a broker, with a live view and a summary at the end."""
+    settings = load_settings()
+    try:
+        registry = fleet_registry(fleet_file or settings.simulate_fleet_path)
+        chosen = scenario_by_name(settings, scenario) if scenario else None
+    except (simulators.SimulatorError, devices.DeviceError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    begin = datetime.fromisoformat(start) if start else (chosen.start if chosen else None)
+    length = simulators.parse_duration_s(duration) if duration else None
+    if length is None and chosen is not None:
+        length = chosen.duration_s
+    begin = begin or datetime.now(UTC)
+    overrides: dict[str, Any] = {
+        "start": begin,
+        "end": datetime.fromtimestamp(begin.timestamp() + length, UTC) if length else None,
+        "scenario": chosen,
+    }
+    if speed is not None:
+        overrides["speed"] = speed
+    if seed is not None:
+        overrides["seed"] = seed
+    if interval_s is not None:
+        overrides["interval_s"] = interval_s
+    stats = simulators.SimulationStats()
+    with _broker(settings, mqtt_url) as url:
+        config = run_config(settings, url, **overrides)
+        try:
+            asyncio.run(_run_with_view(config, registry, stats))
+        except KeyboardInterrupt:
+            console.print("stopped")
+        except simulators.BrokerUnreachable as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+    summary = {
+        "devices": stats.devices_total,
+        "messages_published": stats.messages_published,
+        "publish_errors": stats.publish_errors,
+        "commands_handled": stats.commands_handled,
+        "report_rounds": stats.reports,
+        "sim_end": stats.sim_time.isoformat() if stats.sim_time else None,
+        "elapsed_s": round(stats.elapsed_s, 2),
+        "rate_msg_s": round(stats.rate_msg_s, 1),
+    }
+    typer.echo(json.dumps(summary))
+
+
+async def _run_with_view(
+    config: simulators.FleetRunConfig, registry: devices.Registry, stats: simulators.SimulationStats
+) -> None:
+    def view() -> Table:
+        table = Table.grid(padding=(0, 2))
+        table.add_row("simulated time", stats.sim_time.isoformat() if stats.sim_time else "…")
+        table.add_row("devices online", f"{stats.devices_online} / {stats.devices_total}")
+        table.add_row("messages", f"{stats.messages_published:,}  ({stats.rate_msg_s:,.0f}/s)")
+        table.add_row("errors", str(stats.publish_errors))
+        return table
+
+    async def refresh(live: Live) -> None:
+        while True:
+            live.update(view())
+            await asyncio.sleep(0.5)
+
+    with Live(view(), console=console, transient=False) as live:
+        async with asyncio.TaskGroup() as group:
+            updater = group.create_task(refresh(live))
+            try:
+                await simulators.run_fleet(config, registry, stats=stats)
+            finally:
+                updater.cancel()
+        live.update(view())

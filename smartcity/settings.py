@@ -76,6 +76,20 @@ class Settings(BaseSettings):
     # --- simulators -------------------------------------------------------------------------
     simulate_interval_s: float = Field(default=5.0, gt=0, le=3600)
     simulate_seed: int = 42
+    simulate_fleet_path: Path = Field(
+        default=Path("config/fleets/demo.yaml"), description="fleet file the demo city grows from"
+    )
+    simulate_scenarios_dir: Path = Field(default=Path("config/scenarios"))
+    simulate_speed: float = Field(
+        default=1.0, ge=0, le=1_000_000, description="simulated s per real s; 0: backfill"
+    )
+    simulate_connections: int = Field(default=4, ge=1, le=1_000, description="pooled MQTT links")
+    simulate_dedicated_max: int = Field(
+        default=100, ge=0, le=5_000, description="devices with their own connection and last-will"
+    )
+    simulate_inflight_max: int = Field(default=5_000, ge=1, le=1_000_000)
+    simulate_client_id_prefix: str = Field(default="smartcity-sim", min_length=1, max_length=40)
+    simulate_connect_timeout_s: float = Field(default=10.0, gt=0, le=300)
 
     # --- alerts -----------------------------------------------------------------------------
     rules_path: Path = Field(
