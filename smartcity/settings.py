@@ -71,6 +71,29 @@ class Settings(BaseSettings):
     ingest_batch_max: int = Field(default=5000, ge=1, le=100_000)
     ingest_flush_interval_s: float = Field(default=0.2, gt=0, le=60)
     ingest_queue_max: int = Field(default=20_000, ge=1)
+    ingest_max_in_flight: int = Field(
+        default=4, ge=1, le=64, description="database writes in flight at once"
+    )
+    ingest_gzip: bool = Field(default=False, description="gzip write bodies (CPU for bandwidth)")
+    ingest_retry_initial_s: float = Field(default=0.5, gt=0, le=60)
+    ingest_retry_max_s: float = Field(default=30.0, gt=0, le=3600)
+    influx_retention_policy: str | None = Field(
+        default=None, description="rp= of 1.x writes; unset: the default policy (raw)"
+    )
+    influx_raw_retention: str = Field(default="30d", pattern=r"^(\d+[smhdw])+$")
+    influx_downsampled_retention: str = Field(default="400d", pattern=r"^(\d+[smhdw])+$")
+    influx_downsample_every: str = Field(
+        default="1m", pattern=r"^(\d+[smhdw])+$", description="how often the rollup CQs run"
+    )
+    influx_downsample_for: str = Field(
+        default="10m", pattern=r"^(\d+[smhdw])+$", description="how far back each CQ run reaches"
+    )
+    spool_dir: Path | None = Field(default=None, description="unset: {data_dir}/spool")
+    spool_max_bytes: int = Field(default=1024**3, ge=1024 * 1024)
+    spool_segment_max_bytes: int = Field(default=16 * 1024**2, ge=64 * 1024)
+    spool_fsync: Literal["always", "never"] = Field(
+        default="always", description="always: fsync each append (survives power loss)"
+    )
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=300)
 
     # --- simulators -------------------------------------------------------------------------
