@@ -14,7 +14,6 @@ escape the separator after it), an empty tag value (drop the tag instead), NaN a
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -55,34 +54,61 @@ def escape_measurement(text: str) -> str:
     return text.replace(",", "\\,").replace(" ", "\\ ")
 
 
-def _field_value(value: bool | int | float | str) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return f"{value}i"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"line protocol has no {value!r}")
-        return repr(value)
+def _string_field(value: str) -> str:
     if _NEEDS_STRING_ESCAPE.isdisjoint(value):
         return '"' + value + '"'
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
 
 
+# (measurement, tags) → the escaped head of a line; (field key) → "key=". Bounded.
+_HEADS: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+_KEYS: dict[str, str] = {}
+_CACHE_MAX = 100_000
+
+
+def _head(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+    key = (measurement, tags)
+    head = _HEADS.get(key)
+    if head is None:
+        head = escape_measurement(measurement)
+        if tags:
+            head += "," + ",".join(
+                f"{escape_tag(name)}={escape_tag(value)}" for name, value in tags
+            )
+        if len(_HEADS) >= _CACHE_MAX:
+            _HEADS.clear()
+        _HEADS[key] = head
+    return head
+
+
 def encode_line(point: Point) -> str:
     """One point as one line of line protocol, without the trailing newline."""
-    head = escape_measurement(point.measurement)
-    if point.tags:
-        head += "," + ",".join(
-            f"{escape_tag(key)}={escape_tag(value)}" for key, value in point.tags
-        )
     if not point.fields:
         raise ValueError(f"a point of {point.measurement!r} has no fields")
-    body = ",".join(f"{escape_tag(key)}={_field_value(value)}" for key, value in point.fields)
-    return f"{head} {body} {point.time_ns}"
+    keys = _KEYS
+    parts = []
+    # Inlined, not a helper per value: this loop runs for every field of every point.
+    for name, value in point.fields:
+        key = keys.get(name)
+        if key is None:
+            key = escape_tag(name) + "="
+            if len(keys) >= _CACHE_MAX:
+                keys.clear()
+            keys[name] = key
+        if isinstance(value, float):
+            if value - value != 0:  # NaN or an infinity
+                raise ValueError(f"line protocol has no {value!r}")
+            parts.append(key + repr(value))
+        elif isinstance(value, bool):
+            parts.append(key + ("true" if value else "false"))
+        elif isinstance(value, int):
+            parts.append(f"{key}{value}i")
+        elif isinstance(value, str):
+            parts.append(key + _string_field(value))
+        else:
+            raise ValueError(f"line protocol has no field of type {type(value).__name__}")
+    return f"{_head(point.measurement, point.tags)} {','.join(parts)} {point.time_ns}"
 
 
 def encode_lines(points: Iterable[Point]) -> bytes:
