@@ -45,9 +45,16 @@ from devices.topics import (
     device_subscription,
     parse_topic,
 )
+from devices.water_class import (
+    WATER_CLASS_LIMITS,
+    WaterClassification,
+    WaterClassLimit,
+    classify_water,
+)
 
 __all__ = [
     "PAYLOAD_MAX_BYTES",
+    "WATER_CLASS_LIMITS",
     "Approach",
     "Channel",
     "CheckpointEvent",
@@ -81,8 +88,11 @@ __all__ = [
     "Violation",
     "ViolationKind",
     "WaterClass",
+    "WaterClassLimit",
+    "WaterClassification",
     "WaterQualityTelemetry",
     "alert_topic",
+    "classify_water",
     "deadletter_topic",
     "decode_message",
     "device_subscription",

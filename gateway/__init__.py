@@ -1,0 +1,36 @@
+"""The MQTT side of the platform: receive, validate, dead-letter, store durably, then ack.
+
+One worker::
+
+    gateway = Gateway(config, registry, store, sink=engine)   # store: ingest.DurableStore
+    await gateway.run()                                        # until cancelled; flushes first
+
+``python -m gateway CONFIG.json`` runs a worker as its own process (see ``gateway.__main__``).
+"""
+
+from gateway.config import GatewayConfig, UnknownDevices
+from gateway.deadletter import DEADLETTER_MEASUREMENT, DeadLetter
+from gateway.errors import BrokerUnavailable, ConfigInvalid, GatewayError, PayloadRejected
+from gateway.partition import owner_of, partition_subscriptions
+from gateway.presence import DeviceState, Presence, SeqVerdict
+from gateway.service import STATS_MEASUREMENT, Gateway, GatewayStats, PointStore
+
+__all__ = [
+    "DEADLETTER_MEASUREMENT",
+    "STATS_MEASUREMENT",
+    "BrokerUnavailable",
+    "ConfigInvalid",
+    "DeadLetter",
+    "DeviceState",
+    "Gateway",
+    "GatewayConfig",
+    "GatewayError",
+    "GatewayStats",
+    "PayloadRejected",
+    "PointStore",
+    "Presence",
+    "SeqVerdict",
+    "UnknownDevices",
+    "owner_of",
+    "partition_subscriptions",
+]

@@ -58,11 +58,50 @@ class Settings(BaseSettings):
 
     # --- gateway and ingest -----------------------------------------------------------------
     gateway_client_id: str = Field(default="smartcity-gateway", min_length=1, max_length=64)
-    gateway_subscription: str = Field(default="city/+/+/+/+")
+    gateway_subscription: str | None = Field(
+        default=None,
+        description="one topic filter; unset: every device's uplink channels (never city/+/+/+/+,"
+        " which would take in the platform's own alerts and commands)",
+    )
     gateway_receive_max: int = Field(
-        default=1000, ge=1, le=65535, description="MQTT 5 Receive Maximum: unacked QoS 1 window"
+        default=10_000,
+        ge=1,
+        le=65535,
+        description="MQTT 5 Receive Maximum: unacked QoS 1 window; throughput <= window / time"
+        " to durable",
     )
     gateway_session_expiry_s: int = Field(default=3600, ge=0)
+    gateway_keepalive_s: int = Field(default=30, ge=5, le=3600)
+    gateway_workers: int = Field(
+        default=1, ge=1, le=64, description="worker processes; each owns a partition of devices"
+    )
+    gateway_batch_max: int = Field(default=2000, ge=1, le=100_000, description="messages a batch")
+    gateway_batch_age_s: float = Field(
+        default=0.05, gt=0, le=10, description="a batch is stored at the latest this old"
+    )
+    gateway_batches_in_flight: int = Field(default=4, ge=1, le=64)
+    gateway_queue_max: int = Field(
+        default=20_000, ge=1, description="receive hand-off; >= receive_max never blocks paho"
+    )
+    gateway_unknown_devices: Literal["reject", "register"] = Field(
+        default="reject", description="devices missing from the registry: dead-letter or accept"
+    )
+    gateway_ts_future_max_s: float = Field(
+        default=300.0, ge=0, description="accepted clock skew: ts at most this far ahead"
+    )
+    gateway_ts_past_max_s: float = Field(
+        default=7 * 86400.0, ge=0, description="ts at most this far in the past (device backlog)"
+    )
+    gateway_stats_interval_s: float = Field(
+        default=10.0, gt=0, le=3600, description="how often gateway_stats is written to InfluxDB"
+    )
+    deadletter_payload_max_bytes: int = Field(
+        default=1024, ge=0, le=64 * 1024, description="payload bytes kept in a dead letter"
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="/metrics and /healthz listen here")
+    metrics_port: int | None = Field(
+        default=9108, ge=0, le=65535, description="0: any free port; unset: no HTTP endpoint"
+    )
     payload_max_bytes: int = Field(default=64 * 1024, ge=256, le=256 * 1024 * 1024)
     plate_hash_key: SecretStr = Field(
         default=SecretStr("change-me-in-production"),

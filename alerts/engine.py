@@ -1,0 +1,314 @@
+"""The rule engine as a service: an async context manager that implements ``ObservationSink``.
+
+```python
+async with AlertEngine(config, rules, registry, state_path, listeners=[publisher]) as engine:
+    await engine.submit(observations)       # from the gateway; waits when the queue is full
+    engine.active_alerts()                  # for the live console
+```
+
+Inside, one ``TaskGroup`` runs two tasks: the worker evaluates queued batches, the ticker wakes
+every ``tick_interval_s`` for what time alone changes (absence, ``for:``, windows, the sun) and
+to pick up operators' acknowledgements, silences and edited rule files. Each batch of transitions
+is persisted before any of it is announced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+
+from alerts.errors import AlertsError, RuleFileInvalid
+from alerts.evaluate import Evaluator, Transition
+from alerts.interface import Observation
+from alerts.model import Alert, AlertChange, Notifier
+from alerts.rules import RuleSet, load_rules, rule_files
+from alerts.silence import Silence
+from alerts.state import AlertStore
+from devices import Registry
+
+__all__ = ["AlertEngine", "AlertsConfig", "EngineClosed"]
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """The wall clock, aware UTC."""
+    return datetime.now(UTC)
+
+
+class EngineClosed(AlertsError):
+    """The engine was used outside its ``async with`` block."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    """What the engine needs to know; defaults live in ``smartcity.settings``."""
+
+    queue_max: int
+    tick_interval_s: float
+    max_clock_skew_s: float
+    notify_timeout_s: float
+    shutdown_timeout_s: float
+    rules_path: Path | None
+    watch_rules: bool
+
+
+class AlertEngine:
+    """Evaluates rules on observations; persists alert state; hands every change to listeners."""
+
+    def __init__(
+        self,
+        config: AlertsConfig,
+        rules: RuleSet,
+        registry: Registry,
+        state_path: str | Path,
+        *,
+        listeners: Sequence[Notifier] = (),
+        clock: Callable[[], datetime] = utc_now,
+        run_ticker: bool = True,
+    ) -> None:
+        self.config = config
+        self.rules = rules
+        self.last_reload_error: RuleFileInvalid | None = None
+        self.evaluated = 0
+        self._registry = registry
+        self._state_path = Path(state_path)
+        self._listeners = tuple(listeners)
+        self._clock = clock
+        self._run_ticker = run_ticker
+        self._queue: asyncio.Queue[list[Observation]] = asyncio.Queue(maxsize=config.queue_max)
+        self._lock = asyncio.Lock()
+        self._store: AlertStore | None = None
+        self._evaluator: Evaluator | None = None
+        self._silences: list[Silence] = []
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._accepting = False
+        self._rules_stamp = self._stamp()
+
+    # --- life --------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> AlertEngine:
+        if self._stack is not None:
+            raise EngineClosed("the engine is already running; it cannot be entered twice")
+        now = self._clock()
+        store = await asyncio.to_thread(AlertStore, self._state_path)
+        started_at = await asyncio.to_thread(store.started_at, now)
+        restored = await asyncio.to_thread(store.alerts)
+        self._silences = await asyncio.to_thread(store.silences, now)
+        self._store = store
+        self._evaluator = Evaluator(
+            self.rules,
+            self._registry,
+            max_clock_skew=timedelta(seconds=self.config.max_clock_skew_s),
+            started_at=started_at,
+            alerts=restored,
+        )
+        log.info(
+            "alert_engine_started", extra={"rules": len(self.rules), "restored": len(restored)}
+        )
+        stack = contextlib.AsyncExitStack()
+        try:
+            group = await stack.enter_async_context(asyncio.TaskGroup())
+            self._tasks = [group.create_task(self._work(), name="alerts-worker")]
+            if self._run_ticker:
+                self._tasks.append(group.create_task(self._tick_forever(), name="alerts-ticker"))
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        self._accepting = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        stack = self._stack
+        self._accepting = False
+        try:
+            if exc is None:
+                try:
+                    async with asyncio.timeout(self.config.shutdown_timeout_s):
+                        await self._queue.join()
+                except TimeoutError:
+                    log.error(
+                        "alert_engine_shutdown_unfinished", extra={"queued": self._queue.qsize()}
+                    )
+            for task in self._tasks:
+                task.cancel()
+            if stack is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await stack.aclose()
+        finally:
+            self._stack = None
+            if self._store is not None:
+                await asyncio.to_thread(self._store.close)
+                self._store = None
+            log.info("alert_engine_stopped")
+
+    # --- the gateway's side ------------------------------------------------------------------
+
+    async def submit(self, observations: Sequence[Observation]) -> None:
+        """Queue a batch for evaluation; waits while the queue is full (back-pressure)."""
+        if not self._accepting:
+            raise EngineClosed("submit() outside 'async with AlertEngine(...)'")
+        if observations:
+            await self._queue.put(list(observations))
+
+    async def flush(self) -> None:
+        """Wait until every batch submitted so far is evaluated, persisted and announced."""
+        await self._queue.join()
+
+    def active_alerts(self) -> list[Alert]:
+        """Alerts pending or firing now, oldest first (for the live console)."""
+        return self._evaluator.active() if self._evaluator is not None else []
+
+    # --- operators and time ------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """One timer pass at the clock's now: acknowledgements, silences, rules, time."""
+        evaluator, store = self._running()
+        now = self._clock()
+        acks = await asyncio.to_thread(store.pending_acks)
+        self._silences = await asyncio.to_thread(store.silences, now)
+        async with self._lock:
+            transitions: list[Transition] = []
+            for ack in acks:
+                found = evaluator.acknowledge(ack.fingerprint, ack.acknowledged_by, ack.at)
+                if found is not None:
+                    transitions.append(found)
+            transitions.extend(evaluator.tick(now))
+            await self._apply(transitions, now)
+        if acks:
+            await asyncio.to_thread(store.mark_acks_applied, [ack.id for ack in acks])
+        await self._maybe_reload()
+
+    async def acknowledge(self, fp: str, by: str) -> bool:
+        """Acknowledge a firing alert; whether there was one to acknowledge."""
+        evaluator, _ = self._running()
+        async with self._lock:
+            now = self._clock()
+            found = evaluator.acknowledge(fp, by, now)
+            if found is None:
+                return False
+            await self._apply([found], now)
+        return True
+
+    async def reload(self, rules: RuleSet) -> None:
+        """Swap in a new, already validated rule set; alerts of removed rules resolve."""
+        evaluator, _ = self._running()
+        async with self._lock:
+            evaluator.set_rules(rules)
+            self.rules = rules
+            await self._apply(evaluator.tick(self._clock()), self._clock())
+        log.info("rules_reloaded", extra={"rules": len(rules), "sources": list(rules.sources)})
+
+    async def reload_from(self, path: str | Path) -> bool:
+        """Load rules from ``path`` and swap them in; a bad file keeps the running rules.
+
+        Returns whether the new rules were taken; when not, ``last_reload_error`` says why.
+        """
+        try:
+            rules = await asyncio.to_thread(load_rules, path)
+        except RuleFileInvalid as exc:
+            self.last_reload_error = exc
+            log.warning("rules_reload_refused", extra={"path": str(path), "reason": str(exc)})
+            return False
+        self.last_reload_error = None
+        await self.reload(rules)
+        return True
+
+    # --- inside ------------------------------------------------------------------------------
+
+    def _running(self) -> tuple[Evaluator, AlertStore]:
+        if self._evaluator is None or self._store is None:
+            raise EngineClosed("the engine is not running; use 'async with AlertEngine(...)'")
+        return self._evaluator, self._store
+
+    async def _work(self) -> None:
+        evaluator, _ = self._running()
+        while True:
+            batch = await self._queue.get()
+            try:
+                async with self._lock:
+                    transitions: list[Transition] = []
+                    for observation in batch:
+                        try:
+                            transitions.extend(evaluator.observe(observation))
+                        except Exception:  # one odd reading must not stop the engine
+                            log.exception(
+                                "observation_not_evaluated",
+                                extra={"device": observation.message.topic.device_id},
+                            )
+                    self.evaluated += len(batch)
+                    await self._apply(transitions, self._clock())
+            finally:
+                self._queue.task_done()
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick_interval_s)
+            try:
+                await self.tick()
+            except AlertsError as exc:
+                log.error("alert_tick_failed", extra={"reason": str(exc)})
+
+    async def _apply(self, transitions: list[Transition], now: datetime) -> None:
+        if not transitions:
+            return
+        _, store = self._running()
+        await asyncio.to_thread(store.record, transitions)
+        for transition in transitions:
+            if transition.change is None:
+                continue
+            alert = transition.alert
+            silenced = any(silence.mutes(alert, now) for silence in self._silences)
+            change = AlertChange(alert, transition.change, now, silenced)
+            log.info(
+                "alert_changed",
+                extra={
+                    "rule": alert.rule,
+                    "fingerprint": alert.fingerprint,
+                    "change": change.change,
+                },
+            )
+            for listener in self._listeners:
+                try:
+                    async with asyncio.timeout(self.config.notify_timeout_s):
+                        await listener.notify(change)
+                except Exception as exc:  # a failing listener must not stop evaluation
+                    log.error(
+                        "alert_listener_failed",
+                        extra={
+                            "listener": type(listener).__name__,
+                            "fingerprint": alert.fingerprint,
+                            "reason": repr(exc),
+                        },
+                    )
+
+    def _stamp(self) -> tuple[tuple[str, float], ...]:
+        path = self.config.rules_path
+        if path is None:
+            return ()
+        try:
+            return tuple((str(file), file.stat().st_mtime) for file in rule_files(path))
+        except OSError:
+            return ()
+
+    async def _maybe_reload(self) -> None:
+        if self.config.rules_path is None or not self.config.watch_rules:
+            return
+        stamp = await asyncio.to_thread(self._stamp)
+        if stamp == self._rules_stamp:
+            return
+        self._rules_stamp = stamp
+        await self.reload_from(self.config.rules_path)

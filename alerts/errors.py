@@ -1,0 +1,74 @@
+"""The rule engine's errors: one base, subclasses named for what happened, with where."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlertStateUnusable",
+    "AlertsError",
+    "PayloadRejectedInTest",
+    "RuleFileInvalid",
+    "RuleTestFileInvalid",
+]
+
+
+class AlertsError(Exception):
+    """Base of every error the alerts room raises."""
+
+
+class RuleFileInvalid(AlertsError):
+    """A rule file that cannot be loaded; names the file, line, rule and field at fault."""
+
+    def __init__(
+        self,
+        path: str,
+        reason: str,
+        *,
+        line: int | None = None,
+        rule: str | None = None,
+        field: str | None = None,
+        subject: str = "rule",
+    ) -> None:
+        self.path = path
+        self.reason = reason
+        self.line = line
+        self.rule = rule
+        self.field = field
+        where = path if line is None else f"{path}:{line}"
+        parts = [where]
+        if rule is not None:
+            parts.append(f"{subject} {rule!r}")
+        if field:
+            parts.append(f"field {field!r}")
+        super().__init__(": ".join([*parts, reason]))
+
+
+class RuleTestFileInvalid(RuleFileInvalid):
+    """A rule test file that cannot be loaded; names the file, line, test and field."""
+
+    def __init__(
+        self,
+        path: str,
+        reason: str,
+        *,
+        line: int | None = None,
+        rule: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(path, reason, line=line, rule=rule, field=field, subject="test")
+
+
+class AlertStateUnusable(AlertsError):
+    """The persisted alert state cannot be opened or read; names the file."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class PayloadRejectedInTest(RuleTestFileInvalid):
+    """A rule test's series builds a payload the device decoder rejects."""
+
+    def __init__(self, path: str, device: str, reason: str) -> None:
+        super().__init__(path, f"series for {device!r} makes a payload devices reject: {reason}")
+        self.device = device

@@ -1,0 +1,799 @@
+"""The evaluator: readings in, alert transitions out. Synchronous and clock-free.
+
+Time is always passed in (``observe(observation, now)``, ``tick(now)``), so tests and rule tests
+drive it with a fake clock. Two clocks meet here, and each has its job:
+
+- the *sample time* of a reading is its ``ts`` — unless the device's clock disagrees with the
+  arrival time by more than ``max_clock_skew``, when the arrival time stands in for it (a device
+  an hour fast must not fire a ``for: 10m`` at once). Windows and ``for:`` use sample time.
+- the *engine clock* (``now``) drives what no reading announces: absence, windows emptying, a
+  pending ``for:`` running out, the sun setting.
+
+A reading older than the device's latest (out of order) still enters windows and counts, but does
+not overwrite the latest state; an exact repeat (same ``ts`` and ``seq``) is ignored.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from alerts.interface import Observation
+from alerts.model import Alert, AlertState, ChangeKind, fingerprint
+from alerts.rules import (
+    Absent,
+    EventRate,
+    Group,
+    Offline,
+    Rule,
+    RuleSet,
+    State,
+    Threshold,
+    WaterClassBelowTarget,
+    When,
+)
+from alerts.sun import sun_elevation_deg
+from devices import (
+    Channel,
+    DeviceRecord,
+    Kind,
+    Payload,
+    Reading,
+    Registry,
+    Status,
+    WaterQualityTelemetry,
+    classify_water,
+)
+
+__all__ = ["Evaluator", "Transition"]
+
+log = logging.getLogger(__name__)
+
+_TELEMETRY_CONDITIONS = (Threshold, State, WaterClassBelowTarget, Group)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """An alert after a change. ``change`` is set for announced changes; ``dropped`` marks a
+    pending alert whose condition let go before ``for:`` ran out (persisted, not announced)."""
+
+    alert: Alert
+    change: ChangeKind | None
+    dropped: bool = False
+
+
+@dataclass(slots=True)
+class _Window:
+    """Samples (sample time, value) of one rule and device, oldest first, one per time."""
+
+    times: list[datetime] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    def add(self, at: datetime, value: float) -> None:
+        index = bisect.bisect_left(self.times, at)
+        if index < len(self.times) and self.times[index] == at:
+            self.values[index] = value  # a redelivered sample overwrites itself
+            return
+        self.times.insert(index, at)
+        self.values.insert(index, value)
+
+    def trim(self, end: datetime, span: timedelta) -> None:
+        cut = bisect.bisect_right(self.times, end - span)
+        if cut:
+            del self.times[:cut]
+            del self.values[:cut]
+
+    def end(self) -> datetime | None:
+        return self.times[-1] if self.times else None
+
+
+@dataclass(slots=True)
+class _GroupState:
+    """One group of one group rule: its members and those meeting the member condition."""
+
+    district: str
+    members: tuple[str, ...]
+    matching: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _Compiled:
+    """A rule with what evaluation needs precomputed."""
+
+    rule: Rule
+    inhibitors: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    groups: dict[str, _GroupState] = field(default_factory=dict)
+    member_group: dict[str, str] = field(default_factory=dict)
+    selected: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _DeviceRules:
+    telemetry: tuple[_Compiled, ...]
+    event: tuple[_Compiled, ...]
+    status: tuple[_Compiled, ...]
+    absent: tuple[_Compiled, ...]
+
+
+class _Missing(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _selects(rule: Rule, device_id: str, district: str, record: DeviceRecord | None) -> bool:
+    select = rule.select
+    if select.devices and device_id not in select.devices:
+        return False
+    if select.districts and district not in select.districts:
+        return False
+    for name, wanted in select.attributes.items():
+        if record is None:
+            return False
+        actual = getattr(record, name, None)
+        if actual is None or str(actual) != wanted:
+            return False
+    return True
+
+
+def _read_field(payload: Payload, path: str, reduce: str) -> Any:
+    head, _, rest = path.partition(".")
+    value = getattr(payload, head, None)
+    if not rest:
+        return value
+    items = [getattr(item, rest, None) for item in value or ()]
+    numbers = [float(item) for item in items if item is not None]
+    if not numbers:
+        return None
+    if reduce == "max":
+        return max(numbers)
+    if reduce == "min":
+        return min(numbers)
+    if reduce == "sum":
+        return sum(numbers)
+    return sum(numbers) / len(numbers)
+
+
+def _crosses(condition: Threshold | EventRate, value: float, was_active: bool) -> bool:
+    """Threshold with hysteresis: fire past the limit, let go only past ``clear``."""
+    above = condition.above
+    below = condition.below if isinstance(condition, Threshold) else None
+    if above is not None:
+        if was_active and condition.clear is not None:
+            return value >= condition.clear
+        return value > above
+    assert below is not None
+    if was_active and condition.clear is not None:
+        return value <= condition.clear
+    return value < below
+
+
+def _state_holds(condition: State, value: Any) -> bool:
+    if condition.contains is not None:
+        return condition.contains in tuple(str(item) for item in value or ())
+    wanted = condition.equals if condition.equals is not None else condition.not_equals
+    actual: Any = value.value if hasattr(value, "value") else value
+    equal = bool(actual == wanted) if not isinstance(wanted, str) else str(actual) == wanted
+    return equal if condition.equals is not None else not equal
+
+
+def _aggregate(window: _Window, how: str) -> float | None:
+    values = window.values
+    if not values:
+        return None
+    if how == "mean":
+        return sum(values) / len(values)
+    if how == "max":
+        return max(values)
+    if how == "min":
+        return min(values)
+    delta = values[-1] - values[0]
+    if how == "delta":
+        return delta
+    span_min = (window.times[-1] - window.times[0]).total_seconds() / 60
+    return delta / span_min if span_min > 0 else 0.0
+
+
+class Evaluator:
+    """Rules applied to readings: keeps per-device state and the alerts, returns transitions."""
+
+    def __init__(
+        self,
+        rules: RuleSet,
+        registry: Registry,
+        *,
+        max_clock_skew: timedelta,
+        started_at: datetime,
+        alerts: Iterable[Alert] = (),
+    ) -> None:
+        self._registry = registry
+        self._max_skew = max_clock_skew
+        self._started_at = started_at
+        try:
+            self._zone: ZoneInfo | None = ZoneInfo(registry.city.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            self._zone = None
+        self._sun_cache: tuple[int, float] = (-1, 0.0)
+        self._alerts: dict[str, Alert] = {}
+        self._by_subject: dict[tuple[str, str], str] = {}
+        self._last_received: dict[str, datetime] = {}
+        self._latest: dict[tuple[str, Channel], tuple[datetime, int | None]] = {}
+        self._windows: dict[tuple[str, str], _Window] = {}
+        self._rules: dict[str, _Compiled] = {}
+        self._device_rules: dict[str, _DeviceRules] = {}
+        self._orphans: list[str] = []
+        self.set_rules(rules)
+        for alert in alerts:
+            self._alerts[alert.fingerprint] = alert
+            subject = self._subject_of(alert)
+            if subject is not None:
+                self._by_subject[(alert.rule, subject)] = alert.fingerprint
+            else:
+                self._orphans.append(alert.fingerprint)
+
+    # --- rules -----------------------------------------------------------------------------
+
+    def set_rules(self, rules: RuleSet) -> None:
+        """Swap in a new rule set; alerts of rules that are gone resolve at the next tick."""
+        compiled = {rule.name: _Compiled(rule) for rule in rules}
+        for item in compiled.values():
+            for other in compiled.values():
+                inhibit = other.rule.inhibits
+                if inhibit and item.rule.name in inhibit.rules:
+                    item.inhibitors.append((other.rule.name, inhibit.equal))
+            condition = item.rule.condition
+            devices = [
+                record
+                for record in self._registry.of_kind(item.rule.kind)
+                if _selects(item.rule, record.id, record.district, record)
+            ]
+            if isinstance(condition, Absent):
+                item.selected = tuple(record.id for record in devices)
+            if isinstance(condition, Group):
+                members: dict[str, list[DeviceRecord]] = {}
+                for record in devices:
+                    key = getattr(record, condition.by)
+                    if key is not None:
+                        members.setdefault(str(key), []).append(record)
+                for key, records in members.items():
+                    item.groups[key] = _GroupState(
+                        records[0].district, tuple(record.id for record in records)
+                    )
+                    for record in records:
+                        item.member_group[record.id] = key
+        self._rules = compiled
+        self._device_rules = {}
+        self._windows = {}
+        self._orphans.extend(
+            fp for fp, alert in self._alerts.items() if alert.rule not in self._rules
+        )
+
+    def _rules_for(self, device_id: str, kind: Kind, district: str) -> _DeviceRules:
+        found = self._device_rules.get(device_id)
+        if found is not None:
+            return found
+        record = self._registry.get(device_id)
+        chosen = [
+            item
+            for item in self._rules.values()
+            if item.rule.kind is kind and _selects(item.rule, device_id, district, record)
+        ]
+        found = _DeviceRules(
+            telemetry=tuple(
+                c for c in chosen if isinstance(c.rule.condition, _TELEMETRY_CONDITIONS)
+            ),
+            event=tuple(c for c in chosen if isinstance(c.rule.condition, EventRate)),
+            status=tuple(c for c in chosen if isinstance(c.rule.condition, Offline)),
+            absent=tuple(c for c in chosen if isinstance(c.rule.condition, Absent)),
+        )
+        self._device_rules[device_id] = found
+        return found
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def active(self) -> list[Alert]:
+        """Alerts pending or firing, oldest first."""
+        return sorted(self._alerts.values(), key=lambda alert: alert.active_since)
+
+    def get(self, fp: str) -> Alert | None:
+        """The active alert with this fingerprint, if any."""
+        return self._alerts.get(fp)
+
+    def observe(self, observation: Observation) -> list[Transition]:
+        """Evaluate every rule that one observation concerns."""
+        message = observation.message
+        topic = message.topic
+        payload = message.payload
+        device_id = topic.device_id
+        record = observation.device
+        district = record.district if record is not None else topic.district
+        received_at = observation.received_at
+        previous_seen = self._last_received.get(device_id)
+        if previous_seen is None or received_at > previous_seen:
+            self._last_received[device_id] = received_at
+        rules = self._rules_for(device_id, topic.kind, district)
+        out: list[Transition] = []
+        for item in rules.absent:
+            self._settle(out, item, device_id, record, district, False, None, {}, received_at)
+        at = self._sample_time(payload, received_at)
+        if isinstance(payload, Status):
+            for item in rules.status:
+                self._settle(
+                    out, item, device_id, record, district, not payload.online, None, {}, at
+                )
+            if not payload.online:  # a member that says it is offline counts in its group
+                for item in rules.telemetry:
+                    if isinstance(item.rule.condition, Group):
+                        self._mark_member(out, item, item.rule.condition, device_id, True, at)
+            return out
+        assert isinstance(payload, Reading)
+        latest_key = (device_id, topic.channel)
+        latest = self._latest.get(latest_key)
+        if latest is not None and latest == (at, payload.seq):
+            return out  # an exact repeat: a redelivery
+        in_order = latest is None or at >= latest[0]
+        if in_order:
+            self._latest[latest_key] = (at, payload.seq)
+        if topic.channel is Channel.EVENT:
+            for item in rules.event:
+                self._observe_event(out, item, device_id, record, district, payload, at)
+            return out
+        for item in rules.telemetry:
+            condition = item.rule.condition
+            if isinstance(condition, Threshold) and condition.window is not None:
+                self._observe_window(out, item, condition, device_id, record, district, payload, at)
+            elif not in_order:
+                continue
+            elif isinstance(condition, Group):
+                self._observe_member(out, item, condition, device_id, payload, at)
+            else:
+                self._observe_latest(out, item, device_id, record, district, payload, at)
+        return out
+
+    def _sample_time(self, payload: Payload, received_at: datetime) -> datetime:
+        ts: datetime | None = getattr(payload, "ts", None)
+        if ts is None or abs(ts - received_at) > self._max_skew:
+            return received_at
+        return ts
+
+    def _observe_latest(
+        self,
+        out: list[Transition],
+        item: _Compiled,
+        device_id: str,
+        record: DeviceRecord | None,
+        district: str,
+        payload: Payload,
+        at: datetime,
+    ) -> None:
+        condition = item.rule.condition
+        extras: dict[str, Any] = {}
+        value: float | None = None
+        if isinstance(condition, Threshold):
+            raw = _read_field(payload, condition.field, condition.reduce)
+            if raw is None:
+                return
+            value = float(raw)
+            was = (item.rule.name, device_id) in self._by_subject
+            active = _crosses(condition, value, was)
+        elif isinstance(condition, State):
+            raw = _read_field(payload, condition.field, "max")
+            active = _state_holds(condition, raw)
+            value = float(raw) if isinstance(raw, int | float) else None
+        elif isinstance(condition, WaterClassBelowTarget):
+            if record is None or record.target_class is None:
+                return
+            assert isinstance(payload, WaterQualityTelemetry)
+            found = classify_water(payload)
+            active = found.water_class.rank > record.target_class.rank
+            value = found.deciding_value
+            extras = {
+                "parameter": found.deciding_field,
+                "water_class": found.water_class.value,
+                "target_class": record.target_class.value,
+            }
+        else:  # pragma: no cover - dispatched by type above
+            return
+        self._settle(out, item, device_id, record, district, active, value, extras, at)
+
+    def _observe_window(
+        self,
+        out: list[Transition],
+        item: _Compiled,
+        condition: Threshold,
+        device_id: str,
+        record: DeviceRecord | None,
+        district: str,
+        payload: Payload,
+        at: datetime,
+    ) -> None:
+        raw = _read_field(payload, condition.field, condition.reduce)
+        if raw is None:
+            return
+        key = (item.rule.name, device_id)
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = _Window()
+        window.add(at, float(raw))
+        end = window.end()
+        assert end is not None
+        assert condition.window is not None
+        window.trim(end, condition.window)
+        self._judge_window(out, item, condition, device_id, record, district, window, end)
+
+    def _judge_window(
+        self,
+        out: list[Transition],
+        item: _Compiled,
+        condition: Threshold,
+        device_id: str,
+        record: DeviceRecord | None,
+        district: str,
+        window: _Window,
+        at: datetime,
+    ) -> None:
+        value = _aggregate(window, condition.aggregate)
+        was = (item.rule.name, device_id) in self._by_subject
+        active = value is not None and _crosses(condition, value, was)
+        self._settle(out, item, device_id, record, district, active, value, {}, at)
+
+    def _observe_event(
+        self,
+        out: list[Transition],
+        item: _Compiled,
+        device_id: str,
+        record: DeviceRecord | None,
+        district: str,
+        payload: Reading,
+        at: datetime,
+    ) -> None:
+        condition = item.rule.condition
+        assert isinstance(condition, EventRate)
+        if payload.measurement != condition.event:
+            return
+        for name, wanted in condition.where.items():
+            actual: Any = getattr(payload, name, None)
+            actual = getattr(actual, "value", actual)
+            if (str(actual) != wanted) if isinstance(wanted, str) else (actual != wanted):
+                return
+        key = (item.rule.name, device_id)
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = _Window()
+        window.add(at, 1.0)
+        end = window.end()
+        assert end is not None
+        window.trim(end, condition.window)
+        self._judge_events(out, item, condition, device_id, record, district, window, end)
+
+    def _judge_events(
+        self,
+        out: list[Transition],
+        item: _Compiled,
+        condition: EventRate,
+        device_id: str,
+        record: DeviceRecord | None,
+        district: str,
+        window: _Window,
+        at: datetime,
+    ) -> None:
+        count = float(len(window.values))
+        was = (item.rule.name, device_id) in self._by_subject
+        self._settle(
+            out, item, device_id, record, district, _crosses(condition, count, was), count, {}, at
+        )
+
+    def _observe_member(
+        self,
+        out: list[Transition],
+        item: _Compiled,
+        condition: Group,
+        device_id: str,
+        payload: Payload,
+        at: datetime,
+    ) -> None:
+        member = condition.member
+        if isinstance(member, Threshold):
+            raw = _read_field(payload, member.field, member.reduce)
+            matches = raw is not None and _crosses(member, float(raw), False)
+        else:
+            matches = _state_holds(member, _read_field(payload, member.field, "max"))
+        self._mark_member(out, item, condition, device_id, matches, at)
+
+    def _mark_member(
+        self,
+        out: list[Transition],
+        item: _Compiled,
+        condition: Group,
+        device_id: str,
+        matches: bool,
+        at: datetime,
+    ) -> None:
+        key = item.member_group.get(device_id)
+        if key is None:
+            return
+        group = item.groups[key]
+        if matches:
+            group.matching.add(device_id)
+        else:
+            group.matching.discard(device_id)
+        self._judge_group(out, item, condition, key, group, at)
+
+    def _judge_group(
+        self,
+        out: list[Transition],
+        item: _Compiled,
+        condition: Group,
+        key: str,
+        group: _GroupState,
+        at: datetime,
+    ) -> None:
+        total = len(group.members)
+        matching = len(group.matching)
+        pct = 100.0 * matching / total
+        active = total >= condition.min_devices and pct >= condition.at_least_pct
+        extras = {"members": total, "matching": matching, "pct": pct}
+        labels: dict[str, str] = {condition.by: key}
+        self._settle_subject(
+            out, item, f"{condition.by}={key}", group.district, labels, active, pct, extras, at
+        )
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def _settle(
+        self,
+        out: list[Transition],
+        item: _Compiled,
+        device_id: str,
+        record: DeviceRecord | None,
+        district: str,
+        active: bool,
+        value: float | None,
+        extras: Mapping[str, Any],
+        at: datetime,
+    ) -> None:
+        if not active and (item.rule.name, device_id) not in self._by_subject:
+            return  # the common case: nothing wrong, nothing to do
+        labels = record.tags() if record is not None else {"district": district}
+        labels["device"] = device_id
+        self._settle_subject(out, item, device_id, district, labels, active, value, extras, at)
+
+    def _settle_subject(
+        self,
+        out: list[Transition],
+        item: _Compiled,
+        subject: str,
+        district: str,
+        subject_labels: Mapping[str, str],
+        active: bool,
+        value: float | None,
+        extras: Mapping[str, Any],
+        at: datetime,
+    ) -> None:
+        rule = item.rule
+        key = (rule.name, subject)
+        fp = self._by_subject.get(key)
+        current = self._alerts.get(fp) if fp is not None else None
+        if active and rule.when is not None and not self._gate_open(rule.when, at):
+            active = False
+        if not active:
+            if current is None:
+                return
+            self._end(out, current, key, at)
+            return
+        if current is None:
+            labels = {**rule.labels, **subject_labels, "district": district}
+            labels["kind"] = rule.kind.value
+            fp = fingerprint(rule.name, labels)
+            current = Alert(
+                fingerprint=fp,
+                rule=rule.name,
+                kind=rule.kind,
+                district=district,
+                severity=rule.severity.value,
+                labels=labels,
+                state=AlertState.PENDING,
+                active_since=at,
+                fired_at=None,
+                resolved_at=None,
+                value=value,
+                summary=self._render(rule, labels, value, extras),
+                runbook=rule.runbook,
+            )
+            self._alerts[fp] = current
+            self._by_subject[key] = fp
+            out.append(Transition(current, None))
+        elif current.state is AlertState.PENDING:
+            current = replace(
+                current, value=value, summary=self._render(rule, current.labels, value, extras)
+            )
+            self._alerts[current.fingerprint] = current
+        if current.state is AlertState.PENDING:
+            self._maybe_fire(out, current, at)
+
+    def _maybe_fire(self, out: list[Transition], alert: Alert, at: datetime) -> None:
+        item = self._rules.get(alert.rule)
+        if item is None or at - alert.active_since < item.rule.for_:
+            return
+        if self._inhibited(item, alert):
+            return
+        fired = replace(alert, state=AlertState.FIRING, fired_at=at)
+        self._alerts[alert.fingerprint] = fired
+        out.append(Transition(fired, ChangeKind.FIRING))
+
+    def _end(self, out: list[Transition], alert: Alert, key: tuple[str, str], at: datetime) -> None:
+        del self._alerts[alert.fingerprint]
+        self._by_subject.pop(key, None)
+        if alert.state is AlertState.PENDING:
+            out.append(Transition(alert, None, dropped=True))
+            return
+        resolved = replace(alert, state=AlertState.RESOLVED, resolved_at=max(at, alert.starts_at))
+        out.append(Transition(resolved, ChangeKind.RESOLVED))
+
+    def _inhibited(self, item: _Compiled, alert: Alert) -> bool:
+        for source, equal in item.inhibitors:
+            for other in self._alerts.values():
+                if (
+                    other.rule == source
+                    and other.state is AlertState.FIRING
+                    and all(other.labels.get(name) == alert.labels.get(name) for name in equal)
+                ):
+                    return True
+        return False
+
+    def _render(
+        self, rule: Rule, labels: Mapping[str, str], value: float | None, extras: Mapping[str, Any]
+    ) -> str:
+        context = _Missing(labels)
+        context.update(extras)
+        context.update(rule=rule.name, severity=rule.severity.value)
+        context["value"] = value if value is not None else float("nan")
+        try:
+            return rule.summary.format_map(context)
+        except (ValueError, TypeError):
+            return rule.summary  # a format spec that does not fit the value: show the template
+
+    def _gate_open(self, when: When, at: datetime) -> bool:
+        if when.sun_above_deg is not None or when.sun_below_deg is not None:
+            elevation = self._sun_at(at)
+            if when.sun_above_deg is not None and elevation <= when.sun_above_deg:
+                return False
+            if when.sun_below_deg is not None and elevation >= when.sun_below_deg:
+                return False
+        local = at.astimezone(self._zone).time() if self._zone else at.time()
+        inside = when.span("local_time")
+        if inside is not None and not _within(local, *inside):
+            return False
+        outside = when.span("outside_local_time")
+        return outside is None or not _within(local, *outside)
+
+    def _sun_at(self, at: datetime) -> float:
+        minute = int(at.timestamp() // 60)
+        if self._sun_cache[0] != minute:
+            city = self._registry.city
+            self._sun_cache = (minute, sun_elevation_deg(at, city.latitude, city.longitude))
+        return self._sun_cache[1]
+
+    def _subject_of(self, alert: Alert) -> str | None:
+        item = self._rules.get(alert.rule)
+        if item is None:
+            return None
+        condition = item.rule.condition
+        if isinstance(condition, Group):
+            value = alert.labels.get(condition.by)
+            return None if value is None else f"{condition.by}={value}"
+        return alert.labels.get("device")
+
+    # --- time --------------------------------------------------------------------------------
+
+    def tick(self, now: datetime) -> list[Transition]:
+        """What time alone changes: absence, windows emptying, ``for:`` running out, the sun."""
+        out: list[Transition] = []
+        for fp in self._orphans:
+            alert = self._alerts.get(fp)
+            if alert is not None and alert.rule not in self._rules:
+                key = (alert.rule, self._subject_of(alert) or "")
+                self._end(out, alert, key, now)
+        self._orphans = []
+        for item in self._rules.values():
+            condition = item.rule.condition
+            if isinstance(condition, Absent):
+                self._tick_absent(out, item, condition, now)
+            elif isinstance(condition, Group):
+                self._tick_group(out, item, condition, now)
+        for alert in list(self._alerts.values()):
+            if alert.fingerprint not in self._alerts:
+                continue
+            compiled = self._rules.get(alert.rule)
+            if compiled is not None:
+                self._tick_alert(out, compiled, alert, now)
+        for alert in list(self._alerts.values()):
+            if alert.state is AlertState.PENDING:
+                self._maybe_fire(out, alert, now)
+        return out
+
+    def _tick_alert(
+        self, out: list[Transition], item: _Compiled, alert: Alert, now: datetime
+    ) -> None:
+        rule = item.rule
+        condition = rule.condition
+        subject = self._subject_of(alert)
+        if subject is None:
+            return
+        key = (rule.name, subject)
+        if rule.when is not None and not self._gate_open(rule.when, now):
+            self._end(out, alert, key, now)
+            return
+        if isinstance(condition, Threshold | EventRate) and (
+            not isinstance(condition, Threshold) or condition.window is not None
+        ):
+            window = self._windows.get(key) or _Window()
+            span = condition.window
+            assert span is not None
+            window.trim(now, span)
+            record = self._registry.get(subject)
+            if isinstance(condition, Threshold):
+                self._judge_window(
+                    out, item, condition, subject, record, alert.district, window, now
+                )
+            else:
+                self._judge_events(
+                    out, item, condition, subject, record, alert.district, window, now
+                )
+
+    def _tick_absent(
+        self, out: list[Transition], item: _Compiled, condition: Absent, now: datetime
+    ) -> None:
+        for device_id in item.selected:
+            last = self._last_received.get(device_id, self._started_at)
+            silent = now - last
+            if silent > condition.after or (item.rule.name, device_id) in self._by_subject:
+                record = self._registry.get(device_id)
+                district = record.district if record else ""
+                active = silent > condition.after
+                extras = {"silent_s": silent.total_seconds()}
+                self._settle(
+                    out,
+                    item,
+                    device_id,
+                    record,
+                    district,
+                    active,
+                    silent.total_seconds(),
+                    extras,
+                    last + condition.after if active else now,
+                )
+
+    def _tick_group(
+        self, out: list[Transition], item: _Compiled, condition: Group, now: datetime
+    ) -> None:
+        for key, group in item.groups.items():
+            if condition.silent_after is not None:
+                for device_id in group.members:
+                    last = self._last_received.get(device_id, self._started_at)
+                    if now - last > condition.silent_after:
+                        group.matching.add(device_id)
+            if group.matching or (item.rule.name, f"{condition.by}={key}") in self._by_subject:
+                self._judge_group(out, item, condition, key, group, now)
+
+    # --- operators ---------------------------------------------------------------------------
+
+    def acknowledge(self, fp: str, by: str, at: datetime) -> Transition | None:
+        """Mark a firing alert acknowledged; ``None`` when it is not firing (or already acked)."""
+        alert = self._alerts.get(fp)
+        if alert is None or alert.state is not AlertState.FIRING or alert.acknowledged_by:
+            return None
+        acked = replace(alert, acknowledged_by=by, acknowledged_at=at)
+        self._alerts[fp] = acked
+        return Transition(acked, ChangeKind.ACKNOWLEDGED)
+
+
+def _within(moment: Any, start: Any, end: Any) -> bool:
+    """Whether a local time falls in [start, end), a span that may wrap midnight."""
+    if start <= end:
+        return bool(start <= moment < end)
+    return bool(moment >= start or moment < end)

@@ -1,0 +1,512 @@
+"""Rule files: the YAML a control centre writes, validated strictly on load.
+
+A rule file holds ``rules:``, a list of rules. Each rule selects devices of one kind, names a
+condition, and says how loud (severity), who (labels), what (summary) and how to act (runbook)::
+
+    rules:
+      - name: junction-jammed
+        kind: traffic_signal
+        severity: warning
+        for: 10m
+        summary: "Junction {junction} jammed: queue {value:.0f} vehicles"
+        runbook: https://runbooks.example/traffic/jammed
+        condition: {type: threshold, field: approaches.queue_veh, above: 25, clear: 15}
+
+Errors name the file, line, rule and field: ``rules.yaml:12: rule 'x': field 'above': ...``.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import time, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from alerts.durations import Duration
+from alerts.errors import RuleFileInvalid
+from alerts.yaml_lines import line_of, load_with_lines, strip_lines
+from devices import (
+    CheckpointTelemetry,
+    Kind,
+    Reading,
+    StreetlightTelemetry,
+    TrafficSignalFaultEvent,
+    TrafficSignalTelemetry,
+    VehiclePass,
+    Violation,
+    WaterQualityTelemetry,
+)
+
+__all__ = [
+    "GROUP_ATTRIBUTES",
+    "Absent",
+    "Condition",
+    "EventRate",
+    "Group",
+    "Inhibit",
+    "Offline",
+    "Rule",
+    "RuleSet",
+    "Selector",
+    "Severity",
+    "State",
+    "Threshold",
+    "WaterClassBelowTarget",
+    "When",
+    "load_rules",
+    "parse_rules",
+    "rule_files",
+]
+
+RULE_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+LABEL_NAME = r"^[a-z_][a-z0-9_]{0,63}$"
+GROUP_ATTRIBUTES = ("cabinet", "river", "section", "junction", "district")
+SELECT_ATTRIBUTES = (*GROUP_ATTRIBUTES, "target_class")
+_LOCAL_TIME_SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+TELEMETRY_MODELS: dict[Kind, type[Reading]] = {
+    Kind.STREETLIGHT: StreetlightTelemetry,
+    Kind.WATER_QUALITY: WaterQualityTelemetry,
+    Kind.TRAFFIC_SIGNAL: TrafficSignalTelemetry,
+    Kind.CHECKPOINT: CheckpointTelemetry,
+}
+EVENT_MODELS: dict[Kind, tuple[type[Reading], ...]] = {
+    Kind.STREETLIGHT: (),
+    Kind.WATER_QUALITY: (),
+    Kind.TRAFFIC_SIGNAL: (TrafficSignalFaultEvent,),
+    Kind.CHECKPOINT: (VehiclePass, Violation),
+}
+
+
+class FieldProblem(ValueError):
+    """A cross-field check that failed, with the path of the field it is about."""
+
+    def __init__(self, field: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class Severity(StrEnum):
+    """How urgently people must act."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Selector(_Strict):
+    """Which devices of the rule's kind it watches; empty lists mean every one."""
+
+    districts: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_attributes(self) -> Selector:
+        unknown = sorted(set(self.attributes) - set(SELECT_ATTRIBUTES))
+        if unknown:
+            raise ValueError(
+                f"unknown registry attribute {unknown[0]!r}; known: {', '.join(SELECT_ATTRIBUTES)}"
+            )
+        return self
+
+
+class When(_Strict):
+    """A gate on the time of day: outside it, the condition does not hold."""
+
+    sun_above_deg: float | None = Field(default=None, ge=-90, le=90)
+    sun_below_deg: float | None = Field(default=None, ge=-90, le=90)
+    local_time: str | None = Field(default=None, description="HH:MM-HH:MM, may wrap midnight")
+    outside_local_time: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> When:
+        for name in ("local_time", "outside_local_time"):
+            value = getattr(self, name)
+            if value is not None and not _LOCAL_TIME_SPAN.fullmatch(value):
+                raise ValueError(f"{name} {value!r} is not HH:MM-HH:MM")
+        if all(getattr(self, name) is None for name in type(self).model_fields):
+            raise ValueError("give at least one of " + ", ".join(type(self).model_fields))
+        return self
+
+    def span(self, name: str) -> tuple[time, time] | None:
+        """The (start, end) local times of ``local_time`` or ``outside_local_time``."""
+        value = getattr(self, name)
+        if value is None:
+            return None
+        match = _LOCAL_TIME_SPAN.fullmatch(value)
+        assert match is not None  # checked on load
+        hours_a, minutes_a, hours_b, minutes_b = (int(part) for part in match.groups())
+        return time(hours_a, minutes_a), time(hours_b, minutes_b)
+
+
+class Threshold(_Strict):
+    """A numeric field (or a windowed aggregate of it) above or below a limit, with hysteresis.
+
+    ``clear`` is where an active alert lets go: fire above 1.0, clear below 0.8. A list field
+    such as ``approaches.queue_veh`` is reduced (``max`` by default) to one number per reading.
+    """
+
+    type: Literal["threshold"]
+    field: str
+    above: float | None = None
+    below: float | None = None
+    clear: float | None = None
+    aggregate: Literal["last", "mean", "max", "min", "delta", "rate_per_min"] = "last"
+    window: Duration | None = None
+    reduce: Literal["max", "min", "mean", "sum"] = "max"
+
+    @model_validator(mode="after")
+    def _check(self) -> Threshold:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("give exactly one of 'above' or 'below'")
+        if self.clear is not None:
+            if self.above is not None and self.clear > self.above:
+                raise ValueError(f"clear {self.clear} must not exceed above {self.above}")
+            if self.below is not None and self.clear < self.below:
+                raise ValueError(f"clear {self.clear} must not be under below {self.below}")
+        if (self.aggregate == "last") != (self.window is None):
+            raise ValueError("'window' goes with an aggregate other than 'last', and only then")
+        if self.window is not None and self.window <= timedelta(0):
+            raise ValueError("'window' must be longer than zero")
+        return self
+
+
+class State(_Strict):
+    """A field equal (or not equal) to a value, or a list field containing one."""
+
+    type: Literal["state"]
+    field: str
+    equals: str | bool | float | None = None
+    not_equals: str | bool | float | None = None
+    contains: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> State:
+        given = [n for n in ("equals", "not_equals", "contains") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'equals', 'not_equals' or 'contains'")
+        return self
+
+
+class Absent(_Strict):
+    """No message at all from a device for ``after`` (a deadman)."""
+
+    type: Literal["absent"]
+    after: Duration
+
+
+class Offline(_Strict):
+    """The device's retained status says ``online: false`` (often its last will)."""
+
+    type: Literal["offline"]
+
+
+class EventRate(_Strict):
+    """More than ``above`` events of one sort from a device within ``window``."""
+
+    type: Literal["event_rate"]
+    event: str
+    where: dict[str, str | bool | float] = Field(default_factory=dict)
+    window: Duration
+    above: float = Field(ge=0)
+    clear: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> EventRate:
+        if self.clear is not None and self.clear > self.above:
+            raise ValueError(f"clear {self.clear} must not exceed above {self.above}")
+        if self.window <= timedelta(0):
+            raise ValueError("'window' must be longer than zero")
+        return self
+
+
+MemberCondition = Annotated[Threshold | State, Field(discriminator="type")]
+
+
+class Group(_Strict):
+    """At least ``at_least_pct`` of a group's devices meet ``member``: one alert for the group.
+
+    Members silent for ``silent_after`` count as meeting it (a cut cabinet may take its
+    controllers' radios down with the lamps).
+    """
+
+    type: Literal["group"]
+    by: Literal["cabinet", "river", "section", "junction", "district"]
+    at_least_pct: float = Field(gt=0, le=100)
+    min_devices: int = Field(default=1, ge=1)
+    member: MemberCondition
+    silent_after: Duration | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Group:
+        if isinstance(self.member, Threshold) and self.member.aggregate != "last":
+            raise ValueError("a group member condition judges each device's latest reading")
+        return self
+
+
+class WaterClassBelowTarget(_Strict):
+    """A station's reading puts it below its section's target class (GB 3838-2002)."""
+
+    type: Literal["water_class"]
+
+
+Condition = Annotated[
+    Threshold | State | Absent | Offline | EventRate | Group | WaterClassBelowTarget,
+    Field(discriminator="type"),
+]
+
+
+class Inhibit(_Strict):
+    """While this rule fires, the named rules' alerts sharing ``equal`` labels stay pending."""
+
+    rules: tuple[str, ...] = Field(min_length=1)
+    equal: tuple[str, ...] = Field(min_length=1)
+
+
+_SUMMARY_NAMES = frozenset(
+    {"rule", "device", "district", "kind", "value", "severity", *GROUP_ATTRIBUTES}
+)
+_CONDITION_NAMES: dict[str, frozenset[str]] = {
+    "group": frozenset({"members", "matching", "pct"}),
+    "water_class": frozenset({"parameter", "water_class", "target_class"}),
+    "absent": frozenset({"silent_s"}),
+}
+
+
+class Rule(_Strict):
+    """One alert rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(pattern=RULE_NAME)
+    kind: Kind
+    select: Selector = Field(default_factory=Selector)
+    severity: Severity
+    labels: dict[Annotated[str, Field(pattern=LABEL_NAME)], str] = Field(default_factory=dict)
+    summary: str = Field(min_length=1, max_length=512)
+    runbook: str = Field(pattern=r"^(https?://|file:|/)\S+$")
+    description: str = ""
+    for_: Duration = Field(default=timedelta(0), alias="for")
+    when: When | None = None
+    condition: Condition
+    inhibits: Inhibit | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Rule:
+        condition = self.condition
+        if isinstance(condition, Threshold | State):
+            _check_field(self.kind, condition, ("condition", "field"))
+        if isinstance(condition, Group):
+            _check_field(self.kind, condition.member, ("condition", "member", "field"))
+            if self.kind is not Kind.STREETLIGHT and condition.by == "cabinet":
+                raise FieldProblem(("condition", "by"), "group by 'cabinet' needs kind streetlight")
+        if isinstance(condition, EventRate):
+            _check_event(self.kind, condition)
+        if isinstance(condition, WaterClassBelowTarget) and self.kind is not Kind.WATER_QUALITY:
+            raise FieldProblem(("condition", "type"), "water_class needs kind water_quality")
+        allowed = _SUMMARY_NAMES | set(self.labels) | _CONDITION_NAMES.get(condition.type, set())
+        for _, name, _, _ in string.Formatter().parse(self.summary):
+            if name is None:
+                continue
+            if not re.fullmatch(r"[a-z_]+", name):
+                raise FieldProblem(("summary",), f"placeholder {{{name}}} must be a plain name")
+            if name not in allowed:
+                known = ", ".join(sorted(allowed))
+                raise FieldProblem(
+                    ("summary",), f"placeholder {{{name}}} is unknown; known: {known}"
+                )
+        return self
+
+
+def _field_annotation(model: type[BaseModel], path: str) -> tuple[Any, bool] | None:
+    """The annotation of a (dotted) field and whether it sits inside a list."""
+    head, _, rest = path.partition(".")
+    info = model.model_fields.get(head)
+    if info is None:
+        return None
+    if not rest:
+        return info.annotation, False
+    inner = getattr(info.annotation, "__args__", ())
+    for candidate in inner:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            found = _field_annotation(candidate, rest)
+            return (found[0], True) if found else None
+    return None
+
+
+def _check_field(kind: Kind, condition: Threshold | State, where: tuple[str, ...]) -> None:
+    model = TELEMETRY_MODELS[kind]
+    found = _field_annotation(model, condition.field)
+    if found is None:
+        raise FieldProblem(where, f"{kind.value} telemetry has no field {condition.field!r}")
+    annotation, _ = found
+    if isinstance(condition, Threshold) and annotation not in (float, int):
+        raise FieldProblem(
+            where, f"field {condition.field!r} is not a number; use a state condition"
+        )
+
+
+def _check_event(kind: Kind, condition: EventRate) -> None:
+    models = {model.measurement: model for model in EVENT_MODELS[kind]}
+    model = models.get(condition.event)
+    if model is None:
+        known = ", ".join(models) or "none"
+        raise FieldProblem(
+            ("condition", "event"), f"{kind.value} has no event {condition.event!r}; known: {known}"
+        )
+    for name in condition.where:
+        if name not in model.model_fields:
+            raise FieldProblem(
+                ("condition", "where", name), f"event {condition.event!r} has no field {name!r}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """A validated, cross-checked set of rules and the files they came from."""
+
+    rules: tuple[Rule, ...]
+    sources: tuple[str, ...]
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def by_name(self, name: str) -> Rule:
+        """The rule called ``name``; ``KeyError`` when there is none."""
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        raise KeyError(name)
+
+
+def rule_files(path: str | Path) -> list[Path]:
+    """The rule files of a path: the file itself, or a folder's ``*.yaml`` (not its tests)."""
+    target = Path(path)
+    if target.is_dir():
+        return sorted(
+            file
+            for file in [*target.glob("*.yaml"), *target.glob("*.yml")]
+            if not file.name.endswith((".test.yaml", ".test.yml"))
+        )
+    return [target]
+
+
+def parse_rules(text: str, where: str) -> list[tuple[Rule, int | None]]:
+    """Validate one file's text; each rule comes with its line. Errors name file and line."""
+    try:
+        document = load_with_lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise RuleFileInvalid(where, f"not valid YAML: {exc}", line=line) from exc
+    if document is None:
+        return []
+    if not isinstance(document, dict) or "rules" not in document:
+        raise RuleFileInvalid(where, "expected a mapping with a 'rules' list", line=1)
+    unknown = sorted(str(key) for key in strip_lines(document) if key != "rules")
+    if unknown:
+        raise RuleFileInvalid(
+            where, f"unknown top-level key {unknown[0]!r}", line=line_of(document, [unknown[0]])
+        )
+    entries = document["rules"] or []
+    if not isinstance(entries, list):
+        raise RuleFileInvalid(where, "'rules' must be a list", line=line_of(document, ["rules"]))
+    parsed: list[tuple[Rule, int | None]] = []
+    for index, entry in enumerate(entries):
+        line = line_of(document, ["rules", index])
+        if not isinstance(entry, dict):
+            raise RuleFileInvalid(where, f"rule #{index + 1} is not a mapping", line=line)
+        name = entry.get("name")
+        rule_name = name if isinstance(name, str) else f"#{index + 1}"
+        try:
+            rule = Rule.model_validate(strip_lines(entry))
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            location = [part for part in error["loc"] if not _is_union_tag(part)]
+            problem = (error.get("ctx") or {}).get("error")
+            if isinstance(problem, FieldProblem):
+                location.extend(problem.field)
+            field = ".".join(str(part) for part in location) or None
+            message = str(error["msg"]).removeprefix("Value error, ")
+            raise RuleFileInvalid(
+                where,
+                message,
+                line=line_of(entry, [*location]) or line,
+                rule=rule_name,
+                field=field,
+            ) from None
+        parsed.append((rule, line))
+    return parsed
+
+
+def _is_union_tag(part: object) -> bool:
+    """Pydantic puts a discriminated union's tag (``threshold``) in an error's location."""
+    return isinstance(part, str) and part in {
+        "threshold",
+        "state",
+        "absent",
+        "offline",
+        "event_rate",
+        "group",
+        "water_class",
+    }
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    """Load a rule file, or every ``*.yaml`` rule file of a folder, and cross-check them."""
+    files = rule_files(path)
+    if not files:
+        raise RuleFileInvalid(str(path), "no rule files (*.yaml) found")
+    seen: dict[str, tuple[str, int | None]] = {}
+    rules: list[Rule] = []
+    for file in files:
+        where = str(file)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RuleFileInvalid(where, f"cannot read: {exc.strerror or exc}") from exc
+        for rule, line in parse_rules(text, where):
+            if rule.name in seen:
+                first_file, first_line = seen[rule.name]
+                raise RuleFileInvalid(
+                    where,
+                    f"rule name already used at {first_file}:{first_line}",
+                    line=line,
+                    rule=rule.name,
+                    field="name",
+                )
+            seen[rule.name] = (where, line)
+            rules.append(rule)
+    for rule in rules:
+        for target in rule.inhibits.rules if rule.inhibits else ():
+            if target not in seen:
+                where, line = seen[rule.name]
+                raise RuleFileInvalid(
+                    where,
+                    f"undefined rule {target!r} in inhibits",
+                    line=line,
+                    rule=rule.name,
+                    field="inhibits.rules",
+                )
+    return RuleSet(tuple(rules), tuple(str(file) for file in files))
+
+
+def rules_of(rule_set: RuleSet, names: Sequence[str]) -> list[Rule]:
+    """The rules called ``names``, in the set's order."""
+    wanted = set(names)
+    return [rule for rule in rule_set if rule.name in wanted]

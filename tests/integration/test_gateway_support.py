@@ -1,0 +1,331 @@
+"""Helpers for the gateway's integration and fault tests (no tests of its own).
+
+A fleet of streetlights, payloads whose content can be checked back from InfluxDB, a QoS 1
+publisher that counts what the broker accepted, and ways to run a gateway in this process or as
+its own process (``python -m gateway``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from devices import DeviceRecord, Kind, Registry, device_subscriptions, dump_registry
+from gateway import Gateway, GatewayConfig
+from ingest import (
+    DurableStore,
+    InfluxV1Config,
+    InfluxV1Writer,
+    Spool,
+    SpoolConfig,
+    StoreConfig,
+)
+from smartcity.stack import free_port
+from tests.support import influx_query, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+DISTRICT = "riverside"
+
+
+def fleet(count: int, prefix: str = "SL") -> Registry:
+    """``count`` streetlights in one district."""
+    return Registry.from_records(
+        [
+            DeviceRecord(
+                id=f"{prefix}-{index:04d}",
+                kind=Kind.STREETLIGHT,
+                district=DISTRICT,
+                cabinet=f"C-{index % 4:02d}",
+            )
+            for index in range(count)
+        ]
+    )
+
+
+def topic_of(device_id: str, channel: str = "telemetry") -> str:
+    return f"city/{DISTRICT}/streetlight/{device_id}/{channel}"
+
+
+def power_of(device_index: int, seq: int) -> float:
+    """The power a test reading carries: derived from who and which, so content is checkable."""
+    return float((device_index * 7 + seq) % 1000)
+
+
+def telemetry(device_id: str, seq: int, ts_ms: int, power_w: float, **changes: Any) -> bytes:
+    """A valid streetlight reading (``changes`` override or add fields)."""
+    payload: dict[str, Any] = {
+        "ts": ts_ms,
+        "seq": seq,
+        "power_w": power_w,
+        "voltage_v": 230.0,
+        "current_a": 0.4,
+        "power_factor": 0.95,
+        "energy_kwh": 12.5,
+        "lamp_on": True,
+        "dimming_pct": 80.0,
+        "ambient_lux": 2.0,
+        "lamp_temp_c": 35.0,
+    }
+    payload.update(changes)
+    return orjson.dumps(payload)
+
+
+def stream(registry: Registry, count: int, ts_ms: int) -> list[tuple[str, bytes, float]]:
+    """``count`` readings spread over the fleet: (topic, payload, power_w)."""
+    devices = list(registry)
+    messages = []
+    for number in range(count):
+        index = number % len(devices)
+        seq = number // len(devices)
+        power = power_of(index, seq)
+        # one millisecond per seq: every reading has its own time, as a real device's would
+        payload = telemetry(devices[index], seq, ts_ms + seq, power)
+        messages.append((topic_of(devices[index]), payload, power))
+    return messages
+
+
+def gateway_config(mqtt_port: int, **changes: Any) -> GatewayConfig:
+    """A gateway configuration for tests: the settings' defaults, small timeouts."""
+    config = GatewayConfig(
+        mqtt_host="127.0.0.1",
+        mqtt_port=mqtt_port,
+        mqtt_username=None,
+        mqtt_password=None,
+        client_id=f"gw-test-{time.monotonic_ns()}",
+        subscriptions=tuple(device_subscriptions()),
+        worker_index=0,
+        worker_count=1,
+        receive_max=20_000,
+        session_expiry_s=3600,
+        keepalive_s=10,
+        payload_max_bytes=64 * 1024,
+        unknown_devices="reject",
+        ts_future_max_s=300.0,
+        ts_past_max_s=30 * 86400.0,
+        batch_max=2000,
+        batch_age_s=0.05,
+        batches_in_flight=4,
+        queue_max=40_000,
+        deadletter_payload_max_bytes=1024,
+        plate_hash_key=b"test-key",
+        stats_interval_s=1.0,
+        metrics_host="127.0.0.1",
+        metrics_port=0,
+        shutdown_timeout_s=10.0,
+    )
+    return replace(config, **changes)
+
+
+def create_database(url: str, database: str) -> None:
+    response = httpx.post(f"{url}/query", params={"q": f'CREATE DATABASE "{database}"'}, timeout=10)
+    response.raise_for_status()
+
+
+def influx_config(url: str, database: str) -> InfluxV1Config:
+    return InfluxV1Config(
+        url=url,
+        database=database,
+        retention_policy=None,
+        username=None,
+        password=None,
+        timeout_s=5.0,
+        gzip=False,
+        max_in_flight=4,
+    )
+
+
+def spool_config(directory: Path, max_bytes: int = 512 * 1024 * 1024) -> SpoolConfig:
+    return SpoolConfig(
+        directory=directory, max_bytes=max_bytes, segment_max_bytes=8 * 1024 * 1024, fsync="never"
+    )
+
+
+STORE_CONFIG = StoreConfig(max_in_flight=4, retry_initial_s=0.2, retry_max_s=2.0)
+
+
+@asynccontextmanager
+async def running_gateway(
+    config: GatewayConfig, registry: Registry, url: str, database: str, spool_dir: Path
+) -> AsyncIterator[Gateway]:
+    """A gateway in this process with a real ``DurableStore``; stopped gracefully at exit."""
+    create_database(url, database)
+    writer = InfluxV1Writer(influx_config(url, database))
+    async with writer, DurableStore(writer, Spool(spool_config(spool_dir)), STORE_CONFIG) as store:
+        gateway = Gateway(config, registry, store)
+        task = asyncio.create_task(gateway.run())
+        ready = asyncio.create_task(gateway.ready.wait())
+        await asyncio.wait([task, ready], timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            ready.cancel()
+            task.result()
+        try:
+            yield gateway
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+
+class Publisher:
+    """A QoS 1 publisher (its own persistent session) that records what the broker accepted.
+
+    Call it from a thread (``asyncio.to_thread``) in async tests: it blocks.
+    """
+
+    def __init__(self, port: int, client_id: str | None = None) -> None:
+        self.sent: list[tuple[int, mqtt.MQTTMessageInfo]] = []
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"pub-{time.monotonic_ns()}",
+            protocol=mqtt.MQTTv5,
+        )
+        self.client.max_inflight_messages_set(500)
+        self.client.max_queued_messages_set(0)
+        self.client.reconnect_delay_set(1, 2)
+        self.client.connect("127.0.0.1", port, keepalive=30, clean_start=False)
+        self.client.loop_start()
+
+    def publish(self, number: int, topic: str, payload: bytes) -> None:
+        self.sent.append((number, self.client.publish(topic, payload, qos=1)))
+
+    def publish_all(self, messages: Iterable[tuple[str, bytes, float]]) -> None:
+        for number, (topic, payload, _) in enumerate(messages):
+            self.publish(number, topic, payload)
+            if number % 1000 == 999:
+                # keep paho's outgoing queue short: the broker, not our memory, holds the backlog
+                while self.unsettled(last=5000) > 4000:
+                    time.sleep(0.005)
+
+    def unsettled(self, last: int | None = None) -> int:
+        window = self.sent if last is None else self.sent[-last:]
+        return sum(1 for _, info in window if not info.is_published())
+
+    @property
+    def accepted(self) -> set[int]:
+        """Numbers of the messages the broker acknowledged."""
+        return {number for number, info in self.sent if info.is_published()}
+
+    def wait_settled(self, timeout_s: float = 120) -> bool:
+        """Until every publish was acknowledged by the broker."""
+        return wait_for(lambda: self.unsettled() == 0, timeout_s=timeout_s, interval_s=0.1)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def stored_readings(url: str, database: str) -> tuple[int, float]:
+    """(count, sum of power_w) of the streetlight readings InfluxDB holds."""
+    rows = influx_query(url, database, 'SELECT count("seq"), sum("power_w") FROM "streetlight"')
+    if not rows:
+        return 0, 0.0
+    return int(rows[0]["count"]), float(rows[0]["sum"])
+
+
+def dead_letters(url: str, database: str) -> list[dict[str, Any]]:
+    return influx_query(url, database, 'SELECT * FROM "deadletter"')
+
+
+class WorkerProcess:
+    """A gateway worker as a real process, ``python -m gateway``, killable with SIGKILL."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        config: GatewayConfig,
+        registry: Registry,
+        url: str,
+        database: str,
+        *,
+        spool_max_bytes: int = 512 * 1024 * 1024,
+        spool_dir: Path | None = None,
+        name: str = "worker",
+    ) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        registry_path = workdir / "fleet.yaml"
+        if not registry_path.exists():
+            dump_registry(registry, registry_path)
+        self.ready_file = workdir / f"{name}.ready"
+        self.log_path = workdir / f"{name}.log"
+        section = {name: getattr(config, name) for name in GatewayConfig.__dataclass_fields__}
+        section["plate_hash_key"] = config.plate_hash_key.decode()
+        section["subscriptions"] = list(config.subscriptions)
+        if section["metrics_port"] == 0:
+            section["metrics_port"] = free_port()
+        self.document = {
+            "gateway": section,
+            "registry_path": str(registry_path),
+            "influx": {"url": url, "database": database, "timeout_s": 5.0},
+            "spool": {
+                "directory": str(spool_dir or workdir / f"{name}-spool"),
+                "max_bytes": spool_max_bytes,
+                "segment_max_bytes": 4 * 1024 * 1024,
+                "fsync": "never",
+            },
+            "store": {"max_in_flight": 4, "retry_initial_s": 0.2, "retry_max_s": 2.0},
+            "ready_file": str(self.ready_file),
+        }
+        self.config_path = workdir / f"{name}.json"
+        self.config_path.write_text(json.dumps(self.document))
+        self.process: subprocess.Popen[bytes] | None = None
+        self.metrics_port = int(section["metrics_port"])
+
+    def start(self, timeout_s: float = 30) -> None:
+        self.ready_file.unlink(missing_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gateway", str(self.config_path)],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "GATEWAY_LOG_LEVEL": "WARNING"},
+            )
+        if not wait_for(self.ready_file.exists, timeout_s=timeout_s, interval_s=0.05):
+            self.kill()
+            raise AssertionError(f"gateway did not start; log:\n{self.log_path.read_text()}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        return self.process.returncode
+
+    def metrics(self) -> str:
+        return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+
+    def metric(self, name: str) -> float:
+        """The sum of a metric's samples (all labels)."""
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if line.startswith(name) and (line[len(name)] in " {"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
