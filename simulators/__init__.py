@@ -21,6 +21,7 @@ from simulators.fleet import (
     load_fleet_spec,
     scaled_fleet_spec,
 )
+from simulators.load import LoadConfig, LoadResult, ProcessResult, run_load
 from simulators.runner import FleetRunConfig, SimulationStats, run_fleet
 from simulators.scenario import (
     Incident,
@@ -45,7 +46,10 @@ __all__ = [
     "FleetSpec",
     "Incident",
     "IncidentKind",
+    "LoadConfig",
+    "LoadResult",
     "Outgoing",
+    "ProcessResult",
     "RiverSpec",
     "Scenario",
     "ScenarioInvalid",
@@ -59,6 +63,7 @@ __all__ = [
     "make_tick",
     "parse_duration_s",
     "run_fleet",
+    "run_load",
     "scaled_fleet_spec",
     "scenario_names",
     "solar_elevation_deg",

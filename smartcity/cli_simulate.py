@@ -231,3 +231,46 @@ async def _run_with_view(
             finally:
                 updater.cancel()
         live.update(view())
+
+
+@app.command()
+def load(
+    devices_count: Annotated[int, typer.Option("--devices", help="fleet size")] = 10_000,
+    rate: Annotated[float, typer.Option("--rate", help="target msg/s; 0: flat out")] = 0.0,
+    processes: Annotated[int, typer.Option("--processes", "-p", help="publisher processes")] = 2,
+    duration_s: Annotated[float, typer.Option("--duration", help="real seconds")] = 10.0,
+    qos: Annotated[int, typer.Option("--qos", min=0, max=2)] = 1,
+    mqtt_url: Annotated[str | None, typer.Option("--mqtt-url", help="broker")] = None,
+) -> None:
+    """Load a broker with a simulated city spread over processes; print the achieved rate."""
+    settings = load_settings()
+    with _broker(settings, mqtt_url) as url:
+        config = simulators.LoadConfig(
+            mqtt_url=url,
+            fleet=simulators.scaled_fleet_spec(devices_count),
+            seed=settings.simulate_seed,
+            processes=processes,
+            rate_msg_s=rate,
+            duration_s=duration_s,
+            qos=qos,
+            connections=settings.simulate_connections,
+            inflight_max=settings.simulate_inflight_max,
+            interval_s=settings.simulate_interval_s,
+            start_s=datetime.now(UTC).timestamp(),
+            client_id_prefix=f"{settings.simulate_client_id_prefix}-load",
+            connect_timeout_s=settings.simulate_connect_timeout_s,
+        )
+        with console.status(f"{processes} processes publishing for {duration_s:g} s …"):
+            result = simulators.run_load(config)
+    typer.echo(json.dumps(result.as_dict()))
+
+
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option("--quick", help="a short smoke run")] = False,
+    results_dir: Annotated[Path, typer.Option("--results-dir")] = Path("bench/results"),
+) -> None:
+    """Publish rates (one process, multi-process, the broker's own limit) and memory, as JSON."""
+    from smartcity.bench_simulate import run_benchmark
+
+    typer.echo(json.dumps(run_benchmark(quick=quick, results_dir=results_dir), indent=2))
