@@ -1,12 +1,13 @@
-"""MQTT transport: many simulated devices over a few paho connections.
+"""MQTT transport: many simulated devices over a few connections.
 
 One connection per device is impossible at 100,000 devices in one process, so telemetry is
-multiplexed: the first ``dedicated_max`` devices get a connection of their own whose last-will
-is their ``{"online": false}`` status (true per-device presence, as in the field); every other
-device shares one of ``connections`` pooled connections, and its presence is explicit — online
-at start, offline on a clean stop or a simulated drop-out. If the simulator process dies, only
-the dedicated devices' wills fire; the pooled devices' retained status stays ``online`` until the
-gateway notices their silence. The topic always names the device, so the gateway cannot tell.
+multiplexed: the first ``dedicated_max`` devices get a paho connection of their own whose
+last-will is their ``{"online": false}`` status (true per-device presence, as in the field);
+every other device shares one of ``connections`` pooled links (``wire.RawPublisher``, a lean
+publisher), and its presence is explicit — online at start, offline on a clean stop or a
+simulated drop-out. If the simulator process dies, only the dedicated devices' wills fire; the
+pooled devices' retained status stays ``online`` until the gateway notices their silence. The
+topic always names the device, so the gateway cannot tell which way a device is connected.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from simulators.engine import Outgoing
 from simulators.errors import BrokerUnreachable
+from simulators.wire import RawPublisher
 
 __all__ = ["BrokerAddress", "ConnectionPool", "parse_mqtt_url"]
 
@@ -58,11 +60,12 @@ def parse_mqtt_url(url: str) -> BrokerAddress:
 
 
 class ConnectionPool:
-    """Dedicated connections (with per-device wills) plus pooled ones, each with its own thread.
+    """Dedicated paho connections (with per-device wills) plus raw pooled publishing links.
 
-    ``publish`` is thread-safe (paho's) and never blocks; ``outstanding`` tells the caller how
-    many messages are written but not yet acknowledged (QoS 1) or not yet sent (QoS 0), so it
-    can wait before publishing more: that keeps memory bounded when the broker is the limit.
+    ``publish`` is called from one thread and never blocks for long; ``outstanding`` tells the
+    caller how many QoS 1 messages are written but not yet acknowledged, so it can wait before
+    publishing more: that keeps memory bounded when the broker is the limit. Commands arrive
+    through one more paho connection that only subscribes.
     """
 
     def __init__(
@@ -80,33 +83,60 @@ class ConnectionPool:
         self.address = parse_mqtt_url(url)
         self.connect_timeout_s = connect_timeout_s
         self._lock = threading.Lock()
-        self.published = 0
-        self.errors = 0
+        self._paho_published = 0
         self.disconnects = 0
         self._connected: set[int] = set()
         self._on_command = on_command
         self._command_filter = command_filter
         self.dedicated: list[mqtt.Client] = []
         for number, (topic, payload) in enumerate(wills):
-            client = self._client(f"{client_id_prefix}-d{number}", len(self.dedicated))
+            client = self._client(f"{client_id_prefix}-d{number}", number)
             client.will_set(topic, payload, qos=1, retain=True)
             self.dedicated.append(client)
-        self.pooled = [
-            self._client(f"{client_id_prefix}-p{number}", len(self.dedicated) + number)
+        self.control: mqtt.Client | None = None
+        if on_command is not None and command_filter is not None:
+            self.control = self._client(f"{client_id_prefix}-cmd", len(self.dedicated))
+        # one counter per paho connection, each written only by that connection's thread
+        self._completed = [0] * len(self._paho_clients)
+        self._paho_errors = 0
+        self.links = [
+            RawPublisher(
+                self.address.host,
+                self.address.port,
+                client_id=f"{client_id_prefix}-p{number}",
+                username=self.address.username,
+                password=self.address.password,
+                tls=self.address.tls,
+                keepalive_s=30,
+                timeout_s=connect_timeout_s,
+            )
             for number in range(max(1, connections))
         ]
-        # one counter per connection, each written only by that connection's network thread
-        self._completed = [0] * len(self.all_clients)
+
+    @property
+    def _paho_clients(self) -> list[mqtt.Client]:
+        return self.dedicated + ([self.control] if self.control is not None else [])
+
+    @property
+    def published(self) -> int:
+        """Messages handed to the broker connections."""
+        return self._paho_published + sum(link.sent for link in self.links)
+
+    @property
+    def errors(self) -> int:
+        """Messages that could not be handed over (a connection was down)."""
+        return self._paho_errors + sum(link.errors for link in self.links)
+
+    @property
+    def lost(self) -> int:
+        """QoS 1 messages written but unacknowledged when their link dropped."""
+        return sum(link.lost for link in self.links)
 
     @property
     def outstanding(self) -> int:
-        """Published but not yet acknowledged (QoS 1) or written (QoS 0)."""
-        return self.published - sum(self._completed)
-
-    @property
-    def all_clients(self) -> list[mqtt.Client]:
-        """Every connection, dedicated first."""
-        return self.dedicated + self.pooled
+        """Published but not yet acknowledged (QoS 1) or written (paho, QoS 0)."""
+        paho = self._paho_published - sum(self._completed)
+        return paho + sum(link.outstanding for link in self.links)
 
     def _client(self, client_id: str, number: int) -> mqtt.Client:
         client = mqtt.Client(
@@ -128,19 +158,29 @@ class ConnectionPool:
         return client
 
     def _connected_cb(
-        self, client: mqtt.Client, number: object, flags: object, reason: object, properties: object
+        self,
+        client: mqtt.Client,
+        number: object,
+        flags: object,
+        reason: object,
+        properties: object,
     ) -> None:
         if getattr(reason, "is_failure", False):
             log.warning("mqtt_connect_refused", extra={"reason": str(reason)})
             return
         with self._lock:
             self._connected.add(int(number))  # type: ignore[call-overload]
-        if self._on_command is not None and client is self.pooled[0] and self._command_filter:
+        if client is self.control and self._command_filter:
             client.on_message = self._message_cb
             client.subscribe(self._command_filter, qos=1)
 
     def _disconnected_cb(
-        self, client: mqtt.Client, number: object, flags: object, reason: object, properties: object
+        self,
+        client: mqtt.Client,
+        number: object,
+        flags: object,
+        reason: object,
+        properties: object,
     ) -> None:
         with self._lock:
             self._connected.discard(int(number))  # type: ignore[call-overload]
@@ -157,41 +197,51 @@ class ConnectionPool:
             self._on_command(message.topic, bytes(message.payload))
 
     def connect(self) -> None:
-        """Connect every client and start its network thread; wait until all are up."""
-        for client in self.all_clients:
+        """Connect every link and client; wait until all are up or raise ``BrokerUnreachable``."""
+        try:
+            for link in self.links:
+                link.connect()
+        except BrokerUnreachable:
+            self.close(0.0)
+            raise
+        for client in self._paho_clients:
             client.connect_async(self.address.host, self.address.port, keepalive=30)
             client.loop_start()
         deadline = time.monotonic() + self.connect_timeout_s
-        total = len(self.all_clients)
+        total = len(self._paho_clients)
         while time.monotonic() < deadline:
             with self._lock:
                 if len(self._connected) == total:
                     return
             time.sleep(0.02)
+        up = len(self._connected)
         self.close(0.0)
         raise BrokerUnreachable(
-            self.url,
-            f"{len(self._connected)} of {total} connections up after {self.connect_timeout_s:g} s",
+            self.url, f"{up} of {total} connections up after {self.connect_timeout_s:g} s"
         )
-
-    def client_for(self, device: int) -> mqtt.Client:
-        """The connection a device speaks through."""
-        if device < len(self.dedicated):
-            return self.dedicated[device]
-        return self.pooled[device % len(self.pooled)]
 
     def publish(self, messages: Iterable[Outgoing]) -> int:
         """Hand messages to their connections; returns how many were accepted."""
+        dedicated = len(self.dedicated)
+        batches: list[list[tuple[str, bytes, int, bool]]] = [[] for _ in self.links]
         accepted = 0
         for message in messages:
-            info = self.client_for(message.device).publish(
-                message.topic, message.payload, qos=message.qos, retain=message.retain
-            )
-            if info.rc == mqtt.MQTT_ERR_SUCCESS:
-                accepted += 1
+            if message.device < dedicated:
+                info = self.dedicated[message.device].publish(
+                    message.topic, message.payload, qos=message.qos, retain=message.retain
+                )
+                if info.rc == mqtt.MQTT_ERR_SUCCESS:
+                    accepted += 1
+                    self._paho_published += 1
+                else:
+                    self._paho_errors += 1
             else:
-                self.errors += 1
-        self.published += accepted
+                batches[message.device % len(self.links)].append(
+                    (message.topic, message.payload, message.qos, message.retain)
+                )
+        for link, batch in zip(self.links, batches, strict=True):
+            if batch:
+                accepted += link.publish(batch)
         return accepted
 
     def flush(self, timeout_s: float) -> bool:
@@ -202,9 +252,11 @@ class ConnectionPool:
         return self.outstanding <= 0
 
     def close(self, timeout_s: float) -> None:
-        """Flush, disconnect cleanly (a clean disconnect does not fire wills), stop threads."""
+        """Flush, disconnect cleanly (a clean disconnect fires no will), stop threads."""
         self.flush(timeout_s)
-        for client in self.all_clients:
+        for client in self._paho_clients:
             client.disconnect()
-        for client in self.all_clients:
+        for client in self._paho_clients:
             client.loop_stop()
+        for link in self.links:
+            link.close()
