@@ -57,6 +57,7 @@ class AlertsConfig:
     shutdown_timeout_s: float
     rules_path: Path | None
     watch_rules: bool
+    event_time: bool  # follow the devices' clocks (simulated or replayed time), not the wall
 
 
 class AlertEngine:
@@ -106,7 +107,9 @@ class AlertEngine:
         self._evaluator = Evaluator(
             self.rules,
             self._registry,
-            max_clock_skew=timedelta(seconds=self.config.max_clock_skew_s),
+            max_clock_skew=(
+                None if self.config.event_time else timedelta(seconds=self.config.max_clock_skew_s)
+            ),
             started_at=started_at,
             alerts=restored,
         )
@@ -177,7 +180,7 @@ class AlertEngine:
     async def tick(self) -> None:
         """One timer pass at the clock's now: acknowledgements, silences, rules, time."""
         evaluator, store = self._running()
-        now = self._clock()
+        now = self._now()
         acks = await asyncio.to_thread(store.pending_acks)
         self._silences = await asyncio.to_thread(store.silences, now)
         async with self._lock:
@@ -196,7 +199,7 @@ class AlertEngine:
         """Acknowledge a firing alert; whether there was one to acknowledge."""
         evaluator, _ = self._running()
         async with self._lock:
-            now = self._clock()
+            now = self._now()
             found = evaluator.acknowledge(fp, by, now)
             if found is None:
                 return False
@@ -209,7 +212,8 @@ class AlertEngine:
         async with self._lock:
             evaluator.set_rules(rules)
             self.rules = rules
-            await self._apply(evaluator.tick(self._clock()), self._clock())
+            now = self._now()
+            await self._apply(evaluator.tick(now), now)
         log.info("rules_reloaded", extra={"rules": len(rules), "sources": list(rules.sources)})
 
     async def reload_from(self, path: str | Path) -> bool:
@@ -228,6 +232,11 @@ class AlertEngine:
         return True
 
     # --- inside ------------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        if self.config.event_time and self._evaluator is not None:
+            return self._evaluator.watermark or self._clock()
+        return self._clock()
 
     def _running(self) -> tuple[Evaluator, AlertStore]:
         if self._evaluator is None or self._store is None:
@@ -250,7 +259,7 @@ class AlertEngine:
                                 extra={"device": observation.message.topic.device_id},
                             )
                     self.evaluated += len(batch)
-                    await self._apply(transitions, self._clock())
+                    await self._apply(transitions, self._now())
             finally:
                 self._queue.task_done()
 

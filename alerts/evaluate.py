@@ -9,6 +9,10 @@ drive it with a fake clock. Two clocks meet here, and each has its job:
 - the *engine clock* (``now``) drives what no reading announces: absence, windows emptying, a
   pending ``for:`` running out, the sun setting.
 
+With ``max_clock_skew=None`` the evaluator runs on *event time*: device clocks are trusted and
+the engine clock is the latest sample time seen (the watermark). That is for simulated or
+replayed time (a scenario run at 600× speed), where arrival time means nothing.
+
 A reading older than the device's latest (out of order) still enters windows and counts, but does
 not overwrite the latest state; an exact repeat (same ``ts`` and ``seq``) is ignored.
 """
@@ -206,13 +210,14 @@ class Evaluator:
         rules: RuleSet,
         registry: Registry,
         *,
-        max_clock_skew: timedelta,
+        max_clock_skew: timedelta | None,
         started_at: datetime,
         alerts: Iterable[Alert] = (),
     ) -> None:
         self._registry = registry
         self._max_skew = max_clock_skew
         self._started_at = started_at
+        self.watermark: datetime | None = None
         try:
             self._zone: ZoneInfo | None = ZoneInfo(registry.city.timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -312,6 +317,11 @@ class Evaluator:
         record = observation.device
         district = record.district if record is not None else topic.district
         received_at = observation.received_at
+        at = self._sample_time(payload, received_at)
+        if self._max_skew is None:
+            received_at = at  # event time: arrival is when the device says
+            if self.watermark is None or at > self.watermark:
+                self.watermark = at
         previous_seen = self._last_received.get(device_id)
         if previous_seen is None or received_at > previous_seen:
             self._last_received[device_id] = received_at
@@ -319,7 +329,6 @@ class Evaluator:
         out: list[Transition] = []
         for item in rules.absent:
             self._settle(out, item, device_id, record, district, False, None, {}, received_at)
-        at = self._sample_time(payload, received_at)
         if isinstance(payload, Status):
             for item in rules.status:
                 self._settle(
@@ -356,6 +365,8 @@ class Evaluator:
 
     def _sample_time(self, payload: Payload, received_at: datetime) -> datetime:
         ts: datetime | None = getattr(payload, "ts", None)
+        if self._max_skew is None:
+            return ts or self.watermark or received_at
         if ts is None or abs(ts - received_at) > self._max_skew:
             return received_at
         return ts

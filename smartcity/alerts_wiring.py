@@ -42,6 +42,7 @@ def alerts_config(settings: Settings) -> AlertsConfig:
         shutdown_timeout_s=settings.shutdown_timeout_s,
         rules_path=settings.rules_path,
         watch_rules=settings.alerts_watch_rules,
+        event_time=settings.alerts_event_time,
     )
 
 

@@ -157,6 +157,32 @@ class Settings(BaseSettings):
     rules_path: Path = Field(
         default=Path("config/rules"), description="rule file or folder of *.yaml rule files"
     )
+    alerts_state_path: Path = Field(
+        default=Path(".smartcity/alerts.sqlite"),
+        description="SQLite file of alert state, acknowledgements and silences",
+    )
+    alerts_queue_max: int = Field(
+        default=1000, ge=1, description="batches of observations waiting for the rule engine"
+    )
+    alerts_tick_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="how often absence, for: and windows are checked"
+    )
+    alerts_max_clock_skew_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="a reading whose ts is further than this from its arrival is timed by arrival",
+    )
+    alerts_notify_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    alerts_watch_rules: bool = Field(
+        default=True, description="reload edited rule files without a restart"
+    )
+    alerts_event_time: bool = Field(
+        default=False,
+        description="time rules by the devices' clocks (a sped-up simulation or a replay), "
+        "not the wall clock",
+    )
+    alerts_publish_qos: Literal[0, 1, 2] = 1
+    alerts_influx_measurement: str = Field(default="alert", pattern=r"^[A-Za-z0-9_]{1,64}$")
 
     # --- logging ----------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -64,6 +64,7 @@ def config(rules_path: Path | None = None) -> AlertsConfig:
         shutdown_timeout_s=5.0,
         rules_path=rules_path,
         watch_rules=rules_path is not None,
+        event_time=False,
     )
 
 
@@ -249,6 +250,7 @@ async def test_the_ticker_runs_timers_on_its_own(rules_file, tmp_path):
         shutdown_timeout_s=5.0,
         rules_path=None,
         watch_rules=False,
+        event_time=False,
     )
     async with AlertEngine(
         fast,
