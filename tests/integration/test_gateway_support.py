@@ -326,6 +326,7 @@ class WorkerProcess:
         """The sum of a metric's samples (all labels)."""
         total = 0.0
         for line in self.metrics().splitlines():
-            if line.startswith(name) and (line[len(name)] in " {"):
+            sample = line.split("{", 1)[0].split(" ", 1)[0]
+            if sample in (name, name + "_total"):
                 total += float(line.rsplit(" ", 1)[1])
         return total
