@@ -17,6 +17,7 @@ That is safe because a point's identity is (measurement, tags, time) and each po
 own time: the database ends up with the same content in any arrival order, and a redelivered
 point overwrites itself. Fresh data shows at once after an outage, while the backlog drains.
 
+A body the server finds too large (HTTP 413) is split in halves until it fits.
 Permanent failures (HTTP 400: the points themselves are bad) are not spooled: ``store`` raises
 ``WriteFailed(retryable=False)`` naming the bad lines, so the caller can dead-letter those
 messages (InfluxDB 1.x has written the good lines of a partial write). A spooled batch the
@@ -169,6 +170,19 @@ class DurableStore:
         return Durability.SPOOLED
 
     async def _write(self, body: bytes, points: int) -> None:
+        """Write a body; one the server finds too large (413) is split in halves and retried."""
+        try:
+            await self._write_once(body)
+        except WriteFailed as exc:
+            lines = body.splitlines(keepends=True)
+            if exc.kind != "too_large" or len(lines) < 2:
+                raise
+            half = len(lines) // 2
+            log.info("write_split", extra={"points": points, "bytes": len(body)})
+            await self._write(b"".join(lines[:half]), half)
+            await self._write(b"".join(lines[half:]), len(lines) - half)
+
+    async def _write_once(self, body: bytes) -> None:
         async with self._slots:
             self._in_flight += 1
             started = time.perf_counter()

@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from devices import StreetlightTelemetry, WaterQualityTelemetry
+from devices import Payload, StreetlightTelemetry, WaterQualityTelemetry
 from ingest import NUMERIC_MEASUREMENTS, encode_lines, plate_hash, points_from_message
+from ingest.points import numeric_fields
 from tests.unit.ingest.samples import (
     DEVICES,
     SIGNAL,
@@ -137,3 +138,21 @@ def test_downsampled_fields_are_the_numeric_measured_ones() -> None:
         "volume_veh",
         "occupancy_pct",
     }
+
+
+def every_payload_model() -> list[type[Payload]]:
+    found: list[type[Payload]] = []
+    pending = [Payload]
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if "measurement" in vars(model):
+            found.append(model)
+    return found
+
+
+def test_every_payload_model_of_devices_has_a_storage_plan() -> None:
+    models = every_payload_model()
+    assert len(models) >= 10
+    for model in models:
+        numeric_fields(model)  # raises TypeError naming a field no line protocol type fits

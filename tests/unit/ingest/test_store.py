@@ -17,6 +17,7 @@ from ingest import (
     StoreConfig,
     StoreUnavailable,
     WriteFailed,
+    encode_lines,
 )
 
 
@@ -26,12 +27,15 @@ class ToggleWriter:
     def __init__(self) -> None:
         self.bodies: list[bytes] = []
         self.failure: WriteFailed | None = None
+        self.max_bytes: int | None = None
         self.written = asyncio.Event()
 
     async def write(self, body: bytes) -> None:
         await asyncio.sleep(0)
         if self.failure is not None:
             raise self.failure
+        if self.max_bytes is not None and len(body) > self.max_bytes:
+            raise WriteFailed("too_large", retryable=False, status=413, reason="too large")
         self.bodies.append(body)
         self.written.set()
 
@@ -142,3 +146,12 @@ async def test_spooled_batch_the_database_rejects_is_parked_beside_the_spool(
     [parked] = (tmp_path / "rejected").iterdir()
     assert b"m,b=1" in parked.read_bytes()
     assert store.stats().points_rejected == 3
+
+
+async def test_body_too_large_for_the_server_is_split_until_it_fits(tmp_path: Path) -> None:
+    writer = ToggleWriter()
+    writer.max_bytes = 60
+    async with make_store(writer, tmp_path) as store:
+        assert await store.store(points(1, count=10)) is Durability.WRITTEN
+    assert b"".join(writer.bodies) == encode_lines(points(1, count=10))
+    assert all(len(body) <= 60 for body in writer.bodies)
