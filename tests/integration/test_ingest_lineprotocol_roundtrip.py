@@ -18,7 +18,7 @@ _times = itertools.count(1_000_000_000)
 tag_text = st.text(
     st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40
 ).filter(lambda text: not text.endswith("\\"))
-field_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+field_text = st.text(st.characters(codec="utf-8", blacklist_characters="\x00"))
 
 
 @settings(
