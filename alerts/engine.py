@@ -91,6 +91,7 @@ class AlertEngine:
         self._stack: contextlib.AsyncExitStack | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._accepting = False
+        self._next_event_tick: datetime | None = None
         self._rules_stamp = self._stamp()
 
     # --- life --------------------------------------------------------------------------------
@@ -258,10 +259,25 @@ class AlertEngine:
                                 "observation_not_evaluated",
                                 extra={"device": observation.message.topic.device_id},
                             )
+                        if self.config.event_time:
+                            transitions.extend(self._event_time_tick(evaluator))
                     self.evaluated += len(batch)
                     await self._apply(transitions, self._now())
             finally:
                 self._queue.task_done()
+
+    def _event_time_tick(self, evaluator: Evaluator) -> list[Transition]:
+        """In event time the timers run as the watermark passes each tick interval, so a
+        sped-up simulation gets the same ``for:`` and absence timing as the real city."""
+        watermark = evaluator.watermark
+        if watermark is None:
+            return []
+        if self._next_event_tick is None:
+            self._next_event_tick = watermark
+        if watermark < self._next_event_tick:
+            return []
+        self._next_event_tick = watermark + timedelta(seconds=self.config.tick_interval_s)
+        return evaluator.tick(watermark)
 
     async def _tick_forever(self) -> None:
         while True:

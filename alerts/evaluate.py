@@ -334,10 +334,13 @@ class Evaluator:
                 self._settle(
                     out, item, device_id, record, district, not payload.online, None, {}, at
                 )
-            if not payload.online:  # a member that says it is offline counts in its group
-                for item in rules.telemetry:
-                    if isinstance(item.rule.condition, Group):
-                        self._mark_member(out, item, item.rule.condition, device_id, True, at)
+            # a member that says it is offline counts in its group; back online, its next
+            # reading decides again
+            for item in rules.telemetry:
+                if isinstance(item.rule.condition, Group):
+                    self._mark_member(
+                        out, item, item.rule.condition, device_id, not payload.online, at
+                    )
             return out
         assert isinstance(payload, Reading)
         latest_key = (device_id, topic.channel)
@@ -710,6 +713,11 @@ class Evaluator:
                 key = (alert.rule, self._subject_of(alert) or "")
                 self._end(out, alert, key, now)
         self._orphans = []
+        # due for: timers first, so an alert that inhibits others (camera offline) fires before
+        # the symptoms it covers (camera silent) can be raised in this same pass
+        for alert in list(self._alerts.values()):
+            if alert.state is AlertState.PENDING:
+                self._maybe_fire(out, alert, now)
         for item in self._rules.values():
             condition = item.rule.condition
             if isinstance(condition, Absent):

@@ -414,3 +414,26 @@ def test_times_are_aware_utc():
     ev.observe(observe("SL-1", T0, lamp_temp_c=85))
     assert ev.active()[0].active_since.tzinfo is not None
     assert ev.active()[0].active_since.utcoffset() == UTC.utcoffset(None)
+
+
+def test_a_member_back_online_no_longer_counts_toward_its_group():
+    ev = evaluator(GROUP)
+    for n in range(1, 5):
+        ev.observe(observe(f"SL-{n}", T0, channel="status", online=False))
+    assert "cut/C-01" in firing(ev)
+    ev.observe(observe("SL-1", T0 + M, channel="status", online=True))
+    ev.observe(observe("SL-2", T0 + M, channel="status", online=True))
+    assert "cut/C-01" not in firing(ev)
+
+
+def test_in_event_time_the_device_clock_is_trusted_and_drives_the_timers():
+    from alerts import Evaluator
+    from tests.unit.alerts.factory import REGISTRY
+
+    ev = Evaluator(HOT, REGISTRY, max_clock_skew=None, started_at=T0)
+    replayed = T0 - timedelta(days=3)  # a replay: arrival time means nothing
+    ev.observe(observe("SL-1", T0, ts=replayed, lamp_temp_c=85))
+    assert ev.active()[0].active_since == replayed
+    ev.observe(observe("SL-2", T0, ts=replayed + 10 * M, lamp_temp_c=20))
+    assert ev.watermark == replayed + 10 * M
+    assert [c.change for c in ev.tick(ev.watermark) if c.change] == [ChangeKind.FIRING]
