@@ -1,16 +1,199 @@
-"""``smartcity up`` and ``smartcity status``: the whole platform, and one screen on it."""
+"""``smartcity up``, ``smartcity gateway`` and ``smartcity status``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import httpx
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from alerts import AlertsError
+from devices import DeviceError
+from gateway import GatewayError
+from ingest import IngestError
+from smartcity.logs import configure_logging
+from smartcity.settings import Settings, SettingsInvalid, load_settings
+from smartcity.stack import StackError
 
 __all__ = ["register"]
+
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsInvalid as exc:
+        err.print(f"[red]smartcity: {exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _run(settings: Settings, options: object) -> None:
+    """Run the platform until Ctrl-C or SIGTERM; turn start-up failures into clear messages."""
+    from smartcity.platform import PlatformOptions, install_signal_handlers, run_platform
+
+    assert isinstance(options, PlatformOptions)
+    # Logs go to a file while the live console owns the terminal.
+    log_file = settings.log_file or Path(settings.data_dir) / "smartcity.log"
+    configure_logging(settings.log_level, file=log_file)
+
+    async def main() -> None:
+        task = asyncio.create_task(run_platform(settings, options))
+        install_signal_handlers(task)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    try:
+        asyncio.run(main())
+    except (
+        StackError,
+        DeviceError,
+        OSError,
+        GatewayError,
+        IngestError,
+        AlertsError,
+        ExceptionGroup,
+    ) as exc:
+        known = _known_failures(exc)
+        if not known:
+            raise
+        for failure in known:
+            err.print(f"[red]smartcity: {failure}[/red]")
+        err.print(f"smartcity: see {log_file}")
+        raise typer.Exit(1) from None
+    err.print(f"smartcity: stopped; logs in {log_file}")
+
+
+def _known_failures(exc: BaseException) -> list[BaseException]:
+    """The start-up failures a person can act on (missing binary, taken port, bad registry,
+    unreachable server), wherever they sit in an exception group; empty if any is a bug."""
+    if isinstance(exc, BaseExceptionGroup):
+        leaves = [leaf for inner in exc.exceptions for leaf in _known_failures(inner) or [inner]]
+        known = (StackError, DeviceError, OSError, GatewayError, IngestError, AlertsError)
+        return leaves if all(isinstance(leaf, known) for leaf in leaves) else []
+    if isinstance(
+        exc, StackError | DeviceError | OSError | GatewayError | IngestError | AlertsError
+    ):
+        return [exc]
+    return []
 
 
 def register(app: typer.Typer) -> None:
     """Add the platform commands to the top-level app."""
 
     @app.command()
-    def up(demo: bool = typer.Option(False, "--demo", help="also run a simulated city")) -> None:
-        """Start the platform (local Mosquitto and InfluxDB unless URLs are set)."""
-        raise typer.Exit(1)
+    def up(
+        demo: Annotated[bool, typer.Option("--demo", help="also run a simulated city")] = False,
+        scenario: Annotated[
+            str | None, typer.Option(help="with --demo: a scenario name or file")
+        ] = None,
+        speed: Annotated[
+            float | None, typer.Option(help="with --demo: simulated seconds per real second")
+        ] = None,
+        console: Annotated[bool, typer.Option(help="show the live console")] = True,
+    ) -> None:
+        """Start the platform: local Mosquitto and InfluxDB (unless their URLs are set), the
+        gateway, the rule engine, and with --demo a simulated city. Ctrl-C stops it all."""
+        from smartcity.platform import PlatformOptions
+
+        settings = _settings()
+        err.print(
+            "smartcity: starting"
+            + (" with a simulated city" if demo else "")
+            + f"; data in {settings.data_dir}/ (Ctrl-C to stop)"
+        )
+        options = PlatformOptions(
+            engine=True, demo=demo, scenario=scenario, speed=speed, console=console
+        )
+        _run(settings, options)
+
+    @app.command()
+    def gateway(
+        engine: Annotated[bool, typer.Option(help="also run the rule engine")] = True,
+        console: Annotated[bool, typer.Option(help="show the live console")] = False,
+    ) -> None:
+        """Run the gateway (and the rule engine) against SMARTCITY_MQTT_URL and
+        SMARTCITY_INFLUX_URL; starts local servers only for those left unset."""
+        from smartcity.platform import PlatformOptions
+
+        _run(_settings(), PlatformOptions(engine=engine, demo=False, console=console))
+
+    @app.command()
+    def status() -> None:
+        """One screen on a running platform: its servers, the gateway's figures, the alerts."""
+        from smartcity.platform import endpoints_file
+
+        settings = _settings()
+        note = endpoints_file(settings)
+        if not note.exists():
+            err.print(f"smartcity: no platform is running here ({note} is absent); `make up`")
+            raise typer.Exit(1)
+        info = json.loads(note.read_text(encoding="utf-8"))
+        table = Table(title="smartcity", show_header=False)
+        running = _alive(int(info["pid"]))
+        table.add_row("platform", f"pid {info['pid']} {'running' if running else 'NOT running'}")
+        table.add_row("broker", str(info["mqtt_url"]))
+        table.add_row("influxdb", f"{info['influx_url']} {_ping(info['influx_url'])}")
+        metrics = _metrics(info.get("metrics_port"))
+        for name in (
+            "smartcity_gateway_received_total",
+            "smartcity_gateway_stored_total",
+            "smartcity_gateway_rejected_total",
+            "smartcity_gateway_devices_online",
+        ):
+            if name in metrics:
+                table.add_row(name.removeprefix("smartcity_gateway_"), f"{metrics[name]:,.0f}")
+        Console().print(table)
+        if not running:
+            raise typer.Exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _ping(url: str) -> str:
+    try:
+        code = httpx.get(f"{url}/ping", timeout=2).status_code
+    except httpx.HTTPError as exc:
+        return f"(down: {type(exc).__name__})"
+    return "(up)" if code in (200, 204) else f"(answers {code})"
+
+
+def _metrics(port: object) -> dict[str, float]:
+    """Sum each sample family of the gateway's /metrics (label sets added up)."""
+    if not isinstance(port, int) or not port:
+        return {}
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return {}
+    totals: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        name, _, value = line.rpartition(" ")
+        family = name.split("{", 1)[0]
+        with contextlib.suppress(ValueError):
+            totals[family] = totals.get(family, 0.0) + float(value)
+    return totals
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(0)

@@ -1,0 +1,262 @@
+"""The whole platform in one process tree: local stack, gateway, rule engine, simulated city.
+
+``smartcity up`` runs :func:`run_platform`. The local servers are children of this process
+(started only when ``SMARTCITY_MQTT_URL`` / ``SMARTCITY_INFLUX_URL`` are unset); everything
+else is a task in one ``TaskGroup``. Stopping (Ctrl-C, SIGTERM) cancels the group: the
+simulators say goodbye, the gateway flushes and acks, the engine saves its state, and only
+then are the servers stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiomqtt
+
+import alerts
+import simulators
+from devices import Registry, load_registry
+from gateway import Gateway
+from ingest import DurableStore, Spool, bootstrap_database
+from smartcity import console as live
+from smartcity.alerts_wiring import alert_listeners, alerts_config
+from smartcity.cli_simulate import fleet_registry, run_config, scenario_by_name
+from smartcity.settings import Settings
+from smartcity.stack import LocalInfluxDB, LocalMosquitto
+from smartcity.wiring import (
+    bootstrap_config,
+    gateway_config,
+    influx_writer,
+    mqtt_endpoint,
+    spool_config,
+    store_config,
+)
+
+__all__ = ["Endpoints", "PlatformOptions", "endpoints_file", "local_endpoints", "run_platform"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where the broker and the database are, and which of them we started."""
+
+    mqtt_url: str
+    influx_url: str
+    started: tuple[str, ...] = ()
+    pids: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformOptions:
+    """What ``smartcity up`` runs besides the gateway."""
+
+    engine: bool = True
+    demo: bool = False
+    scenario: str | None = None
+    speed: float | None = None
+    console: bool = True
+
+
+def endpoints_file(settings: Settings) -> Path:
+    """Where a running platform writes its endpoints, for ``smartcity status``."""
+    return Path(settings.data_dir) / "endpoints.json"
+
+
+@contextlib.contextmanager
+def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
+    """Use the configured servers, or start local ones for whichever is not configured."""
+    with contextlib.ExitStack() as stack:
+        started: list[str] = []
+        pids: dict[str, int] = {}
+        mqtt_url = settings.mqtt_url
+        if mqtt_url is None:
+            broker = LocalMosquitto(
+                Path(settings.data_dir) / "mosquitto", port=settings.local_mqtt_port
+            )
+            stack.enter_context(broker)
+            mqtt_url = broker.url
+            started.append("mosquitto")
+            pids["mosquitto"] = broker.pid or 0
+        influx_url = settings.influx_url
+        if influx_url is None:
+            database = LocalInfluxDB(
+                Path(settings.data_dir) / "influxdb", port=settings.local_influx_port
+            )
+            stack.enter_context(database)
+            influx_url = database.url
+            started.append("influxdb")
+            pids["influxdb"] = database.pid or 0
+        yield Endpoints(mqtt_url, influx_url, tuple(started), pids)
+
+
+async def run_platform(settings: Settings, options: PlatformOptions) -> None:
+    """Run until cancelled (or a signal); stop every part cleanly, servers last."""
+    registry = _registry(settings, demo=options.demo)
+    with local_endpoints(settings) as endpoints:
+        note = endpoints_file(settings)
+        note.parent.mkdir(parents=True, exist_ok=True)
+        note.write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "mqtt_url": endpoints.mqtt_url,
+                    "influx_url": endpoints.influx_url,
+                    "metrics_port": settings.metrics_port,
+                    "started": list(endpoints.started),
+                    "server_pids": endpoints.pids,
+                }
+            ),
+            encoding="utf-8",
+        )
+        try:
+            await _serve(settings, options, registry, endpoints)
+        finally:
+            note.unlink(missing_ok=True)
+
+
+def _registry(settings: Settings, *, demo: bool) -> Registry:
+    """The fleet the gateway accepts: the registry file; with ``--demo``, grown from the fleet
+    file when the registry does not exist yet."""
+    if Path(settings.registry_path).exists() or not demo:
+        return load_registry(settings.registry_path)
+    return fleet_registry(settings.simulate_fleet_path)
+
+
+async def _serve(
+    settings: Settings, options: PlatformOptions, registry: Registry, endpoints: Endpoints
+) -> None:
+    if settings.influx_api == "v1":
+        await bootstrap_database(bootstrap_config(settings, endpoints.influx_url))
+    writer = influx_writer(settings, endpoints.influx_url)
+    fleet_stats = simulators.SimulationStats()
+    async with (
+        writer,
+        DurableStore(writer, Spool(spool_config(settings)), store_config(settings)) as store,
+        _alert_engine(settings, options, registry, endpoints, store) as engine,
+    ):
+        gateway = Gateway(
+            gateway_config(settings, endpoints.mqtt_url, worker_count=1),
+            registry,
+            store,
+            sink=engine,
+        )
+        async with asyncio.TaskGroup() as group:
+            group.create_task(gateway.run(), name="gateway")
+            if options.demo:
+                await gateway.ready.wait()
+                group.create_task(
+                    _run_demo(settings, options, registry, endpoints, fleet_stats), name="demo"
+                )
+            if options.console:
+
+                def snapshot() -> live.Snapshot:
+                    return _snapshot(registry, gateway, store, engine, fleet_stats, endpoints)
+
+                group.create_task(live.run_console(snapshot), name="console")
+
+
+@contextlib.asynccontextmanager
+async def _alert_engine(
+    settings: Settings,
+    options: PlatformOptions,
+    registry: Registry,
+    endpoints: Endpoints,
+    store: DurableStore,
+) -> AsyncIterator[alerts.AlertEngine | None]:
+    if not options.engine:
+        yield None
+        return
+    rules = alerts.load_rules(settings.rules_path)
+    endpoint = mqtt_endpoint(endpoints.mqtt_url)
+    async with aiomqtt.Client(
+        endpoint.host,
+        endpoint.port,
+        username=endpoint.username,
+        password=endpoint.password,
+        identifier=f"{settings.gateway_client_id}-alerts",
+        timeout=settings.alerts_notify_timeout_s,
+    ) as client:
+        engine = alerts.AlertEngine(
+            alerts_config(settings),
+            rules,
+            registry,
+            settings.alerts_state_path,
+            listeners=alert_listeners(settings, mqtt_client=client, store=store),
+        )
+        async with engine:
+            yield engine
+
+
+async def _run_demo(
+    settings: Settings,
+    options: PlatformOptions,
+    registry: Registry,
+    endpoints: Endpoints,
+    stats: simulators.SimulationStats,
+) -> None:
+    overrides: dict[str, object] = {}
+    if options.speed is not None:
+        overrides["speed"] = options.speed
+    if options.scenario:
+        overrides["scenario"] = scenario_by_name(settings, options.scenario)
+    await simulators.run_fleet(
+        run_config(settings, endpoints.mqtt_url, **overrides), registry, stats=stats
+    )
+
+
+def _snapshot(
+    registry: Registry,
+    gateway: Gateway,
+    store: DurableStore,
+    engine: alerts.AlertEngine | None,
+    fleet: simulators.SimulationStats,
+    endpoints: Endpoints,
+) -> live.Snapshot:
+    stats = gateway.stats()
+    active = engine.active_alerts() if engine is not None else []
+    return live.Snapshot(
+        devices_total=len(registry),
+        devices_online=stats.devices_online,
+        received=stats.received,
+        stored=stats.stored,
+        rejected=stats.rejected,
+        spool_bytes=store.stats().spool_bytes,
+        published=fleet.messages_published,
+        alerts=tuple(
+            live.ActiveAlert(
+                severity=str(alert.severity),
+                rule=alert.rule,
+                subject=alert.labels.get("device")
+                or alert.labels.get("cabinet")
+                or alert.labels.get("section")
+                or alert.labels.get("junction")
+                or alert.district,
+                state=alert.state.value,
+                summary=alert.summary,
+            )
+            for alert in active
+        ),
+        endpoints={
+            "broker": endpoints.mqtt_url,
+            "influxdb": endpoints.influx_url,
+            "metrics": f"http://{gateway.config.metrics_host}:{gateway.metrics_port}/metrics"
+            if gateway.metrics_port
+            else "off",
+        },
+    )
+
+
+def install_signal_handlers(task: asyncio.Task[None]) -> None:
+    """SIGINT and SIGTERM cancel the platform task, which then stops everything in order."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)

@@ -1,0 +1,160 @@
+"""Settings → each room's config: the one place where platform settings meet the rooms.
+
+Rooms take frozen config dataclasses with no defaults; the defaults live in ``settings.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from devices import device_subscriptions
+from gateway import GatewayConfig
+from ingest import (
+    BootstrapConfig,
+    InfluxV1Config,
+    InfluxV1Writer,
+    InfluxV2Config,
+    InfluxV2Writer,
+    SpoolConfig,
+    StoreConfig,
+)
+from smartcity.settings import Settings
+
+__all__ = [
+    "MqttEndpoint",
+    "bootstrap_config",
+    "gateway_config",
+    "influx_writer",
+    "mqtt_endpoint",
+    "spool_config",
+    "store_config",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MqttEndpoint:
+    """Where the broker is, from an ``mqtt://[user:pass@]host:port`` URL."""
+
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+
+def mqtt_endpoint(url: str) -> MqttEndpoint:
+    """Parse a broker URL; the port defaults to 1883 (8883 for ``mqtts://``)."""
+    parts = urlsplit(url)
+    tls = parts.scheme == "mqtts"
+    return MqttEndpoint(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or (8883 if tls else 1883),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        tls=tls,
+    )
+
+
+def gateway_config(
+    settings: Settings, mqtt_url: str, *, worker_index: int = 0, worker_count: int | None = None
+) -> GatewayConfig:
+    """One gateway worker's config."""
+    endpoint = mqtt_endpoint(mqtt_url)
+    subscriptions = (
+        (settings.gateway_subscription,)
+        if settings.gateway_subscription
+        else tuple(device_subscriptions())
+    )
+    return GatewayConfig(
+        mqtt_host=endpoint.host,
+        mqtt_port=endpoint.port,
+        mqtt_username=endpoint.username,
+        mqtt_password=endpoint.password,
+        client_id=settings.gateway_client_id,
+        subscriptions=subscriptions,
+        worker_index=worker_index,
+        worker_count=worker_count or settings.gateway_workers,
+        receive_max=settings.gateway_receive_max,
+        session_expiry_s=settings.gateway_session_expiry_s,
+        keepalive_s=settings.gateway_keepalive_s,
+        payload_max_bytes=settings.payload_max_bytes,
+        unknown_devices=settings.gateway_unknown_devices,
+        ts_future_max_s=settings.gateway_ts_future_max_s,
+        ts_past_max_s=settings.gateway_ts_past_max_s,
+        batch_max=settings.gateway_batch_max,
+        batch_age_s=settings.gateway_batch_age_s,
+        batches_in_flight=settings.gateway_batches_in_flight,
+        queue_max=settings.gateway_queue_max,
+        deadletter_payload_max_bytes=settings.deadletter_payload_max_bytes,
+        plate_hash_key=settings.plate_hash_key.get_secret_value().encode("utf-8"),
+        stats_interval_s=settings.gateway_stats_interval_s,
+        metrics_host=settings.metrics_host,
+        metrics_port=settings.metrics_port,
+        shutdown_timeout_s=settings.shutdown_timeout_s,
+    )
+
+
+def influx_writer(settings: Settings, url: str) -> InfluxV1Writer | InfluxV2Writer:
+    """The writer for the configured API: 1.x ``/write`` or 2.x ``/api/v2/write``."""
+    if settings.influx_api == "v2":
+        return InfluxV2Writer(
+            InfluxV2Config(
+                url=url,
+                token=settings.influx_token.get_secret_value() if settings.influx_token else None,
+                org=settings.influx_org,
+                bucket=settings.influx_bucket,
+                timeout_s=settings.influx_timeout_s,
+                gzip=settings.ingest_gzip,
+                max_in_flight=settings.ingest_max_in_flight,
+            )
+        )
+    return InfluxV1Writer(
+        InfluxV1Config(
+            url=url,
+            database=settings.influx_database,
+            retention_policy=settings.influx_retention_policy,
+            username=settings.influx_username,
+            password=(
+                settings.influx_password.get_secret_value() if settings.influx_password else None
+            ),
+            timeout_s=settings.influx_timeout_s,
+            gzip=settings.ingest_gzip,
+            max_in_flight=settings.ingest_max_in_flight,
+        )
+    )
+
+
+def spool_config(settings: Settings) -> SpoolConfig:
+    """The disk spool, under the data folder unless placed elsewhere."""
+    return SpoolConfig(
+        directory=settings.spool_dir or Path(settings.data_dir) / "spool",
+        max_bytes=settings.spool_max_bytes,
+        segment_max_bytes=settings.spool_segment_max_bytes,
+        fsync=settings.spool_fsync,
+    )
+
+
+def store_config(settings: Settings) -> StoreConfig:
+    """How the durable store writes and replays."""
+    return StoreConfig(
+        max_in_flight=settings.ingest_max_in_flight,
+        retry_initial_s=settings.ingest_retry_initial_s,
+        retry_max_s=settings.ingest_retry_max_s,
+    )
+
+
+def bootstrap_config(settings: Settings, url: str) -> BootstrapConfig:
+    """Database, retention policies and downsampling on InfluxDB 1.x."""
+    return BootstrapConfig(
+        url=url,
+        database=settings.influx_database,
+        username=settings.influx_username,
+        password=settings.influx_password.get_secret_value() if settings.influx_password else None,
+        timeout_s=settings.influx_timeout_s,
+        raw_retention=settings.influx_raw_retention,
+        downsampled_retention=settings.influx_downsampled_retention,
+        resample_every=settings.influx_downsample_every,
+        resample_for=settings.influx_downsample_for,
+    )
