@@ -13,6 +13,7 @@ call a writer directly: ``await writer.write(encode_lines(points))``.
 from ingest.bootstrap import (
     DOWNSAMPLED_POLICY,
     RAW_POLICY,
+    BootstrapResult,
     bootstrap_bucket,
     bootstrap_database,
     continuous_queries,
@@ -57,6 +58,7 @@ __all__ = [
     "RAW_POLICY",
     "BootstrapConfig",
     "BootstrapFailed",
+    "BootstrapResult",
     "Durability",
     "DurableStore",
     "FieldValue",

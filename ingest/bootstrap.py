@@ -9,9 +9,11 @@ InfluxDB 1.x (``bootstrap_database``):
 - for each measurement with numeric telemetry (derived from the ``devices`` schemas), two
   continuous queries ``{measurement}_1m`` and ``{measurement}_1h`` writing the 1-minute and
   1-hour means of every numeric field, grouped by every tag, into
-  ``"downsampled"."{measurement}_1m"`` / ``"_1h"``. They run every ``resample_every`` over the
-  last ``resample_for`` (for the 1-minute query; at least two hours for the hourly one), so late
-  points replayed from the spool within that window are averaged too.
+  ``"downsampled"."{measurement}_1m"`` / ``"_1h"``. The 1-minute query runs every
+  ``resample_every`` over the last ``resample_for``; the hourly one every ``resample_every`` but
+  at most every 10 minutes, over at least two hours. So points replayed late from the spool
+  within that window are averaged too; an outage longer than it leaves a gap in the rollups
+  (the raw points are all there; re-run the SELECT ... INTO for that span to fill it).
 
 Running it again changes nothing that is already right: an existing policy is altered to the
 configured duration, a continuous query whose text differs is dropped and created again.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -40,6 +43,7 @@ from ingest.points import NUMERIC_MEASUREMENTS
 __all__ = [
     "DOWNSAMPLED_POLICY",
     "RAW_POLICY",
+    "BootstrapResult",
     "bootstrap_bucket",
     "bootstrap_database",
     "continuous_queries",
@@ -64,6 +68,14 @@ def duration_seconds(text: str) -> int:
     return sum(int(number) * _UNIT_S[unit] for number, unit in parts)
 
 
+def _duration_text(seconds: int) -> str:
+    """Seconds as InfluxQL writes a duration back (``60`` → ``1m``), so stored CQ text matches."""
+    for unit in ("w", "d", "h", "m", "s"):
+        if seconds % _UNIT_S[unit] == 0:
+            return f"{seconds // _UNIT_S[unit]}{unit}"
+    raise AssertionError("unreachable: every whole number of seconds divides by 1")
+
+
 def _ident(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -81,11 +93,13 @@ def continuous_queries(config: BootstrapConfig) -> dict[str, str]:
         for suffix, interval in _ROLLUPS:
             interval_s = duration_seconds(interval)
             span_s = max(for_s, 2 * interval_s)
-            every = max(every_s, 1)
+            # Recomputing hours of raw data every minute would cost more than it is worth:
+            # an hourly rollup is refreshed at most every ten minutes.
+            every = max(every_s, interval_s // 6, 1)
             name = f"{measurement}_{suffix}"
             statements[name] = (
                 f"CREATE CONTINUOUS QUERY {_ident(name)} ON {database} "
-                f"RESAMPLE EVERY {every}s FOR {span_s}s BEGIN "
+                f"RESAMPLE EVERY {_duration_text(every)} FOR {_duration_text(span_s)} BEGIN "
                 f"SELECT {means} INTO {database}.{_ident(DOWNSAMPLED_POLICY)}.{_ident(name)} "
                 f"FROM {database}.{_ident(RAW_POLICY)}.{_ident(measurement)} "
                 f"GROUP BY time({interval}), * END"
@@ -113,7 +127,18 @@ async def _query(client: httpx.AsyncClient, statement: str, database: str | None
     return document
 
 
-async def bootstrap_database(config: BootstrapConfig) -> None:
+@dataclass(frozen=True, slots=True)
+class BootstrapResult:
+    """What ``bootstrap_database`` did: continuous queries created, replaced or kept as they
+    were (a second run with the same configuration keeps them all)."""
+
+    database: str
+    created: tuple[str, ...]
+    replaced: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
+async def bootstrap_database(config: BootstrapConfig) -> BootstrapResult:
     """Create or correct the database, its retention policies and continuous queries (1.x)."""
     auth = (
         httpx.BasicAuth(config.username, config.password or "")
@@ -152,16 +177,30 @@ async def bootstrap_database(config: BootstrapConfig) -> None:
                 for name, text in series.get("values", []):
                     present[name] = text
         wanted = continuous_queries(config)
+        created: list[str] = []
+        replaced: list[str] = []
+        kept: list[str] = []
         for name, statement in wanted.items():
             if name in present:
                 if _same_query(present[name], statement):
+                    kept.append(name)
                     continue
                 await _query(client, f"DROP CONTINUOUS QUERY {_ident(name)} ON {database}")
+                replaced.append(name)
+            else:
+                created.append(name)
             await _query(client, statement)
+    result = BootstrapResult(config.database, tuple(created), tuple(replaced), tuple(kept))
     log.info(
         "influx_bootstrapped",
-        extra={"database": config.database, "continuous_queries": len(wanted)},
+        extra={
+            "database": config.database,
+            "created": len(created),
+            "replaced": len(replaced),
+            "kept": len(kept),
+        },
     )
+    return result
 
 
 def _same_query(stored: str, wanted: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -56,8 +57,10 @@ def queries(url: str, database: str) -> set[str]:
 async def test_bootstrap_is_idempotent_and_applies_changed_retention(
     influxdb: LocalInfluxDB, influx_database: str
 ) -> None:
-    await bootstrap_database(config(influxdb.url, influx_database))
-    await bootstrap_database(config(influxdb.url, influx_database))
+    first = await bootstrap_database(config(influxdb.url, influx_database))
+    second = await bootstrap_database(config(influxdb.url, influx_database))
+    assert len(first.created) == 10
+    assert (second.created, second.replaced, len(second.kept)) == ((), (), 10)
     assert policies(influxdb.url, influx_database) == {
         "autogen": ("0s", False),
         "raw": ("720h0m0s", True),
@@ -68,7 +71,10 @@ async def test_bootstrap_is_idempotent_and_applies_changed_retention(
     )
     await bootstrap_database(config(influxdb.url, influx_database, raw="7d"))
     assert policies(influxdb.url, influx_database)["raw"] == ("168h0m0s", True)
-    assert len(queries(influxdb.url, influx_database)) == 10
+    changed = dataclasses.replace(config(influxdb.url, influx_database), resample_for="20m")
+    third = await bootstrap_database(changed)
+    assert len(third.replaced) == 5  # the 1-minute ones; the hourly ones reach back 2 h anyway
+    assert queries(influxdb.url, influx_database) == set(continuous_queries(changed))
 
 
 async def test_continuous_queries_write_minute_means_into_the_long_policy(
