@@ -35,6 +35,7 @@ import httpx
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.domain.bucket_retention_rules import BucketRetentionRules
 from influxdb_client.domain.task_create_request import TaskCreateRequest
+from influxdb_client.rest import ApiException
 
 from ingest.config import BootstrapConfig, InfluxV2Config
 from ingest.errors import BootstrapFailed
@@ -195,9 +196,9 @@ async def bootstrap_database(config: BootstrapConfig) -> BootstrapResult:
         "influx_bootstrapped",
         extra={
             "database": config.database,
-            "created": len(created),
-            "replaced": len(replaced),
-            "kept": len(kept),
+            "queries_created": len(created),
+            "queries_replaced": len(replaced),
+            "queries_kept": len(kept),
         },
     )
     return result
@@ -256,7 +257,7 @@ def _bootstrap_bucket_sync(
             (config.bucket, raw_retention),
             (downsampled, downsampled_retention),
         ):
-            statement = f"create bucket {name}"
+            statement = f"find or create bucket {name}"
             try:
                 if buckets.find_bucket_by_name(name) is None:
                     rules = BucketRetentionRules(  # type: ignore[no-untyped-call]
@@ -264,7 +265,7 @@ def _bootstrap_bucket_sync(
                     )
                     buckets.create_bucket(bucket_name=name, retention_rules=rules, org=config.org)
             except Exception as exc:  # the client raises many types; name the step and go
-                raise BootstrapFailed(statement, str(exc)[:300]) from exc
+                raise BootstrapFailed(statement, _client_error(exc)) from exc
         tasks_api = client.tasks_api()
         for name, flux in downsampling_tasks_flux(config.bucket, config.org, downsampled).items():
             try:
@@ -274,4 +275,12 @@ def _bootstrap_bucket_sync(
                     )
                     tasks_api.create_task(task_create_request=request)
             except Exception as exc:
-                raise BootstrapFailed(f"create task {name}", str(exc)[:300]) from exc
+                raise BootstrapFailed(f"create task {name}", _client_error(exc)) from exc
+
+
+def _client_error(exc: Exception) -> str:
+    """influxdb-client's error as one short line: status and the server's own words."""
+    if isinstance(exc, ApiException):
+        body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else exc.body
+        return f"HTTP {exc.status}: {str(body or exc.reason)[:300]}"
+    return f"{type(exc).__name__}: {str(exc)[:300]}"

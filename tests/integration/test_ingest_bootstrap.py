@@ -7,17 +7,21 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from ingest import (
     BootstrapConfig,
+    BootstrapFailed,
     InfluxV1Config,
     InfluxV1Writer,
+    InfluxV2Config,
+    bootstrap_bucket,
     bootstrap_database,
     continuous_queries,
     encode_lines,
     points_from_message,
 )
-from smartcity.stack import LocalInfluxDB
+from smartcity.stack import LocalInfluxDB, LocalVictoriaMetrics
 from tests.support import influx_query, wait_for
 from tests.unit.ingest.samples import DEVICES, STREETLIGHT, message
 
@@ -112,3 +116,21 @@ async def test_continuous_queries_write_minute_means_into_the_long_policy(
     assert rows[0]["cabinet"] == "C-01"
     assert rows[0]["time"] == int(start.timestamp() * 1000)
     assert time.monotonic() - began < 60
+
+
+async def test_v2_bootstrap_on_a_server_without_the_buckets_api_names_the_step(
+    victoria_metrics: LocalVictoriaMetrics,
+) -> None:
+    config = InfluxV2Config(
+        url=victoria_metrics.url,
+        token="t",
+        org="smartcity",
+        bucket="smartcity",
+        timeout_s=5.0,
+        gzip=False,
+        max_in_flight=1,
+    )
+    with pytest.raises(BootstrapFailed) as caught:
+        await bootstrap_bucket(config, raw_retention="30d", downsampled_retention="400d")
+    assert caught.value.statement == "find or create bucket smartcity"
+    assert caught.value.reason.startswith("HTTP 400")
