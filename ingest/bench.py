@@ -263,10 +263,11 @@ async def measure_spool(
     body = encode_lines(sample_points(batch_points))
     folder = Path(tempfile.mkdtemp(prefix="spool-bench-", dir=directory))
     try:
+        max_bytes = max(len(body) * (batches + 1) * 2, 1 << 20)
         config = SpoolConfig(
             directory=folder,
-            max_bytes=max(len(body) * (batches + 1) * 2, 1 << 20),
-            segment_max_bytes=16 << 20,
+            max_bytes=max_bytes,
+            segment_max_bytes=min(16 << 20, max_bytes),
             fsync="always" if fsync == "always" else "never",
         )
         async with Spool(config) as spool:
