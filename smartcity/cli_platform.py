@@ -19,6 +19,7 @@ from alerts import AlertsError
 from devices import DeviceError
 from gateway import GatewayError
 from ingest import IngestError
+from simulators import SimulatorError
 from smartcity.logs import configure_logging
 from smartcity.settings import Settings, SettingsInvalid, load_settings
 from smartcity.stack import StackError
@@ -81,7 +82,15 @@ def _known_failures(exc: BaseException) -> list[BaseException]:
     unreachable server), wherever they sit in an exception group; empty if any is a bug."""
     if isinstance(exc, BaseExceptionGroup):
         leaves = [leaf for inner in exc.exceptions for leaf in _known_failures(inner) or [inner]]
-        known = (StackError, DeviceError, OSError, GatewayError, IngestError, AlertsError)
+        known = (
+            StackError,
+            DeviceError,
+            OSError,
+            GatewayError,
+            IngestError,
+            AlertsError,
+            SimulatorError,
+        )
         return leaves if all(isinstance(leaf, known) for leaf in leaves) else []
     if isinstance(
         exc, StackError | DeviceError | OSError | GatewayError | IngestError | AlertsError

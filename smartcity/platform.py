@@ -13,11 +13,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiomqtt
 
@@ -40,7 +43,14 @@ from smartcity.wiring import (
     store_config,
 )
 
-__all__ = ["Endpoints", "PlatformOptions", "endpoints_file", "local_endpoints", "run_platform"]
+__all__ = [
+    "Endpoints",
+    "PlatformOptions",
+    "endpoints_file",
+    "local_endpoints",
+    "replay_start",
+    "run_platform",
+]
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +111,9 @@ def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
 async def run_platform(settings: Settings, options: PlatformOptions) -> None:
     """Run until cancelled (or a signal); stop every part cleanly, servers last."""
     registry = _registry(settings, demo=options.demo)
+    if options.scenario:
+        # a replayed scenario runs on the devices' clocks: `for: 10m` means simulated minutes
+        settings = settings.model_copy(update={"alerts_event_time": True})
     with local_endpoints(settings) as endpoints:
         note = endpoints_file(settings)
         note.parent.mkdir(parents=True, exist_ok=True)
@@ -203,14 +216,41 @@ async def _run_demo(
     endpoints: Endpoints,
     stats: simulators.SimulationStats,
 ) -> None:
-    overrides: dict[str, object] = {}
+    """The simulated city: with a scenario, first its incidents replayed as fast as the broker
+    takes them (ending now), then the live city in real time."""
+    live_overrides: dict[str, object] = {"client_id_prefix": settings.simulate_client_id_prefix}
     if options.speed is not None:
-        overrides["speed"] = options.speed
+        live_overrides["speed"] = options.speed
     if options.scenario:
-        overrides["scenario"] = scenario_by_name(settings, options.scenario)
+        scenario = scenario_by_name(settings, options.scenario)
+        start = replay_start(scenario, registry, datetime.now(UTC))
+        duration_s = scenario.duration_s or 6 * 3600.0
+        replay = run_config(
+            settings,
+            endpoints.mqtt_url,
+            speed=0.0,
+            start=start,
+            end=start + timedelta(seconds=duration_s),
+            scenario=scenario,
+            client_id_prefix=f"{settings.simulate_client_id_prefix}-replay",
+        )
+        log.info("scenario_replay_started", extra={"scenario": scenario.name})
+        await simulators.run_fleet(replay, registry, stats=stats)
+        log.info("scenario_replay_finished", extra={"scenario": scenario.name})
     await simulators.run_fleet(
-        run_config(settings, endpoints.mqtt_url, **overrides), registry, stats=stats
+        run_config(settings, endpoints.mqtt_url, **live_overrides), registry, stats=stats
     )
+
+
+def replay_start(scenario: simulators.Scenario, registry: Registry, now: datetime) -> datetime:
+    """Where a replayed scenario starts: its own start moved by whole days, so that its local
+    clock times ("at 02:10") still hold, to the latest day on which it is over by ``now``."""
+    duration = timedelta(seconds=scenario.duration_s or 6 * 3600.0)
+    zone = ZoneInfo(registry.city.timezone)
+    own = scenario.start or now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    local = own.astimezone(zone)
+    days = math.floor((now - duration - local).total_seconds() / 86_400)
+    return local + timedelta(days=days)
 
 
 def _snapshot(
