@@ -55,6 +55,8 @@ def free_port() -> int:
 def port_is_free(port: int) -> bool:
     """Whether ``port`` on loopback can be bound now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # as the servers do: a port whose old connections linger in TIME_WAIT is free to them
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((LOOPBACK, port))
         except OSError:

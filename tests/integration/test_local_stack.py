@@ -85,3 +85,23 @@ def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
     parent.send_signal(signal.SIGKILL)
     parent.wait(timeout=10)
     assert wait_for(lambda: not alive(child), timeout_s=10)
+
+
+def test_a_stopped_server_restarts_on_the_same_port_with_its_data(tmp_path: Path) -> None:
+    server = LocalInfluxDB(tmp_path)
+    with server:
+        port = server.port
+        created = httpx.post(
+            f"{server.url}/query", params={"q": "CREATE DATABASE kept"}, timeout=10
+        )
+        assert created.status_code == 200
+        # leave connections behind in TIME_WAIT, as a busy gateway would
+        for _ in range(5):
+            httpx.get(f"{server.url}/ping", timeout=5)
+    server.start()
+    try:
+        assert server.port == port
+        listed = httpx.get(f"{server.url}/query", params={"q": "SHOW DATABASES"}, timeout=10)
+        assert "kept" in listed.text
+    finally:
+        server.stop()
