@@ -33,6 +33,7 @@ from simulators.scenario import (
 )
 from simulators.streetlight import dimming_pct
 from simulators.sun import SUNSET_ELEVATION_DEG, solar_elevation_deg, sun_events
+from simulators.wire import RawPublisher
 
 __all__ = [
     "FIRMWARE",
@@ -50,6 +51,7 @@ __all__ = [
     "LoadResult",
     "Outgoing",
     "ProcessResult",
+    "RawPublisher",
     "RiverSpec",
     "Scenario",
     "ScenarioInvalid",

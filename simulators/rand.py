@@ -15,6 +15,7 @@ __all__ = ["device_key", "gauss", "mix", "tick_random", "uniform"]
 
 _MASK = (1 << 64) - 1
 _TO_UNIT = 1.0 / (1 << 53)
+_TO_UNIT_32 = 1.0 / (1 << 32)
 
 
 def device_key(seed: int, device_id: str) -> int:
@@ -40,9 +41,10 @@ def uniform(*parts: int) -> float:
 
 
 def gauss(*parts: int) -> float:
-    """A standard normal draw determined by ``parts`` (Box–Muller)."""
-    u1 = uniform(*parts, 1) or _TO_UNIT
-    u2 = uniform(*parts, 2)
+    """A standard normal draw determined by ``parts`` (Box–Muller on the two 32-bit halves)."""
+    bits = mix(*parts)
+    u1 = ((bits >> 32) + 0.5) * _TO_UNIT_32
+    u2 = (bits & 0xFFFFFFFF) * _TO_UNIT_32
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
