@@ -169,13 +169,28 @@ class FleetSimulation:
                 device.state.mode_override = None
                 device.mode_until_s = math.inf
 
-    def statuses(self, t: float, *, online: bool, reason: str | None = None) -> list[Outgoing]:
-        """Every device's retained status (at start: online; at a clean stop: offline)."""
+    def statuses(
+        self,
+        t: float,
+        *,
+        online: bool,
+        reason: str | None = None,
+        first: int = 0,
+        last: int | None = None,
+    ) -> list[Outgoing]:
+        """Devices' retained statuses (at start: online; at a clean stop: offline)."""
         out = []
-        for device in self.devices:
+        for device in self.devices[first:last]:
             device.online = online
             out.append(self._status(device, t, online=online, reason=reason))
         return out
+
+    def wills(self, count: int) -> list[tuple[str, bytes]]:
+        """The last-wills of the first ``count`` devices: their ``{"online": false}`` status."""
+        return [
+            (str(device.topic.with_channel(Channel.STATUS)), orjson.dumps({"online": False}))
+            for device in self.devices[:count]
+        ]
 
     def step(self, t: float, first: int = 0, last: int | None = None) -> list[Outgoing]:
         """What devices ``first`` … ``last - 1`` publish for their report at ``t``."""

@@ -96,10 +96,7 @@ async def run_fleet(config: FleetRunConfig, registry: Registry, *, stats: Simula
         loop.call_soon_threadsafe(_offer, commands, (topic, payload))
 
     dedicated = min(config.dedicated_max, len(simulation))
-    wills = [
-        (message.topic, message.payload)
-        for message in simulation.statuses(start_s, online=False)[:dedicated]
-    ]
+    wills = simulation.wills(dedicated)
     pool = ConnectionPool(
         config.mqtt_url,
         client_id_prefix=config.client_id_prefix,
@@ -115,7 +112,9 @@ async def run_fleet(config: FleetRunConfig, registry: Registry, *, stats: Simula
     real_start = time.monotonic()
     t = start_s
     try:
-        await _publish(pool, simulation.statuses(t, online=True), config, stats)
+        for first in range(0, len(simulation), _CHUNK):
+            statuses = simulation.statuses(t, online=True, first=first, last=first + _CHUNK)
+            await _publish(pool, statuses, config, stats)
         stats.devices_online = simulation.devices_online
         while t < end_s:
             size = len(simulation)
@@ -136,7 +135,15 @@ async def run_fleet(config: FleetRunConfig, registry: Registry, *, stats: Simula
         await _wait_until(t, start_s, real_start, config.speed)
     finally:
         # a clean stop: every device says goodbye (a clean disconnect fires no will)
-        pool.publish(simulation.statuses(min(t, end_s), online=False, reason="simulator_stopped"))
+        for first in range(0, len(simulation), _CHUNK):
+            goodbye = simulation.statuses(
+                min(t, end_s),
+                online=False,
+                reason="simulator_stopped",
+                first=first,
+                last=first + _CHUNK,
+            )
+            pool.publish(goodbye)
         stats.devices_online = 0
         await asyncio.to_thread(pool.close, config.shutdown_timeout_s)
         stats.messages_published = pool.published
