@@ -93,8 +93,12 @@ async def serve_http(
     metrics: GatewayMetrics,
     health: Callable[[], tuple[bool, dict[str, object]]],
     bound: Callable[[int], None],
+    refresh: Callable[[], None],
 ) -> None:
-    """Serve ``GET /metrics`` and ``GET /healthz`` until cancelled; reports the bound port."""
+    """Serve ``GET /metrics`` and ``GET /healthz`` until cancelled; reports the bound port.
+
+    ``refresh`` updates the gauges read from elsewhere (queue, spool, devices) before a scrape.
+    """
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -105,6 +109,7 @@ async def serve_http(
                 parts = request.decode("latin-1").split()
                 path = parts[1].split("?")[0] if len(parts) >= 2 else ""
                 if path == "/metrics":
+                    refresh()
                     status, kind, body = "200 OK", CONTENT_TYPE_LATEST, metrics.exposition()
                 elif path == "/healthz":
                     healthy, detail = health()

@@ -201,6 +201,7 @@ class Gateway:
                             self.metrics,
                             self._health,
                             self._bound,
+                            self._refresh_gauges,
                         )
                     )
                 self.ready.set()
@@ -254,11 +255,13 @@ class Gateway:
             try:
                 accepted = self._validator.check(item.topic, item.payload, item.received_at)
                 message = accepted.message
+                # only a status without ts is timed by its arrival
+                timeless = getattr(message.payload, "ts", None) is None
                 points = points_from_message(
                     message,
                     accepted.device,
                     plate_key=key,
-                    now=datetime.fromtimestamp(item.received_at, UTC),
+                    now=datetime.fromtimestamp(item.received_at, UTC) if timeless else None,
                 )
             except PayloadRejected as rejected:
                 self._dead_letter(batch, rejected, item)
@@ -315,10 +318,7 @@ class Gateway:
             if batch is None:
                 return
             await self._make_batch_durable(batch)
-            sent = 0
-            for item in batch.items:
-                if receiver.ack(item.mid, item.qos, item.generation):
-                    sent += 1
+            sent = receiver.ack_many(batch.items)
             skipped = len(batch.items) - sent
             if skipped:
                 self.metrics.acks_skipped.inc(skipped)

@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True)
+
+_RESULTS = Path("bench/results")
+
+
+@app.command("ingest")
+def ingest(
+    messages: int = typer.Option(100_000, min=1_000, max=2_000_000, help="backlog per phase"),
+    latency_s: float = typer.Option(20.0, min=1, max=600, help="latency phase duration"),
+    results_dir: Annotated[Path, typer.Option(help="where the JSON is kept")] = _RESULTS,
+) -> None:
+    """Broker → gateway → InfluxDB: sustained QoS 1 rate, latency, memory, and the limits."""
+    from smartcity.bench_ingest import run_ingest_bench
+
+    figures = run_ingest_bench(messages=messages, latency_s=latency_s, results_dir=results_dir)
+    typer.echo(json.dumps(figures, indent=2))

@@ -21,21 +21,29 @@ from pathlib import Path
 import pytest
 
 import smartcity.stack
+from devices import Registry
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.integration.test_gateway_support import (
     Publisher,
     WorkerProcess,
     create_database,
+    district_subscriptions,
     fleet,
     gateway_config,
     stored_readings,
     stream,
+    unique_district,
 )
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 STREAM = 100_000
+
+
+def _subscriptions(registry: object) -> tuple[str, ...]:
+    assert isinstance(registry, Registry)
+    return district_subscriptions(*{record.district for record in registry.values()})
 
 
 def _publish_in_background(
@@ -86,7 +94,7 @@ def same_port_restarts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def registry_and_stream() -> tuple[object, list[tuple[str, bytes, float]]]:
-    registry = fleet(100)
+    registry = fleet(100, district=unique_district())
     return registry, stream(registry, STREAM, int(time.time() * 1000) - 600_000)
 
 
@@ -101,7 +109,7 @@ def test_a_gateway_killed_again_and_again_loses_nothing_and_stores_nothing_twice
     create_database(influxdb.url, influx_database)
     worker = WorkerProcess(
         tmp_path,
-        gateway_config(mosquitto.port),
+        gateway_config(mosquitto.port, subscriptions=_subscriptions(registry)),
         registry,
         influxdb.url,
         influx_database,  # type: ignore[arg-type]
@@ -136,7 +144,7 @@ def test_influxdb_down_for_a_minute_is_a_delay_not_a_loss(
     create_database(influx.url, "faults")
     worker = WorkerProcess(
         tmp_path,
-        gateway_config(mosquitto.port),
+        gateway_config(mosquitto.port, subscriptions=_subscriptions(registry)),
         registry,
         influx.url,
         "faults",  # type: ignore[arg-type]
@@ -172,7 +180,7 @@ def test_a_mosquitto_restart_mid_stream_loses_nothing(
     create_database(influxdb.url, influx_database)
     worker = WorkerProcess(
         tmp_path,
-        gateway_config(broker.port),
+        gateway_config(broker.port, subscriptions=_subscriptions(registry)),
         registry,
         influxdb.url,
         influx_database,  # type: ignore[arg-type]
@@ -218,14 +226,14 @@ def test_a_full_spool_disk_holds_messages_at_the_broker_until_influxdb_returns(
     make_influxdb: Callable[..., LocalInfluxDB],
     tmp_path: Path,
 ) -> None:
-    registry = fleet(50)
+    registry = fleet(50, district=unique_district())
     messages = stream(registry, 30_000, int(time.time() * 1000) - 600_000)
     influx = make_influxdb()
     create_database(influx.url, "diskfull")
     with _small_disk(tmp_path / "spool", "2m") as real_disk:
         worker = WorkerProcess(
             tmp_path,
-            gateway_config(mosquitto.port),
+            gateway_config(mosquitto.port, subscriptions=_subscriptions(registry)),
             registry,  # type: ignore[arg-type]
             influx.url,
             "diskfull",

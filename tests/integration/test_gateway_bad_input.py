@@ -19,12 +19,14 @@ from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.integration.test_gateway_support import (
     Publisher,
     dead_letters,
+    district_subscriptions,
     fleet,
     gateway_config,
     running_gateway,
     stored_readings,
     telemetry,
     topic_of,
+    unique_district,
 )
 
 pytestmark = pytest.mark.timeout(120)
@@ -50,7 +52,9 @@ def raw(text: str) -> bytes:
     return text.encode("utf-8")
 
 
-T = topic_of("SL-0001")
+D = unique_district()
+D2 = unique_district()
+T = topic_of("SL-0001", district=D)
 # (name, topic, payload, expected reason)
 BAD: list[tuple[str, str, bytes, str]] = [
     ("not json", T, b"{bad", "malformed_json"),
@@ -116,46 +120,46 @@ BAD: list[tuple[str, str, bytes, str]] = [
     ("negative ts", T, reading(ts=-5), "bad_timestamp"),
     ("boolean ts", T, reading(ts=True), "bad_timestamp"),
     ("payload naming another device", T, reading(device_id="SL-0002"), "device_mismatch"),
-    ("unknown device", topic_of("SL-9999"), reading(), "unknown_device"),
+    ("unknown device", topic_of("SL-9999", district=D), reading(), "unknown_device"),
     (
         "registered device under another kind",
-        "city/riverside/water_quality/SL-0001/telemetry",
+        f"city/{D}/water_quality/SL-0001/telemetry",
         reading(),
         "kind_mismatch",
     ),
     (
         "registered device in another district",
-        "city/centre/streetlight/SL-0001/telemetry",
+        f"city/{D2}/streetlight/SL-0001/telemetry",
         reading(),
         "district_mismatch",
     ),
     (
         "event a streetlight cannot send",
-        topic_of("SL-0001", "event"),
+        topic_of("SL-0001", "event", district=D),
         reading(),
         "unexpected_channel",
     ),
     (
         "cmd_result that is a reading",
-        topic_of("SL-0001", "cmd_result"),
+        topic_of("SL-0001", "cmd_result", district=D),
         reading(),
         "missing_field",
     ),
     (
         "status that is not a boolean",
-        topic_of("SL-0001", "status"),
+        topic_of("SL-0001", "status", district=D),
         b'{"online": "maybe"}',
         "wrong_type",
     ),
     (
         "status with an unknown field",
-        topic_of("SL-0001", "status"),
+        topic_of("SL-0001", "status", district=D),
         b'{"online": true, "mood": "ok"}',
         "unknown_field",
     ),
     (
         "very long text field",
-        topic_of("SL-0001", "status"),
+        topic_of("SL-0001", "status", district=D),
         orjson.dumps({"online": True, "firmware": "x" * 10_000}),
         "invalid_value",
     ),
@@ -175,8 +179,8 @@ async def test_every_bad_message_is_dead_lettered_with_its_reason_and_the_valid_
     mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, influx_database: str, tmp_path: Path
 ) -> None:
     assert len(BAD) >= 40
-    registry = fleet(3)
-    config = gateway_config(mosquitto.port)
+    registry = fleet(3, district=D)
+    config = gateway_config(mosquitto.port, subscriptions=district_subscriptions(D, D2))
     valid_power = 0.0
     async with running_gateway(config, registry, influxdb.url, influx_database, tmp_path) as gw:
         publisher = Publisher(mosquitto.port)
@@ -186,7 +190,9 @@ async def test_every_bad_message_is_dead_lettered_with_its_reason_and_the_valid_
                 power = float(seq)
                 valid_power += power
                 publisher.publish(
-                    number, topic_of(device), telemetry(device, seq, NOW_MS + seq, power)
+                    number,
+                    topic_of(device, district=D),
+                    telemetry(device, seq, NOW_MS + seq, power),
                 )
                 number += 1
             publisher.publish(number, topic, payload)

@@ -17,6 +17,7 @@ from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.integration.test_gateway_support import (
     Publisher,
     dead_letters,
+    district_subscriptions,
     fleet,
     gateway_config,
     running_gateway,
@@ -24,6 +25,7 @@ from tests.integration.test_gateway_support import (
     stream,
     telemetry,
     topic_of,
+    unique_district,
 )
 from tests.support import influx_query
 
@@ -42,9 +44,10 @@ async def _until(condition: Callable[[], bool], timeout_s: float = 60.0) -> bool
 async def test_every_valid_reading_is_stored_once_with_its_content(
     mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, influx_database: str, tmp_path: Path
 ) -> None:
-    registry = fleet(20)
+    district = unique_district()
+    registry = fleet(20, district=district)
     messages = stream(registry, 3000, int(time.time() * 1000) - 60_000)
-    config = gateway_config(mosquitto.port)
+    config = gateway_config(mosquitto.port, subscriptions=district_subscriptions(district))
     async with running_gateway(config, registry, influxdb.url, influx_database, tmp_path) as gw:
         publisher = Publisher(mosquitto.port)
         await asyncio.to_thread(publisher.publish_all, messages)
@@ -60,8 +63,9 @@ async def test_every_valid_reading_is_stored_once_with_its_content(
 async def test_a_restarted_gateway_gets_nothing_again_because_everything_was_acked(
     mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, influx_database: str, tmp_path: Path
 ) -> None:
-    registry = fleet(5)
-    config = gateway_config(mosquitto.port)
+    district = unique_district()
+    registry = fleet(5, district=district)
+    config = gateway_config(mosquitto.port, subscriptions=district_subscriptions(district))
     now = int(time.time() * 1000)
     publisher = Publisher(mosquitto.port)
     async with running_gateway(config, registry, influxdb.url, influx_database, tmp_path) as gw:
@@ -70,7 +74,9 @@ async def test_a_restarted_gateway_gets_nothing_again_because_everything_was_ack
         assert await _until(lambda: gw.stats().stored == 500)
     async with running_gateway(config, registry, influxdb.url, influx_database, tmp_path) as gw:
         # the broker delivers in order: anything left unacked would arrive before this one
-        publisher.publish(0, topic_of("SL-0000"), telemetry("SL-0000", 10_000, now, 1.0))
+        publisher.publish(
+            0, topic_of("SL-0000", district=district), telemetry("SL-0000", 10_000, now, 1.0)
+        )
         assert await _until(lambda: gw.stats().stored >= 1)
         assert gw.stats().received == 1
     publisher.close()
@@ -79,7 +85,8 @@ async def test_a_restarted_gateway_gets_nothing_again_because_everything_was_ack
 async def test_a_rejected_message_is_dead_lettered_stored_and_published_with_its_reason(
     mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, influx_database: str, tmp_path: Path
 ) -> None:
-    registry = fleet(2)
+    district = unique_district()
+    registry = fleet(2, district=district)
     seen: list[tuple[str, bytes]] = []
     watcher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     watcher.on_message = lambda client, userdata, message: seen.append(
@@ -88,11 +95,11 @@ async def test_a_rejected_message_is_dead_lettered_stored_and_published_with_its
     watcher.connect("127.0.0.1", mosquitto.port)
     watcher.subscribe("city/deadletter/#", qos=1)
     watcher.loop_start()
-    config = gateway_config(mosquitto.port)
+    config = gateway_config(mosquitto.port, subscriptions=district_subscriptions(district))
     bad = telemetry("SL-0001", 1, int(time.time() * 1000), 5000.0)
     async with running_gateway(config, registry, influxdb.url, influx_database, tmp_path) as gw:
         publisher = Publisher(mosquitto.port)
-        publisher.publish(0, topic_of("SL-0001"), bad)
+        publisher.publish(0, topic_of("SL-0001", district=district), bad)
         assert await asyncio.to_thread(publisher.wait_settled)
         assert await _until(lambda: bool(seen) and gw.stats().rejected == 1)
         publisher.close()
@@ -100,7 +107,7 @@ async def test_a_rejected_message_is_dead_lettered_stored_and_published_with_its
     topic, body = seen[0]
     letter = orjson.loads(body)
     assert topic == "city/deadletter/out_of_range"
-    assert letter["topic"] == topic_of("SL-0001")
+    assert letter["topic"] == topic_of("SL-0001", district=district)
     assert "power_w 5000.0 out of range 0–1000" in letter["detail"]
     assert base64.b64decode(letter["payload_b64"]) == bad
     rows = dead_letters(influxdb.url, influx_database)
@@ -111,9 +118,10 @@ async def test_a_rejected_message_is_dead_lettered_stored_and_published_with_its
 async def test_status_and_last_will_mark_a_device_online_then_offline(
     mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, influx_database: str, tmp_path: Path
 ) -> None:
-    registry = fleet(1)
-    config = gateway_config(mosquitto.port)
-    status_topic = topic_of("SL-0000", "status")
+    district = unique_district()
+    registry = fleet(1, district=district)
+    config = gateway_config(mosquitto.port, subscriptions=district_subscriptions(district))
+    status_topic = topic_of("SL-0000", "status", district=district)
     async with running_gateway(config, registry, influxdb.url, influx_database, tmp_path) as gw:
         device = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="SL-0000", protocol=mqtt.MQTTv5)
         device.will_set(status_topic, b'{"online": false}', qos=1, retain=True)
@@ -125,5 +133,12 @@ async def test_status_and_last_will_mark_a_device_online_then_offline(
         device.socket().close()  # an unclean end: the broker publishes the last-will
         assert await _until(lambda: gw.stats().devices_online == 0, timeout_s=30)
         assert gw.presence.devices["SL-0000"].online is False
+    # leave no retained status behind for other tests on the shared broker
+    cleaner = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    cleaner.connect("127.0.0.1", mosquitto.port)
+    cleaner.loop_start()
+    cleaner.publish(status_topic, b"", qos=1, retain=True).wait_for_publish(timeout=10)
+    cleaner.disconnect()
+    cleaner.loop_stop()
     rows = influx_query(influxdb.url, influx_database, 'SELECT "online" FROM "device_status"')
     assert [row["online"] for row in rows] == [True, False]

@@ -8,6 +8,7 @@ its own process (``python -m gateway``).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -40,16 +41,27 @@ from tests.support import influx_query, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DISTRICT = "riverside"
+_districts = itertools.count(1)
 
 
-def fleet(count: int, prefix: str = "SL") -> Registry:
+def unique_district() -> str:
+    """A district no other test publishes in, so retained messages others leave stay out."""
+    return f"gw{os.getpid()}-{next(_districts)}"
+
+
+def district_subscriptions(*districts: str) -> tuple[str, ...]:
+    """Every topic of the given districts (tests publish no commands)."""
+    return tuple(f"city/{district}/+/+/+" for district in districts)
+
+
+def fleet(count: int, prefix: str = "SL", district: str = DISTRICT) -> Registry:
     """``count`` streetlights in one district."""
     return Registry.from_records(
         [
             DeviceRecord(
                 id=f"{prefix}-{index:04d}",
                 kind=Kind.STREETLIGHT,
-                district=DISTRICT,
+                district=district,
                 cabinet=f"C-{index % 4:02d}",
             )
             for index in range(count)
@@ -57,8 +69,8 @@ def fleet(count: int, prefix: str = "SL") -> Registry:
     )
 
 
-def topic_of(device_id: str, channel: str = "telemetry") -> str:
-    return f"city/{DISTRICT}/streetlight/{device_id}/{channel}"
+def topic_of(device_id: str, channel: str = "telemetry", district: str = DISTRICT) -> str:
+    return f"city/{district}/streetlight/{device_id}/{channel}"
 
 
 def power_of(device_index: int, seq: int) -> float:
@@ -95,7 +107,8 @@ def stream(registry: Registry, count: int, ts_ms: int) -> list[tuple[str, bytes,
         power = power_of(index, seq)
         # one millisecond per seq: every reading has its own time, as a real device's would
         payload = telemetry(devices[index], seq, ts_ms + seq, power)
-        messages.append((topic_of(devices[index]), payload, power))
+        district = registry[devices[index]].district
+        messages.append((topic_of(devices[index], district=district), payload, power))
     return messages
 
 

@@ -18,6 +18,7 @@ from tests.integration.test_gateway_support import (
     gateway_config,
     stored_readings,
     stream,
+    unique_district,
 )
 from tests.support import wait_for
 
@@ -29,7 +30,7 @@ WORKERS = 3
 def test_three_workers_store_everything_once_and_each_device_stays_with_one_worker(
     mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, influx_database: str, tmp_path: Path
 ) -> None:
-    registry = fleet(30)
+    registry = fleet(30, district=unique_district())
     messages = stream(registry, 6000, int(time.time() * 1000) - 60_000)
     create_database(influxdb.url, influx_database)
     base = gateway_config(mosquitto.port, worker_count=WORKERS)
