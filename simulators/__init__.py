@@ -18,6 +18,7 @@ from simulators.fleet import (
     FleetSpec,
     RiverSpec,
     generate_registry,
+    load_fleet_registry,
     load_fleet_spec,
     scaled_fleet_spec,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "Tick",
     "dimming_pct",
     "generate_registry",
+    "load_fleet_registry",
     "load_fleet_spec",
     "load_scenario",
     "make_tick",

@@ -31,6 +31,7 @@ __all__ = [
     "FleetSpec",
     "RiverSpec",
     "generate_registry",
+    "load_fleet_registry",
     "load_fleet_spec",
     "scaled_fleet_spec",
 ]
@@ -235,6 +236,11 @@ def generate_registry(spec: FleetSpec) -> Registry:
                     )
                 )
     return Registry.from_records(records, city=spec.city)
+
+
+def load_fleet_registry(path: str | Path) -> Registry:
+    """The registry a fleet file describes (``generate_registry(load_fleet_spec(path))``)."""
+    return generate_registry(load_fleet_spec(path))
 
 
 def _width(count: int) -> int:

@@ -9,6 +9,7 @@ interval, so the broker sees a steady rate rather than a burst every interval.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 
 from devices import Channel, Registry, device_subscription
 from simulators.engine import FleetSimulation, Outgoing
+from simulators.errors import SimulatorError
 from simulators.scenario import Scenario
 from simulators.transport import ConnectionPool
 
@@ -107,7 +109,16 @@ async def run_fleet(config: FleetRunConfig, registry: Registry, *, stats: Simula
         command_filter=device_subscription(channel=Channel.CMD),
     )
     stats.devices_total = len(simulation)
-    await asyncio.to_thread(pool.connect)
+    # connecting runs in a thread that cancellation cannot stop: wait for it (bounded by the
+    # connect timeout), then close, so a run cancelled while connecting leaves no threads behind
+    connecting = asyncio.ensure_future(asyncio.to_thread(pool.connect))
+    try:
+        await asyncio.shield(connecting)
+    except asyncio.CancelledError:
+        with contextlib.suppress(SimulatorError):
+            await connecting
+        await asyncio.to_thread(pool.close, 0.0)
+        raise
     log.info("fleet_connected", extra={"devices": len(simulation), "dedicated": dedicated})
     real_start = time.monotonic()
     t = start_s

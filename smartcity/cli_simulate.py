@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -89,7 +90,7 @@ def fleet(
             fleet_spec = simulators.load_fleet_spec(settings.simulate_fleet_path)
         registry = simulators.generate_registry(fleet_spec)
     except simulators.SimulatorError as exc:
-        console.print(f"[red]{exc}[/red]")
+        typer.secho(str(exc), err=True, fg="red")
         raise typer.Exit(2) from exc
     target = out or settings.registry_path
     devices.dump_registry(registry, target)
@@ -166,7 +167,7 @@ def run(
         registry = fleet_registry(fleet_file or settings.simulate_fleet_path)
         chosen = scenario_by_name(settings, scenario) if scenario else None
     except (simulators.SimulatorError, devices.DeviceError) as exc:
-        console.print(f"[red]{exc}[/red]")
+        typer.secho(str(exc), err=True, fg="red")
         raise typer.Exit(2) from exc
     begin = datetime.fromisoformat(start) if start else (chosen.start if chosen else None)
     length = simulators.parse_duration_s(duration) if duration else None
@@ -189,10 +190,10 @@ def run(
         config = run_config(settings, url, **overrides)
         try:
             asyncio.run(_run_with_view(config, registry, stats))
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, asyncio.CancelledError):
             console.print("stopped")
         except simulators.BrokerUnreachable as exc:
-            console.print(f"[red]{exc}[/red]")
+            typer.secho(str(exc), err=True, fg="red")
             raise typer.Exit(1) from exc
     summary = {
         "devices": stats.devices_total,
@@ -223,6 +224,10 @@ async def _run_with_view(
             live.update(view())
             await asyncio.sleep(0.5)
 
+    # SIGTERM (docker stop, systemd) stops as cleanly as Ctrl-C: devices say goodbye first
+    current = asyncio.current_task()
+    if current is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, current.cancel)
     with Live(view(), console=console, transient=False) as live:
         async with asyncio.TaskGroup() as group:
             updater = group.create_task(refresh(live))
