@@ -255,6 +255,31 @@ def _memory_probe(devices: int, results: multiprocessing.Queue[dict[str, Any]]) 
     )
 
 
+def _model_probe(seconds: float, results: multiprocessing.Queue[dict[str, Any]]) -> None:
+    registry = simulators.generate_registry(simulators.scaled_fleet_spec(10_000))
+    simulation = simulators.FleetSimulation(registry, seed=1, interval_s=5.0, start_s=1.7189e9)
+    count, t = 0, 1.7189e9
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for first in range(0, len(simulation), 500):
+            count += len(simulation.step(t, first, first + 500))
+        t += 5.0
+    elapsed = time.perf_counter() - started
+    results.put({"messages": count, "elapsed_s": round(elapsed, 3), "rate_msg_s": count / elapsed})
+
+
+def model_only(seconds: float) -> dict[str, Any]:
+    """How fast one process makes messages with no broker at all: the models' own ceiling."""
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue[dict[str, Any]] = context.Queue()
+    probe = context.Process(target=_model_probe, args=(seconds, results))
+    probe.start()
+    figures = results.get(timeout=seconds + 120)
+    probe.join(timeout=30)
+    figures["rate_msg_s"] = round(figures["rate_msg_s"], 1)
+    return figures
+
+
 def memory(devices: int) -> dict[str, Any]:
     """Resident memory of a simulator process for ``devices`` devices, after three rounds."""
     context = multiprocessing.get_context("spawn")
@@ -330,6 +355,7 @@ def run_benchmark(*, quick: bool, results_dir: Path) -> dict[str, Any]:
                 subscriber.close()
     report["load_average_after"] = os.getloadavg()
     report["summary"] = _summary(report["rounds"], report["broker_limit_mosquitto_pub"])
+    report["one_process_model_only"] = model_only(duration)
     report["memory"] = [memory(10_000)] + ([] if quick else [memory(100_000)])
     results_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
