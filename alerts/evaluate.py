@@ -245,12 +245,15 @@ class Evaluator:
     def set_rules(self, rules: RuleSet) -> None:
         """Swap in a new rule set; alerts of rules that are gone resolve at the next tick."""
         compiled = {rule.name: _Compiled(rule) for rule in rules}
+        for source in compiled.values():
+            inhibit = source.rule.inhibits
+            for target in inhibit.rules if inhibit else ():
+                if target in compiled and inhibit is not None:
+                    compiled[target].inhibitors.append((source.rule.name, inhibit.equal))
         for item in compiled.values():
-            for other in compiled.values():
-                inhibit = other.rule.inhibits
-                if inhibit and item.rule.name in inhibit.rules:
-                    item.inhibitors.append((other.rule.name, inhibit.equal))
             condition = item.rule.condition
+            if not isinstance(condition, Absent | Group):
+                continue
             devices = [
                 record
                 for record in self._registry.of_kind(item.rule.kind)
@@ -271,6 +274,12 @@ class Evaluator:
                     for record in records:
                         item.member_group[record.id] = key
         self._rules = compiled
+        # candidates by (kind, district), "" for rules on every district: a device's rules are
+        # then found among a handful, not among every rule of the city
+        self._candidates: dict[tuple[Kind, str], list[_Compiled]] = {}
+        for item in compiled.values():
+            for district in item.rule.select.districts or ("",):
+                self._candidates.setdefault((item.rule.kind, district), []).append(item)
         self._device_rules = {}
         self._windows = {}
         self._orphans.extend(
@@ -282,11 +291,11 @@ class Evaluator:
         if found is not None:
             return found
         record = self._registry.get(device_id)
-        chosen = [
-            item
-            for item in self._rules.values()
-            if item.rule.kind is kind and _selects(item.rule, device_id, district, record)
+        candidates = [
+            *self._candidates.get((kind, ""), ()),
+            *self._candidates.get((kind, district), ()),
         ]
+        chosen = [item for item in candidates if _selects(item.rule, device_id, district, record)]
         found = _DeviceRules(
             telemetry=tuple(
                 c for c in chosen if isinstance(c.rule.condition, _TELEMETRY_CONDITIONS)
