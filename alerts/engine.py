@@ -101,7 +101,9 @@ class AlertEngine:
             raise EngineClosed("the engine is already running; it cannot be entered twice")
         now = self._clock()
         store = await asyncio.to_thread(AlertStore, self._state_path)
-        started_at = await asyncio.to_thread(store.started_at, now)
+        # absence counts from this start, not the first one: after a restart every device
+        # gets its full grace period again (and restored absence alerts stay until it speaks)
+        started_at = None if self.config.event_time else now
         restored = await asyncio.to_thread(store.alerts)
         self._silences = await asyncio.to_thread(store.silences, now)
         self._store = store

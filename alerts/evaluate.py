@@ -211,7 +211,7 @@ class Evaluator:
         registry: Registry,
         *,
         max_clock_skew: timedelta | None,
-        started_at: datetime,
+        started_at: datetime | None,
         alerts: Iterable[Alert] = (),
     ) -> None:
         self._registry = registry
@@ -331,6 +331,8 @@ class Evaluator:
             received_at = at  # event time: arrival is when the device says
             if self.watermark is None or at > self.watermark:
                 self.watermark = at
+            if self._started_at is None:
+                self._started_at = at
         previous_seen = self._last_received.get(device_id)
         if previous_seen is None or received_at > previous_seen:
             self._last_received[device_id] = received_at
@@ -776,8 +778,12 @@ class Evaluator:
     def _tick_absent(
         self, out: list[Transition], item: _Compiled, condition: Absent, now: datetime
     ) -> None:
+        baseline = self._started_at or now
         for device_id in item.selected:
-            last = self._last_received.get(device_id, self._started_at)
+            seen = self._last_received.get(device_id)
+            if seen is None and (item.rule.name, device_id) in self._by_subject:
+                continue  # restored from before a restart: silent still, until it speaks
+            last = seen or baseline
             silent = now - last
             if silent > condition.after or (item.rule.name, device_id) in self._by_subject:
                 record = self._registry.get(device_id)
@@ -802,7 +808,7 @@ class Evaluator:
         for key, group in item.groups.items():
             if condition.silent_after is not None:
                 for device_id in group.members:
-                    last = self._last_received.get(device_id, self._started_at)
+                    last = self._last_received.get(device_id, self._started_at or now)
                     if now - last > condition.silent_after:
                         group.matching.add(device_id)
             if group.matching or (item.rule.name, f"{condition.by}={key}") in self._by_subject:

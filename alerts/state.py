@@ -69,7 +69,6 @@ CREATE TABLE IF NOT EXISTS silences (
     created_by TEXT NOT NULL,
     comment TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -214,15 +213,6 @@ class AlertStore:
         with self._lock:
             rows = self._db.execute(query + " ORDER BY id", params).fetchall()
         return [(row[0], row[1], row[2], datetime.fromtimestamp(row[3], tz=UTC)) for row in rows]
-
-    def started_at(self, now: datetime) -> datetime:
-        """When the engine first ran on this state (absence counts from there)."""
-        with self._lock, self._db:
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'started_at'").fetchone()
-            if row is not None:
-                return datetime.fromisoformat(row[0])
-            self._db.execute("INSERT INTO meta VALUES ('started_at', ?)", (now.isoformat(),))
-        return now
 
     def pending_acks(self) -> list[PendingAck]:
         """Acknowledgements not applied yet, oldest first."""

@@ -267,3 +267,57 @@ async def test_the_ticker_runs_timers_on_its_own(rules_file, tmp_path):
             await recorder.told.wait()
     assert recorder.seen() == [("firing", "SL-1")]
     assert recorder.changes[0].change is ChangeKind.FIRING
+
+
+SILENT = """\
+rules:
+  - name: silent
+    kind: checkpoint
+    severity: warning
+    summary: "{device} silent"
+    runbook: https://runbooks.example/silent
+    condition: {type: absent, after: 5m}
+"""
+
+
+async def test_a_restart_gives_every_device_its_grace_period_again(tmp_path):
+    rules_file = tmp_path / "silent.yaml"
+    rules_file.write_text(SILENT)
+    clock = FakeClock()
+    state = tmp_path / "s.sqlite"
+    async with engine(rules_file, state, clock) as running:
+        await running.submit([observe("CP-1", clock.now), observe("CP-2", clock.now)])
+        await running.flush()
+    clock.advance(days=2)  # the engine was down for two days
+    recorder = Recorder()
+    async with engine(rules_file, state, clock, recorder) as running:
+        await running.tick()
+        assert recorder.seen() == []
+        clock.advance(minutes=4)
+        await running.submit([observe("CP-1", clock.now, seq=1)])
+        clock.advance(minutes=2)
+        await running.tick()
+    assert recorder.seen() == [("firing", "CP-2")]
+
+
+async def test_a_firing_absence_alert_survives_a_restart_until_the_device_speaks(tmp_path):
+    rules_file = tmp_path / "silent.yaml"
+    rules_file.write_text(SILENT)
+    clock = FakeClock()
+    state = tmp_path / "s.sqlite"
+    first = Recorder()
+    async with engine(rules_file, state, clock, first) as running:
+        await running.submit([observe("CP-1", clock.now)])
+        await running.flush()
+        clock.advance(minutes=6)
+        await running.tick()
+    assert sorted(first.seen()) == [("firing", "CP-1"), ("firing", "CP-2")]
+    second = Recorder()
+    async with engine(rules_file, state, clock, second) as running:
+        clock.advance(minutes=1)
+        await running.tick()
+        assert second.seen() == []
+        assert len(running.active_alerts()) == 2
+        await running.submit([observe("CP-1", clock.now, seq=1)])
+        await running.flush()
+    assert second.seen() == [("resolved", "CP-1")]
