@@ -7,10 +7,13 @@ import contextlib
 import json
 import signal
 import tempfile
+import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -279,3 +282,73 @@ def bench(
     from smartcity.bench_simulate import run_benchmark
 
     typer.echo(json.dumps(run_benchmark(quick=quick, results_dir=results_dir), indent=2))
+
+
+@app.command()
+def command(
+    device_id: Annotated[str, typer.Argument(help="device id, e.g. SL-0001")],
+    action: Annotated[
+        devices.CommandAction, typer.Argument(help="dim, set_plan, set_mode, reboot")
+    ],
+    level_pct: Annotated[float | None, typer.Option("--level", help="dim: 0-100 %")] = None,
+    plan_id: Annotated[int | None, typer.Option("--plan", help="set_plan: plan id")] = None,
+    mode: Annotated[devices.SignalMode | None, typer.Option("--mode", help="set_mode")] = None,
+    duration_s: Annotated[float | None, typer.Option("--duration", help="seconds")] = None,
+    mqtt_url: Annotated[str | None, typer.Option("--mqtt-url", help="broker")] = None,
+    timeout_s: Annotated[float, typer.Option("--timeout", help="wait for the reply")] = 10.0,
+) -> None:
+    """Send a downlink command to one device and print its reply (from cmd_result)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    settings = load_settings()
+    url = mqtt_url or settings.mqtt_url
+    if url is None:
+        typer.secho("set --mqtt-url or SMARTCITY_MQTT_URL", err=True, fg="red")
+        raise typer.Exit(2)
+    registry = devices.load_registry(settings.registry_path)
+    record = registry.get(device_id)
+    if record is None:
+        typer.secho(f"{device_id}: not in {settings.registry_path}", err=True, fg="red")
+        raise typer.Exit(2)
+    body = devices.Command(
+        command_id=f"cli-{uuid.uuid4().hex[:12]}",
+        action=action,
+        level_pct=level_pct,
+        plan_id=plan_id,
+        mode=mode,
+        duration_s=duration_s,
+    )
+    topic = devices.Topic(record.district, record.kind, record.id, devices.Channel.CMD)
+    reply_topic = str(topic.with_channel(devices.Channel.CMD_RESULT))
+    address = urlsplit(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=body.command_id)
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    done = threading.Event()
+    answer: list[bytes] = []
+
+    def on_message(c: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        if body.command_id.encode() in message.payload:
+            answer.append(bytes(message.payload))
+            done.set()
+
+    def on_subscribe(c: mqtt.Client, *args: object) -> None:
+        payload = body.model_dump_json(exclude_none=True)
+        c.publish(str(topic), payload, qos=1)
+
+    client.on_message = on_message
+    client.on_subscribe = on_subscribe
+    client.on_connect = lambda c, *args: c.subscribe(reply_topic, qos=1)
+    client.connect(address.hostname or "127.0.0.1", address.port or 1883, keepalive=30)
+    client.loop_start()
+    try:
+        answered = done.wait(timeout_s)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    if not answered:
+        typer.secho(f"{device_id}: no reply within {timeout_s:g} s", err=True, fg="red")
+        raise typer.Exit(1)
+    result = devices.decode_message(reply_topic, answer[0]).payload
+    typer.echo(json.dumps(result.model_dump(mode="json", exclude_none=True)))

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 import devices
+import simulators
 from smartcity.cli import app
+from smartcity.cli_simulate import run_config
+from smartcity.settings import load_settings
 from smartcity.stack import LocalMosquitto
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,3 +63,35 @@ def test_run_backfills_a_scenario_and_prints_a_summary(mosquitto: LocalMosquitto
     assert summary["report_rounds"] == 30
     assert summary["publish_errors"] == 0
     assert summary["sim_end"] == "2024-06-21T00:29:00+00:00"
+
+
+async def test_command_sends_a_downlink_command_and_prints_the_devices_answer(
+    mosquitto: LocalMosquitto,
+) -> None:
+    registry = devices.load_registry(ROOT / "config/fleet.yaml")
+    config = run_config(
+        load_settings(),
+        mosquitto.url,
+        speed=60.0,
+        client_id_prefix="cli-command",
+        dedicated_max=2,
+        connections=1,
+    )
+    stats = simulators.SimulationStats()
+    fleet = asyncio.create_task(simulators.run_fleet(config, registry, stats=stats))
+    try:
+        assert await asyncio.to_thread(wait_for, lambda: stats.reports >= 1)
+        arguments = ["simulate", "command", "TS-0002", "set_plan", "--plan", "3"]
+        result = await asyncio.to_thread(
+            CliRunner().invoke,
+            app,
+            [*arguments, "--mqtt-url", mosquitto.url],
+            env={"SMARTCITY_REGISTRY_PATH": str(ROOT / "config/fleet.yaml")},
+        )
+    finally:
+        fleet.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await fleet
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (answer["action"], answer["ok"], answer["detail"]) == ("set_plan", True, "plan 3")
