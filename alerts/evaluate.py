@@ -59,6 +59,7 @@ __all__ = ["Evaluator", "Transition"]
 log = logging.getLogger(__name__)
 
 _TELEMETRY_CONDITIONS = (Threshold, State, WaterClassBelowTarget, Group)
+_SETTLE = timedelta(minutes=10)  # how long a restored group alert waits for its members
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,7 @@ class _GroupState:
     district: str
     members: tuple[str, ...]
     matching: set[str] = field(default_factory=set)
+    heard: set[str] = field(default_factory=set)  # members heard from since the state began
 
 
 @dataclass(slots=True)
@@ -217,6 +219,7 @@ class Evaluator:
         self._registry = registry
         self._max_skew = max_clock_skew
         self._started_at = started_at
+        self._state_since: datetime | None = started_at
         self.watermark: datetime | None = None
         try:
             self._zone: ZoneInfo | None = ZoneInfo(registry.city.timezone)
@@ -273,6 +276,8 @@ class Evaluator:
                     )
                     for record in records:
                         item.member_group[record.id] = key
+        if self._rules:
+            self._state_since = None  # windows and groups start again: set at next evaluation
         self._rules = compiled
         # candidates by (kind, district), "" for rules on every district: a device's rules are
         # then found among a handful, not among every rule of the city
@@ -336,6 +341,8 @@ class Evaluator:
         previous_seen = self._last_received.get(device_id)
         if previous_seen is None or received_at > previous_seen:
             self._last_received[device_id] = received_at
+        if self._state_since is None:
+            self._state_since = at
         rules = self._rules_for(device_id, topic.kind, district)
         out: list[Transition] = []
         for item in rules.absent:
@@ -464,6 +471,9 @@ class Evaluator:
         value = _aggregate(window, condition.aggregate)
         was = (item.rule.name, device_id) in self._by_subject
         active = value is not None and _crosses(condition, value, was)
+        assert condition.window is not None
+        if not active and self._holding(item.rule.name, device_id, at, condition.window):
+            return
         self._settle(out, item, device_id, record, district, active, value, {}, at)
 
     def _observe_event(
@@ -508,9 +518,10 @@ class Evaluator:
     ) -> None:
         count = float(len(window.values))
         was = (item.rule.name, device_id) in self._by_subject
-        self._settle(
-            out, item, device_id, record, district, _crosses(condition, count, was), count, {}, at
-        )
+        active = _crosses(condition, count, was)
+        if not active and self._holding(item.rule.name, device_id, at, condition.window):
+            return
+        self._settle(out, item, device_id, record, district, active, count, {}, at)
 
     def _observe_member(
         self,
@@ -542,6 +553,7 @@ class Evaluator:
         if key is None:
             return
         group = item.groups[key]
+        group.heard.add(device_id)
         if matches:
             group.matching.add(device_id)
         else:
@@ -561,11 +573,16 @@ class Evaluator:
         matching = len(group.matching)
         pct = 100.0 * matching / total
         active = total >= condition.min_devices and pct >= condition.at_least_pct
+        subject = f"{condition.by}={key}"
+        if (
+            not active
+            and len(group.heard) < total
+            and self._holding(item.rule.name, subject, at, condition.silent_after or _SETTLE)
+        ):
+            return  # not every member has spoken since the state began: too soon to clear
         extras = {"members": total, "matching": matching, "pct": pct}
         labels: dict[str, str] = {condition.by: key}
-        self._settle_subject(
-            out, item, f"{condition.by}={key}", group.district, labels, active, pct, extras, at
-        )
+        self._settle_subject(out, item, subject, group.district, labels, active, pct, extras, at)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -703,6 +720,20 @@ class Evaluator:
             self._sun_cache = (minute, sun_elevation_deg(at, city.latitude, city.longitude))
         return self._sun_cache[1]
 
+    def _holding(self, rule: str, subject: str, at: datetime, span: timedelta) -> bool:
+        """Whether an alert older than the evaluator's state must wait before it may clear.
+
+        After a restart or a reload, windows and groups start empty; an alert restored from
+        before must not resolve (and be announced again later) just because they are empty.
+        """
+        fp = self._by_subject.get((rule, subject))
+        alert = self._alerts.get(fp) if fp is not None else None
+        if alert is None:
+            return False
+        if self._state_since is None:
+            self._state_since = at
+        return alert.active_since < self._state_since and at - self._state_since < span
+
     def _subject_of(self, alert: Alert) -> str | None:
         item = self._rules.get(alert.rule)
         if item is None:
@@ -718,6 +749,8 @@ class Evaluator:
     def tick(self, now: datetime) -> list[Transition]:
         """What time alone changes: absence, windows emptying, ``for:`` running out, the sun."""
         out: list[Transition] = []
+        if self._state_since is None:
+            self._state_since = now
         for fp in self._orphans:
             alert = self._alerts.get(fp)
             if alert is not None and alert.rule not in self._rules:

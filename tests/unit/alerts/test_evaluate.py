@@ -437,3 +437,42 @@ def test_in_event_time_the_device_clock_is_trusted_and_drives_the_timers():
     ev.observe(observe("SL-2", T0, ts=replayed + 10 * M, lamp_temp_c=20))
     assert ev.watermark == replayed + 10 * M
     assert [c.change for c in ev.tick(ev.watermark) if c.change] == [ChangeKind.FIRING]
+
+
+def restarted(ev, rule_set, at):
+    """A new evaluator over the same alerts, as after a restart at ``at``."""
+    from alerts import Evaluator
+    from tests.unit.alerts.factory import REGISTRY
+
+    return Evaluator(
+        rule_set, REGISTRY, max_clock_skew=timedelta(minutes=5), started_at=at, alerts=ev.active()
+    )
+
+
+def test_a_restored_window_alert_waits_for_its_window_to_fill_before_it_clears():
+    peak = rule(
+        "water_quality",
+        "{type: threshold, field: ammonia_mg_l, aggregate: max, window: 30m, above: 1.0}",
+    )
+    ev = evaluator(peak)
+    ev.observe(observe("WQ-1", T0, ammonia_mg_l=1.5))
+    assert firing(ev) == ["r/WQ-1"]
+    after = restarted(ev, peak, T0 + 5 * M)
+    assert after.tick(T0 + 6 * M) == []
+    after.observe(observe("WQ-1", T0 + 10 * M, seq=1, ammonia_mg_l=0.2))
+    assert firing(after) == ["r/WQ-1"]  # one low sample in a half-empty window proves nothing
+    after.observe(observe("WQ-1", T0 + 40 * M, seq=2, ammonia_mg_l=0.2))
+    assert firing(after) == []
+
+
+def test_a_restored_group_alert_does_not_clear_on_its_first_member_reading():
+    ev = evaluator(GROUP)
+    for n in range(1, 6):
+        ev.observe(observe(f"SL-{n}", T0, voltage_v=0))
+    assert "cut/C-01" in firing(ev)
+    after = restarted(ev, GROUP, T0 + 5 * M)
+    after.observe(observe("SL-1", T0 + 6 * M, seq=1, voltage_v=0))
+    assert "cut/C-01" in firing(after)
+    for n in range(2, 6):
+        after.observe(observe(f"SL-{n}", T0 + 7 * M, seq=1))  # power back
+    assert "cut/C-01" not in firing(after)
