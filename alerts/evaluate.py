@@ -19,7 +19,6 @@ not overwrite the latest state; an exact repeat (same ``ts`` and ``seq``) is ign
 
 from __future__ import annotations
 
-import bisect
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -27,6 +26,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from alerts.conditions import (
+    Window,
+    aggregate,
+    crosses,
+    read_field,
+    selects,
+    state_holds,
+    within,
+)
 from alerts.interface import Observation
 from alerts.model import Alert, AlertState, ChangeKind, fingerprint
 from alerts.rules import (
@@ -73,31 +81,6 @@ class Transition:
 
 
 @dataclass(slots=True)
-class _Window:
-    """Samples (sample time, value) of one rule and device, oldest first, one per time."""
-
-    times: list[datetime] = field(default_factory=list)
-    values: list[float] = field(default_factory=list)
-
-    def add(self, at: datetime, value: float) -> None:
-        index = bisect.bisect_left(self.times, at)
-        if index < len(self.times) and self.times[index] == at:
-            self.values[index] = value  # a redelivered sample overwrites itself
-            return
-        self.times.insert(index, at)
-        self.values.insert(index, value)
-
-    def trim(self, end: datetime, span: timedelta) -> None:
-        cut = bisect.bisect_right(self.times, end - span)
-        if cut:
-            del self.times[:cut]
-            del self.values[:cut]
-
-    def end(self) -> datetime | None:
-        return self.times[-1] if self.times else None
-
-
-@dataclass(slots=True)
 class _GroupState:
     """One group of one group rule: its members and those meeting the member condition."""
 
@@ -131,79 +114,6 @@ class _Missing(dict[str, Any]):
         return "?"
 
 
-def _selects(rule: Rule, device_id: str, district: str, record: DeviceRecord | None) -> bool:
-    select = rule.select
-    if select.devices and device_id not in select.devices:
-        return False
-    if select.districts and district not in select.districts:
-        return False
-    for name, wanted in select.attributes.items():
-        if record is None:
-            return False
-        actual = getattr(record, name, None)
-        if actual is None or str(actual) != wanted:
-            return False
-    return True
-
-
-def _read_field(payload: Payload, path: str, reduce: str) -> Any:
-    head, _, rest = path.partition(".")
-    value = getattr(payload, head, None)
-    if not rest:
-        return value
-    items = [getattr(item, rest, None) for item in value or ()]
-    numbers = [float(item) for item in items if item is not None]
-    if not numbers:
-        return None
-    if reduce == "max":
-        return max(numbers)
-    if reduce == "min":
-        return min(numbers)
-    if reduce == "sum":
-        return sum(numbers)
-    return sum(numbers) / len(numbers)
-
-
-def _crosses(condition: Threshold | EventRate, value: float, was_active: bool) -> bool:
-    """Threshold with hysteresis: fire past the limit, let go only past ``clear``."""
-    above = condition.above
-    below = condition.below if isinstance(condition, Threshold) else None
-    if above is not None:
-        if was_active and condition.clear is not None:
-            return value >= condition.clear
-        return value > above
-    assert below is not None
-    if was_active and condition.clear is not None:
-        return value <= condition.clear
-    return value < below
-
-
-def _state_holds(condition: State, value: Any) -> bool:
-    if condition.contains is not None:
-        return condition.contains in tuple(str(item) for item in value or ())
-    wanted = condition.equals if condition.equals is not None else condition.not_equals
-    actual: Any = value.value if hasattr(value, "value") else value
-    equal = bool(actual == wanted) if not isinstance(wanted, str) else str(actual) == wanted
-    return equal if condition.equals is not None else not equal
-
-
-def _aggregate(window: _Window, how: str) -> float | None:
-    values = window.values
-    if not values:
-        return None
-    if how == "mean":
-        return sum(values) / len(values)
-    if how == "max":
-        return max(values)
-    if how == "min":
-        return min(values)
-    delta = values[-1] - values[0]
-    if how == "delta":
-        return delta
-    span_min = (window.times[-1] - window.times[0]).total_seconds() / 60
-    return delta / span_min if span_min > 0 else 0.0
-
-
 class Evaluator:
     """Rules applied to readings: keeps per-device state and the alerts, returns transitions."""
 
@@ -230,7 +140,7 @@ class Evaluator:
         self._by_subject: dict[tuple[str, str], str] = {}
         self._last_received: dict[str, datetime] = {}
         self._latest: dict[tuple[str, Channel], tuple[datetime, int | None]] = {}
-        self._windows: dict[tuple[str, str], _Window] = {}
+        self._windows: dict[tuple[str, str], Window] = {}
         self._rules: dict[str, _Compiled] = {}
         self._device_rules: dict[str, _DeviceRules] = {}
         self._orphans: list[str] = []
@@ -260,7 +170,7 @@ class Evaluator:
             devices = [
                 record
                 for record in self._registry.of_kind(item.rule.kind)
-                if _selects(item.rule, record.id, record.district, record)
+                if selects(item.rule, record.id, record.district, record)
             ]
             if isinstance(condition, Absent):
                 item.selected = tuple(record.id for record in devices)
@@ -300,7 +210,7 @@ class Evaluator:
             *self._candidates.get((kind, ""), ()),
             *self._candidates.get((kind, district), ()),
         ]
-        chosen = [item for item in candidates if _selects(item.rule, device_id, district, record)]
+        chosen = [item for item in candidates if selects(item.rule, device_id, district, record)]
         found = _DeviceRules(
             telemetry=tuple(
                 c for c in chosen if isinstance(c.rule.condition, _TELEMETRY_CONDITIONS)
@@ -406,15 +316,15 @@ class Evaluator:
         extras: dict[str, Any] = {}
         value: float | None = None
         if isinstance(condition, Threshold):
-            raw = _read_field(payload, condition.field, condition.reduce)
+            raw = read_field(payload, condition.field, condition.reduce)
             if raw is None:
                 return
             value = float(raw)
             was = (item.rule.name, device_id) in self._by_subject
-            active = _crosses(condition, value, was)
+            active = crosses(condition, value, was)
         elif isinstance(condition, State):
-            raw = _read_field(payload, condition.field, "max")
-            active = _state_holds(condition, raw)
+            raw = read_field(payload, condition.field, "max")
+            active = state_holds(condition, raw)
             value = float(raw) if isinstance(raw, int | float) else None
         elif isinstance(condition, WaterClassBelowTarget):
             if record is None or record.target_class is None:
@@ -443,13 +353,13 @@ class Evaluator:
         payload: Payload,
         at: datetime,
     ) -> None:
-        raw = _read_field(payload, condition.field, condition.reduce)
+        raw = read_field(payload, condition.field, condition.reduce)
         if raw is None:
             return
         key = (item.rule.name, device_id)
         window = self._windows.get(key)
         if window is None:
-            window = self._windows[key] = _Window()
+            window = self._windows[key] = Window()
         window.add(at, float(raw))
         end = window.end()
         assert end is not None
@@ -465,12 +375,12 @@ class Evaluator:
         device_id: str,
         record: DeviceRecord | None,
         district: str,
-        window: _Window,
+        window: Window,
         at: datetime,
     ) -> None:
-        value = _aggregate(window, condition.aggregate)
+        value = aggregate(window, condition.aggregate)
         was = (item.rule.name, device_id) in self._by_subject
-        active = value is not None and _crosses(condition, value, was)
+        active = value is not None and crosses(condition, value, was)
         assert condition.window is not None
         if not active and self._holding(item.rule.name, device_id, at, condition.window):
             return
@@ -498,7 +408,7 @@ class Evaluator:
         key = (item.rule.name, device_id)
         window = self._windows.get(key)
         if window is None:
-            window = self._windows[key] = _Window()
+            window = self._windows[key] = Window()
         window.add(at, 1.0)
         end = window.end()
         assert end is not None
@@ -513,12 +423,12 @@ class Evaluator:
         device_id: str,
         record: DeviceRecord | None,
         district: str,
-        window: _Window,
+        window: Window,
         at: datetime,
     ) -> None:
         count = float(len(window.values))
         was = (item.rule.name, device_id) in self._by_subject
-        active = _crosses(condition, count, was)
+        active = crosses(condition, count, was)
         if not active and self._holding(item.rule.name, device_id, at, condition.window):
             return
         self._settle(out, item, device_id, record, district, active, count, {}, at)
@@ -534,10 +444,10 @@ class Evaluator:
     ) -> None:
         member = condition.member
         if isinstance(member, Threshold):
-            raw = _read_field(payload, member.field, member.reduce)
-            matches = raw is not None and _crosses(member, float(raw), False)
+            raw = read_field(payload, member.field, member.reduce)
+            matches = raw is not None and crosses(member, float(raw), False)
         else:
-            matches = _state_holds(member, _read_field(payload, member.field, "max"))
+            matches = state_holds(member, read_field(payload, member.field, "max"))
         self._mark_member(out, item, condition, device_id, matches, at)
 
     def _mark_member(
@@ -708,10 +618,10 @@ class Evaluator:
                 return False
         local = at.astimezone(self._zone).time() if self._zone else at.time()
         inside = when.span("local_time")
-        if inside is not None and not _within(local, *inside):
+        if inside is not None and not within(local, *inside):
             return False
         outside = when.span("outside_local_time")
-        return outside is None or not _within(local, *outside)
+        return outside is None or not within(local, *outside)
 
     def _sun_at(self, at: datetime) -> float:
         minute = int(at.timestamp() // 60)
@@ -794,7 +704,7 @@ class Evaluator:
         if isinstance(condition, Threshold | EventRate) and (
             not isinstance(condition, Threshold) or condition.window is not None
         ):
-            window = self._windows.get(key) or _Window()
+            window = self._windows.get(key) or Window()
             span = condition.window
             assert span is not None
             window.trim(now, span)
@@ -857,10 +767,3 @@ class Evaluator:
         acked = replace(alert, acknowledged_by=by, acknowledged_at=at)
         self._alerts[fp] = acked
         return Transition(acked, ChangeKind.ACKNOWLEDGED)
-
-
-def _within(moment: Any, start: Any, end: Any) -> bool:
-    """Whether a local time falls in [start, end), a span that may wrap midnight."""
-    if start <= end:
-        return bool(start <= moment < end)
-    return bool(moment >= start or moment < end)
