@@ -146,12 +146,16 @@ class Registry(Mapping[str, DeviceRecord]):
         return cls(devices, city=city)
 
 
-class _LineLoader(yaml.SafeLoader):
+# libyaml's parser when present: a 100,000-device registry loads several times faster.
+_SafeBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_SafeBase):  # type: ignore[valid-type,misc]
     """A safe loader that remembers the line each mapping starts on."""
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
+    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=True)
     mapping[_LINE_KEY] = node.start_mark.line + 1
     return mapping
 
