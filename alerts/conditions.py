@@ -100,6 +100,7 @@ def crosses(condition: Threshold | EventRate, value: float, was_active: bool) ->
 
 
 def state_holds(condition: State, value: Any) -> bool:
+    """Whether a field's value equals, differs from, or (a list) contains the wanted value."""
     if condition.contains is not None:
         return condition.contains in tuple(str(item) for item in value or ())
     wanted = condition.equals if condition.equals is not None else condition.not_equals
