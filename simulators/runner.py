@@ -1,7 +1,9 @@
 """The fleet runner: a simulated clock driving the simulation onto a broker.
 
 The clock runs at ``speed`` simulated seconds per real second: 1 is real time, 720 is a day in
-two minutes, 0 is backfill — as fast as the broker acknowledges. Each device reports once per
+two minutes, 0 is backfill — as fast as the broker acknowledges. Real time follows the wall
+clock: a run that starts in the past first catches up as fast as the broker takes it (a backlog
+replayed), then goes on live, with no break in between. Each device reports once per
 ``interval_s`` of simulated time; a report round is published in chunks spread over the
 interval, so the broker sees a steady rate rather than a burst every interval.
 """
@@ -184,9 +186,14 @@ async def _publish(
 
 
 async def _wait_until(sim_s: float, start_s: float, real_start: float, speed: float) -> None:
-    """Sleep until the simulated clock reaches ``sim_s`` (no wait in backfill)."""
+    """Sleep until the simulated clock reaches ``sim_s`` (no wait in backfill, none in real
+    time while the simulated clock is behind the wall clock)."""
     if speed <= 0:
         return
-    delay = real_start + (sim_s - start_s) / speed - time.monotonic()
+    if speed == 1:
+        # real time is the wall clock: behind it, catch up; level with it, keep pace
+        delay = sim_s - time.time()
+    else:
+        delay = real_start + (sim_s - start_s) / speed - time.monotonic()
     if delay > 0:
         await asyncio.sleep(delay)

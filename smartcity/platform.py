@@ -216,29 +216,19 @@ async def _run_demo(
     endpoints: Endpoints,
     stats: simulators.SimulationStats,
 ) -> None:
-    """The simulated city: with a scenario, first its incidents replayed as fast as the broker
-    takes them (ending now), then the live city in real time."""
-    live_overrides: dict[str, object] = {"client_id_prefix": settings.simulate_client_id_prefix}
+    """The simulated city; with a scenario, its incidents replayed first (ending by now)."""
+    overrides: dict[str, object] = {}
     if options.speed is not None:
-        live_overrides["speed"] = options.speed
+        overrides["speed"] = options.speed
     if options.scenario:
+        # in real time a run that starts in the past catches up as fast as the broker takes
+        # it, then goes on live: the incident is replayed and the city carries on
         scenario = scenario_by_name(settings, options.scenario)
-        start = replay_start(scenario, registry, datetime.now(UTC))
-        duration_s = scenario.duration_s or 6 * 3600.0
-        replay = run_config(
-            settings,
-            endpoints.mqtt_url,
-            speed=0.0,
-            start=start,
-            end=start + timedelta(seconds=duration_s),
-            scenario=scenario,
-            client_id_prefix=f"{settings.simulate_client_id_prefix}-replay",
-        )
+        overrides["scenario"] = scenario
+        overrides["start"] = replay_start(scenario, registry, datetime.now(UTC))
         log.info("scenario_replay_started", extra={"scenario": scenario.name})
-        await simulators.run_fleet(replay, registry, stats=stats)
-        log.info("scenario_replay_finished", extra={"scenario": scenario.name})
     await simulators.run_fleet(
-        run_config(settings, endpoints.mqtt_url, **live_overrides), registry, stats=stats
+        run_config(settings, endpoints.mqtt_url, **overrides), registry, stats=stats
     )
 
 
