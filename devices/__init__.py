@@ -37,12 +37,14 @@ from devices.registry import (
     load_registry,
 )
 from devices.topics import (
+    UPLINK_CHANNELS,
     Channel,
     Kind,
     Topic,
     alert_topic,
     deadletter_topic,
     device_subscription,
+    device_subscriptions,
     parse_topic,
 )
 from devices.water_class import (
@@ -54,6 +56,7 @@ from devices.water_class import (
 
 __all__ = [
     "PAYLOAD_MAX_BYTES",
+    "UPLINK_CHANNELS",
     "WATER_CLASS_LIMITS",
     "Approach",
     "Channel",
@@ -96,6 +99,7 @@ __all__ = [
     "deadletter_topic",
     "decode_message",
     "device_subscription",
+    "device_subscriptions",
     "dump_registry",
     "load_registry",
     "parse_topic",
