@@ -299,7 +299,20 @@ class WorkerProcess:
         self.metrics_port = int(section["metrics_port"])
 
     def start(self, timeout_s: float = 30) -> None:
+        for _ in range(3):
+            if self._start_once(timeout_s):
+                return
+            if "Address already in use" not in self.log_path.read_text():
+                break
+            # another process took the metrics port free_port() found: pick another
+            self.metrics_port = free_port()
+            self.document["gateway"]["metrics_port"] = self.metrics_port
+            self.config_path.write_text(json.dumps(self.document))
+        raise AssertionError(f"gateway did not start; log:\n{self.log_path.read_text()}")
+
+    def _start_once(self, timeout_s: float) -> bool:
         self.ready_file.unlink(missing_ok=True)
+        self.log_path.write_bytes(b"")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gateway", str(self.config_path)],
@@ -308,9 +321,16 @@ class WorkerProcess:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "GATEWAY_LOG_LEVEL": "WARNING"},
             )
-        if not wait_for(self.ready_file.exists, timeout_s=timeout_s, interval_s=0.05):
-            self.kill()
-            raise AssertionError(f"gateway did not start; log:\n{self.log_path.read_text()}")
+        process = self.process
+        started = wait_for(
+            lambda: self.ready_file.exists() or process.poll() is not None,
+            timeout_s=timeout_s,
+            interval_s=0.05,
+        )
+        if started and self.ready_file.exists():
+            return True
+        self.kill()
+        return False
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
