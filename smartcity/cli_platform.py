@@ -113,8 +113,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         console: Annotated[bool, typer.Option(help="show the live console")] = True,
     ) -> None:
-        """Start the platform: local Mosquitto and InfluxDB (unless their URLs are set), the
-        gateway, the rule engine, and with --demo a simulated city. Ctrl-C stops it all."""
+        """Start the whole platform; Ctrl-C stops it all.
+
+        Local Mosquitto and InfluxDB (unless SMARTCITY_MQTT_URL / SMARTCITY_INFLUX_URL are set),
+        the gateway, the rule engine, and with --demo a simulated city.
+        """
         from smartcity.platform import PlatformOptions
 
         settings = _settings()
@@ -133,8 +136,11 @@ def register(app: typer.Typer) -> None:
         engine: Annotated[bool, typer.Option(help="also run the rule engine")] = True,
         console: Annotated[bool, typer.Option(help="show the live console")] = False,
     ) -> None:
-        """Run the gateway (and the rule engine) against SMARTCITY_MQTT_URL and
-        SMARTCITY_INFLUX_URL; starts local servers only for those left unset."""
+        """Run the gateway and the rule engine, without simulators.
+
+        Uses SMARTCITY_MQTT_URL and SMARTCITY_INFLUX_URL; starts local servers only for those
+        left unset.
+        """
         from smartcity.platform import PlatformOptions
 
         _run(_settings(), PlatformOptions(engine=engine, demo=False, console=console))
@@ -142,6 +148,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def status() -> None:
         """One screen on a running platform: its servers, the gateway's figures, the alerts."""
+        from alerts import AlertState, AlertStore
         from smartcity.platform import endpoints_file
 
         settings = _settings()
@@ -156,14 +163,23 @@ def register(app: typer.Typer) -> None:
         table.add_row("broker", str(info["mqtt_url"]))
         table.add_row("influxdb", f"{info['influx_url']} {_ping(info['influx_url'])}")
         metrics = _metrics(info.get("metrics_port"))
-        for name in (
-            "smartcity_gateway_received_total",
-            "smartcity_gateway_stored_total",
-            "smartcity_gateway_rejected_total",
-            "smartcity_gateway_devices_online",
+        for label, name in (
+            ("messages received", "gateway_messages_received_total"),
+            ("messages stored", "gateway_messages_stored_total"),
+            ("messages rejected", "gateway_messages_rejected_total"),
+            ("in flight", "gateway_messages_in_flight"),
+            ("devices online", "gateway_devices_online"),
+            ("points in the spool", "gateway_spool_points"),
         ):
             if name in metrics:
-                table.add_row(name.removeprefix("smartcity_gateway_"), f"{metrics[name]:,.0f}")
+                table.add_row(label, f"{metrics[name]:,.0f}")
+        if Path(settings.alerts_state_path).exists():
+            with AlertStore(settings.alerts_state_path) as store:
+                active = store.alerts(include_resolved=False)
+            firing = sum(1 for alert in active if alert.state is AlertState.FIRING)
+            table.add_row("alerts", f"{firing} firing, {len(active) - firing} pending")
+            for alert in active[:10]:
+                table.add_row(f"  {alert.severity}", f"{alert.rule}: {alert.summary}")
         Console().print(table)
         if not running:
             raise typer.Exit(1)

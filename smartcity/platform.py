@@ -116,24 +116,28 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
         settings = settings.model_copy(update={"alerts_event_time": True})
     with local_endpoints(settings) as endpoints:
         note = endpoints_file(settings)
-        note.parent.mkdir(parents=True, exist_ok=True)
-        note.write_text(
-            json.dumps(
-                {
-                    "pid": os.getpid(),
-                    "mqtt_url": endpoints.mqtt_url,
-                    "influx_url": endpoints.influx_url,
-                    "metrics_port": settings.metrics_port,
-                    "started": list(endpoints.started),
-                    "server_pids": endpoints.pids,
-                }
-            ),
-            encoding="utf-8",
-        )
+        write_note(settings, endpoints, metrics_port=None)
         try:
             await _serve(settings, options, registry, endpoints)
         finally:
             note.unlink(missing_ok=True)
+
+
+def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | None) -> None:
+    """Tell ``smartcity status`` where this platform is (rewritten once the gateway listens)."""
+    note = endpoints_file(settings)
+    note.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "pid": os.getpid(),
+        "mqtt_url": endpoints.mqtt_url,
+        "influx_url": endpoints.influx_url,
+        "metrics_port": metrics_port,
+        "started": list(endpoints.started),
+        "server_pids": endpoints.pids,
+    }
+    temporary = note.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document), encoding="utf-8")
+    temporary.replace(note)
 
 
 def _registry(settings: Settings, *, demo: bool) -> Registry:
@@ -164,8 +168,14 @@ async def _serve(
         )
         async with asyncio.TaskGroup() as group:
             group.create_task(gateway.run(), name="gateway")
+            await gateway.ready.wait()
+            if settings.metrics_port is not None:
+                async with asyncio.timeout(10):
+                    # the metrics listener binds just after the gateway subscribes
+                    while gateway.metrics_port is None:  # noqa: ASYNC110
+                        await asyncio.sleep(0.01)
+            write_note(settings, endpoints, metrics_port=gateway.metrics_port)
             if options.demo:
-                await gateway.ready.wait()
                 group.create_task(
                     _run_demo(settings, options, registry, endpoints, fleet_stats), name="demo"
                 )

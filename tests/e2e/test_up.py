@@ -58,6 +58,18 @@ def test_up_shows_live_figures_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         assert "online" in figures
         assert "msg/s in" in figures
         assert "stored" in figures
+        status = subprocess.run(
+            [sys.executable, "-m", "smartcity", "status"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "running" in status.stdout
+        assert "messages stored" in status.stdout
         endpoints = json.loads((tmp_path / "endpoints.json").read_text())
         servers = list(endpoints["server_pids"].values())
         assert len(servers) == 2
