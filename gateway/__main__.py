@@ -3,9 +3,10 @@
 The JSON holds ``gateway`` (every ``GatewayConfig`` field; ``plate_hash_key`` as text),
 ``registry_path``, ``influx`` (``url``, ``database``, ``username``, ``password``, ``timeout_s``),
 ``spool`` (``directory``, ``max_bytes``, ``segment_max_bytes``, ``fsync``), ``store``
-(``max_in_flight``, ``retry_initial_s``, ``retry_max_s``) and optionally ``ready_file``: once
-subscribed, the worker writes ``{"pid": ..., "metrics_port": ...}`` there. SIGTERM or SIGINT
-stops it gracefully (flush, ack, disconnect); SIGKILL is what the fault tests use.
+(``max_in_flight``, ``retry_initial_s``, ``retry_max_s``) and optionally ``log_level`` and
+``ready_file``: once subscribed, the worker writes ``{"pid": ..., "metrics_port": ...}``
+there. SIGTERM or SIGINT stops it gracefully (flush, ack, disconnect); SIGKILL is what the
+fault tests use.
 
 ``smartcity up`` runs the gateway in its own process tree; this entry point exists so that a
 gateway can be run, killed and restarted on its own, and so that it needs nothing of
@@ -137,16 +138,16 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m gateway CONFIG.json|-", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=os.environ.get("GATEWAY_LOG_LEVEL", "WARNING"),
-        format='{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","event":"%(message)s"}',
-    )
     text = sys.stdin.read() if argv[0] == "-" else Path(argv[0]).read_text(encoding="utf-8")
     try:
         document = load_config(text)
     except ConfigInvalid as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
+    logging.basicConfig(
+        level=str(document.get("log_level", "WARNING")),
+        format='{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","event":"%(message)s"}',
+    )
     with contextlib.suppress(ImportError):
         import uvloop
 

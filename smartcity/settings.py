@@ -43,21 +43,38 @@ class Settings(BaseSettings):
         default=None,
         description="http://host:port of an existing InfluxDB; unset starts a local one",
     )
+    local_mqtt_port: int = Field(
+        default=1883, ge=0, le=65535, description="port of the local Mosquitto; 0 picks a free one"
+    )
+    local_influx_port: int = Field(
+        default=8086, ge=0, le=65535, description="port of the local InfluxDB; 0 picks a free one"
+    )
 
     # --- InfluxDB ---------------------------------------------------------------------------
     influx_api: Literal["v1", "v2"] = Field(
         default="v1", description="v1: /write + InfluxQL; v2: /api/v2/write via influxdb-client"
     )
-    influx_database: str = Field(default="smartcity", pattern=r"^[A-Za-z0-9_]{1,64}$")
-    influx_username: str | None = None
-    influx_password: SecretStr | None = None
-    influx_token: SecretStr | None = None
-    influx_org: str = "smartcity"
-    influx_bucket: str = "smartcity"
-    influx_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    influx_database: str = Field(
+        default="smartcity", pattern=r"^[A-Za-z0-9_]{1,64}$", description="InfluxDB 1.x database"
+    )
+    influx_username: str | None = Field(
+        default=None, description="InfluxDB 1.x user, if authentication is on"
+    )
+    influx_password: SecretStr | None = Field(default=None, description="InfluxDB 1.x password")
+    influx_token: SecretStr | None = Field(default=None, description="InfluxDB 2 API token (v2)")
+    influx_org: str = Field(default="smartcity", description="InfluxDB 2 organisation (v2)")
+    influx_bucket: str = Field(default="smartcity", description="InfluxDB 2 bucket (v2)")
+    influx_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="timeout of one InfluxDB request"
+    )
 
     # --- gateway and ingest -----------------------------------------------------------------
-    gateway_client_id: str = Field(default="smartcity-gateway", min_length=1, max_length=64)
+    gateway_client_id: str = Field(
+        default="smartcity-gateway",
+        min_length=1,
+        max_length=64,
+        description="MQTT client id; the persistent session is kept under it",
+    )
     gateway_subscription: str | None = Field(
         default=None,
         description="one topic filter; unset: every device's uplink channels (never city/+/+/+/+,"
@@ -70,8 +87,12 @@ class Settings(BaseSettings):
         description="MQTT 5 Receive Maximum: unacked QoS 1 window; throughput <= window / time"
         " to durable",
     )
-    gateway_session_expiry_s: int = Field(default=3600, ge=0)
-    gateway_keepalive_s: int = Field(default=30, ge=5, le=3600)
+    gateway_session_expiry_s: int = Field(
+        default=3600,
+        ge=0,
+        description="how long the broker keeps the gateway's session while it is away",
+    )
+    gateway_keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive")
     gateway_workers: int = Field(
         default=1, ge=1, le=64, description="worker processes; each owns a partition of devices"
     )
@@ -79,7 +100,9 @@ class Settings(BaseSettings):
     gateway_batch_age_s: float = Field(
         default=0.05, gt=0, le=10, description="a batch is stored at the latest this old"
     )
-    gateway_batches_in_flight: int = Field(default=4, ge=1, le=64)
+    gateway_batches_in_flight: int = Field(
+        default=4, ge=1, le=64, description="batches being made durable at once"
+    )
     gateway_queue_max: int = Field(
         default=20_000, ge=1, description="receive hand-off; >= receive_max never blocks paho"
     )
@@ -102,25 +125,42 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(
         default=9108, ge=0, le=65535, description="0: any free port; unset: no HTTP endpoint"
     )
-    payload_max_bytes: int = Field(default=64 * 1024, ge=256, le=256 * 1024 * 1024)
+    payload_max_bytes: int = Field(
+        default=64 * 1024,
+        ge=256,
+        le=256 * 1024 * 1024,
+        description="larger payloads are dead-lettered (too_large)",
+    )
     plate_hash_key: SecretStr = Field(
         default=SecretStr("change-me-in-production"),
         description="HMAC key for licence plates; plates are stored only as keyed hashes",
     )
-    ingest_batch_max: int = Field(default=5000, ge=1, le=100_000)
-    ingest_flush_interval_s: float = Field(default=0.2, gt=0, le=60)
-    ingest_queue_max: int = Field(default=20_000, ge=1)
     ingest_max_in_flight: int = Field(
         default=4, ge=1, le=64, description="database writes in flight at once"
     )
     ingest_gzip: bool = Field(default=False, description="gzip write bodies (CPU for bandwidth)")
-    ingest_retry_initial_s: float = Field(default=0.5, gt=0, le=60)
-    ingest_retry_max_s: float = Field(default=30.0, gt=0, le=3600)
+    ingest_retry_initial_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="first wait before retrying InfluxDB / replaying the spool",
+    )
+    ingest_retry_max_s: float = Field(
+        default=30.0, gt=0, le=3600, description="longest wait between retries"
+    )
     influx_retention_policy: str | None = Field(
         default=None, description="rp= of 1.x writes; unset: the default policy (raw)"
     )
-    influx_raw_retention: str = Field(default="30d", pattern=r"^(\d+[smhdw])+$")
-    influx_downsampled_retention: str = Field(default="400d", pattern=r"^(\d+[smhdw])+$")
+    influx_raw_retention: str = Field(
+        default="30d",
+        pattern=r"^(\d+[smhdw])+$",
+        description="retention of raw points (policy raw)",
+    )
+    influx_downsampled_retention: str = Field(
+        default="400d",
+        pattern=r"^(\d+[smhdw])+$",
+        description="retention of the 1 m / 1 h rollups (policy downsampled)",
+    )
     influx_downsample_every: str = Field(
         default="1m", pattern=r"^(\d+[smhdw])+$", description="how often the rollup CQs run"
     )
@@ -128,20 +168,36 @@ class Settings(BaseSettings):
         default="10m", pattern=r"^(\d+[smhdw])+$", description="how far back each CQ run reaches"
     )
     spool_dir: Path | None = Field(default=None, description="unset: {data_dir}/spool")
-    spool_max_bytes: int = Field(default=1024**3, ge=1024 * 1024)
-    spool_segment_max_bytes: int = Field(default=16 * 1024**2, ge=64 * 1024)
+    spool_max_bytes: int = Field(
+        default=1024**3,
+        ge=1024 * 1024,
+        description="spool bound; full, the gateway stops acking and the broker keeps messages",
+    )
+    spool_segment_max_bytes: int = Field(
+        default=16 * 1024**2,
+        ge=64 * 1024,
+        description="spool segment size; a segment is deleted once replayed",
+    )
     spool_fsync: Literal["always", "never"] = Field(
         default="always", description="always: fsync each append (survives power loss)"
     )
-    shutdown_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    shutdown_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="how long a stop may take to flush and ack"
+    )
 
     # --- simulators -------------------------------------------------------------------------
-    simulate_interval_s: float = Field(default=5.0, gt=0, le=3600)
-    simulate_seed: int = 42
+    simulate_interval_s: float = Field(
+        default=5.0, gt=0, le=3600, description="simulated seconds between two reports of a device"
+    )
+    simulate_seed: int = Field(
+        default=42, description="seed of the simulated city; the same seed gives the same messages"
+    )
     simulate_fleet_path: Path = Field(
         default=Path("config/fleets/demo.yaml"), description="fleet file the demo city grows from"
     )
-    simulate_scenarios_dir: Path = Field(default=Path("config/scenarios"))
+    simulate_scenarios_dir: Path = Field(
+        default=Path("config/scenarios"), description="where named scenarios are found"
+    )
     simulate_speed: float = Field(
         default=1.0, ge=0, le=1_000_000, description="simulated s per real s; 0: backfill"
     )
@@ -149,9 +205,21 @@ class Settings(BaseSettings):
     simulate_dedicated_max: int = Field(
         default=100, ge=0, le=5_000, description="devices with their own connection and last-will"
     )
-    simulate_inflight_max: int = Field(default=5_000, ge=1, le=1_000_000)
-    simulate_client_id_prefix: str = Field(default="smartcity-sim", min_length=1, max_length=40)
-    simulate_connect_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    simulate_inflight_max: int = Field(
+        default=5_000,
+        ge=1,
+        le=1_000_000,
+        description="unacknowledged simulator messages before it waits",
+    )
+    simulate_client_id_prefix: str = Field(
+        default="smartcity-sim",
+        min_length=1,
+        max_length=40,
+        description="MQTT client ids of the simulator's connections",
+    )
+    simulate_connect_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="timeout of a simulator connection"
+    )
 
     # --- alerts -----------------------------------------------------------------------------
     rules_path: Path = Field(
@@ -172,7 +240,9 @@ class Settings(BaseSettings):
         ge=0,
         description="a reading whose ts is further than this from its arrival is timed by arrival",
     )
-    alerts_notify_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    alerts_notify_timeout_s: float = Field(
+        default=5.0, gt=0, le=300, description="timeout of one alert publication or notification"
+    )
     alerts_watch_rules: bool = Field(
         default=True, description="reload edited rule files without a restart"
     )
@@ -181,11 +251,19 @@ class Settings(BaseSettings):
         description="time rules by the devices' clocks (a sped-up simulation or a replay), "
         "not the wall clock",
     )
-    alerts_publish_qos: Literal[0, 1, 2] = 1
-    alerts_influx_measurement: str = Field(default="alert", pattern=r"^[A-Za-z0-9_]{1,64}$")
+    alerts_publish_qos: Literal[0, 1, 2] = Field(
+        default=1, description="QoS of alert changes on city/alerts/..."
+    )
+    alerts_influx_measurement: str = Field(
+        default="alert",
+        pattern=r"^[A-Za-z0-9_]{1,64}$",
+        description="measurement alert changes are written to",
+    )
 
     # --- logging ----------------------------------------------------------------------------
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="DEBUG, INFO, WARNING or ERROR"
+    )
     log_file: Path | None = Field(default=None, description="JSON log lines go here; unset: stderr")
 
     @field_validator("mqtt_url")
