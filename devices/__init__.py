@@ -3,9 +3,16 @@
 Imports nothing else of ours; every other room derives its knowledge of devices from here.
 """
 
+from devices.broker import BrokerAddress, parse_broker_url
 from devices.commands import Command, CommandAction, CommandResult
 from devices.decode import PAYLOAD_MAX_BYTES, Message, decode_message, schema_for
-from devices.errors import DeviceError, PayloadInvalid, RegistryInvalid, TopicInvalid
+from devices.errors import (
+    BrokerUrlInvalid,
+    DeviceError,
+    PayloadInvalid,
+    RegistryInvalid,
+    TopicInvalid,
+)
 from devices.payloads import (
     Approach,
     CheckpointEvent,
@@ -59,6 +66,8 @@ __all__ = [
     "UPLINK_CHANNELS",
     "WATER_CLASS_LIMITS",
     "Approach",
+    "BrokerAddress",
+    "BrokerUrlInvalid",
     "Channel",
     "CheckpointEvent",
     "CheckpointTelemetry",
@@ -102,6 +111,7 @@ __all__ = [
     "device_subscriptions",
     "dump_registry",
     "load_registry",
+    "parse_broker_url",
     "parse_topic",
     "parse_ts",
     "schema_for",

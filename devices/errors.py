@@ -8,11 +8,21 @@ DeviceError
 
 from __future__ import annotations
 
-__all__ = ["DeviceError", "PayloadInvalid", "RegistryInvalid", "TopicInvalid"]
+__all__ = ["BrokerUrlInvalid", "DeviceError", "PayloadInvalid", "RegistryInvalid", "TopicInvalid"]
 
 
 class DeviceError(Exception):
     """Base of every error raised by ``devices``."""
+
+
+class BrokerUrlInvalid(DeviceError):
+    """A broker URL that cannot be used; the password is never part of the message."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        shown = url.split("@", 1)[-1] if "@" in url else url
+        super().__init__(f"broker URL {shown!r}: {reason}")
+        self.url = shown
+        self.reason = reason
 
 
 class TopicInvalid(DeviceError):

@@ -16,12 +16,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devices import BrokerAddress, BrokerUrlInvalid, parse_broker_url
 from simulators.engine import Outgoing
 from simulators.errors import BrokerUnreachable
 from simulators.wire import RawPublisher
@@ -33,30 +32,12 @@ log = logging.getLogger(__name__)
 _PAHO_INFLIGHT = 1_000  # our own window; the broker still enforces its own limits
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    """Where the broker is and who we are to it."""
-
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-    tls: bool
-
-
 def parse_mqtt_url(url: str) -> BrokerAddress:
-    """``mqtt://[user:pass@]host[:port]`` (``mqtts://`` for TLS)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts", "tcp"):
-        raise BrokerUnreachable(url, "the URL must start with mqtt://, mqtts:// or tcp://")
-    tls = parts.scheme == "mqtts"
-    return BrokerAddress(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or (8883 if tls else 1883),
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        tls=tls,
-    )
+    """``mqtt://[user:pass@]host[:port]``; a bad URL is a broker we cannot reach."""
+    try:
+        return parse_broker_url(url)
+    except BrokerUrlInvalid as exc:
+        raise BrokerUnreachable(exc.url, exc.reason) from exc
 
 
 class ConnectionPool:

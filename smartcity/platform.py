@@ -26,7 +26,7 @@ import aiomqtt
 
 import alerts
 import simulators
-from devices import Registry, load_registry
+from devices import Registry, load_registry, parse_broker_url
 from gateway import Gateway
 from ingest import DurableStore, Spool, bootstrap_database
 from smartcity import console as live
@@ -38,7 +38,6 @@ from smartcity.wiring import (
     bootstrap_config,
     gateway_config,
     influx_writer,
-    mqtt_endpoint,
     spool_config,
     store_config,
 )
@@ -199,7 +198,7 @@ async def _alert_engine(
         yield None
         return
     rules = alerts.load_rules(settings.rules_path)
-    endpoint = mqtt_endpoint(endpoints.mqtt_url)
+    endpoint = parse_broker_url(endpoints.mqtt_url)
     async with aiomqtt.Client(
         endpoint.host,
         endpoint.port,

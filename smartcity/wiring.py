@@ -5,11 +5,9 @@ Rooms take frozen config dataclasses with no defaults; the defaults live in ``se
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
-from devices import device_subscriptions
+from devices import device_subscriptions, parse_broker_url
 from gateway import GatewayConfig
 from ingest import (
     BootstrapConfig,
@@ -23,45 +21,19 @@ from ingest import (
 from smartcity.settings import Settings
 
 __all__ = [
-    "MqttEndpoint",
     "bootstrap_config",
     "gateway_config",
     "influx_writer",
-    "mqtt_endpoint",
     "spool_config",
     "store_config",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class MqttEndpoint:
-    """Where the broker is, from an ``mqtt://[user:pass@]host:port`` URL."""
-
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-    tls: bool
-
-
-def mqtt_endpoint(url: str) -> MqttEndpoint:
-    """Parse a broker URL; the port defaults to 1883 (8883 for ``mqtts://``)."""
-    parts = urlsplit(url)
-    tls = parts.scheme == "mqtts"
-    return MqttEndpoint(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or (8883 if tls else 1883),
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        tls=tls,
-    )
 
 
 def gateway_config(
     settings: Settings, mqtt_url: str, *, worker_index: int = 0, worker_count: int | None = None
 ) -> GatewayConfig:
     """One gateway worker's config."""
-    endpoint = mqtt_endpoint(mqtt_url)
+    endpoint = parse_broker_url(mqtt_url)
     subscriptions = (
         (settings.gateway_subscription,)
         if settings.gateway_subscription
