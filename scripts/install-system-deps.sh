@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the platform and its tests run: the broker, the database,
-# VictoriaMetrics (a real server that speaks InfluxDB's /api/v2/write), and venv support.
+# VictoriaMetrics (a real server that speaks InfluxDB's /api/v2/write), docker-compose (to
+# validate compose.yaml) and venv support.
 # Installs only what is missing; when not root, prints the exact command instead.
 set -euo pipefail
 
@@ -9,6 +10,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 command -v victoria-metrics >/dev/null 2>&1 || missing+=(victoria-metrics)
+# Compose's own validator for compose.yaml (no Docker engine needed for `config -q`)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if [ ${#missing[@]} -eq 0 ]; then
