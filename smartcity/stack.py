@@ -281,6 +281,7 @@ class LocalInfluxDB(ChildServer):
     """InfluxDB 1.x (Debian's 1.6.7): HTTP ``/write`` and InfluxQL ``/query``."""
 
     rpc_port: int = 0
+    max_body_size: int = 64 * 1024 * 1024  # bytes of one /write body; larger ones get 413
 
     def __post_init__(self) -> None:
         self.name = "influxdb"
@@ -320,7 +321,7 @@ bind-address = "{LOOPBACK}:{self.rpc_port}"
   bind-address = "{LOOPBACK}:{self.port}"
   log-enabled = false
   write-tracing = false
-  max-body-size = 67108864
+  max-body-size = {self.max_body_size}
 
 [continuous_queries]
   enabled = true

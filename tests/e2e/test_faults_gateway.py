@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 
-import smartcity.stack
 from devices import Registry
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.integration.test_gateway_support import (
@@ -83,16 +82,6 @@ def _check_exactly_once(
 
 
 @pytest.fixture
-def same_port_restarts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let a stopped server start again on its port while old connections sit in TIME_WAIT.
-
-    ``port_is_free`` binds without SO_REUSEADDR, so it sees the port as taken for a minute
-    after the server closed its connections; the servers themselves bind with it and start fine.
-    """
-    monkeypatch.setattr(smartcity.stack, "port_is_free", lambda port: True)
-
-
-@pytest.fixture
 def registry_and_stream() -> tuple[object, list[tuple[str, bytes, float]]]:
     registry = fleet(100, district=unique_district())
     return registry, stream(registry, STREAM, int(time.time() * 1000) - 600_000)
@@ -132,7 +121,6 @@ def test_a_gateway_killed_again_and_again_loses_nothing_and_stores_nothing_twice
         worker.kill()
 
 
-@pytest.mark.usefixtures("same_port_restarts")
 def test_influxdb_down_for_a_minute_is_a_delay_not_a_loss(
     mosquitto: LocalMosquitto,
     make_influxdb: Callable[..., LocalInfluxDB],
@@ -167,7 +155,6 @@ def test_influxdb_down_for_a_minute_is_a_delay_not_a_loss(
         worker.kill()
 
 
-@pytest.mark.usefixtures("same_port_restarts")
 def test_a_mosquitto_restart_mid_stream_loses_nothing(
     make_mosquitto: Callable[..., LocalMosquitto],
     influxdb: LocalInfluxDB,
@@ -220,7 +207,6 @@ def _small_disk(path: Path, size: str) -> Iterator[bool]:
             subprocess.run(["umount", "-l", str(path)], check=False)
 
 
-@pytest.mark.usefixtures("same_port_restarts")
 def test_a_full_spool_disk_holds_messages_at_the_broker_until_influxdb_returns(
     mosquitto: LocalMosquitto,
     make_influxdb: Callable[..., LocalInfluxDB],

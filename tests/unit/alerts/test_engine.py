@@ -1,5 +1,6 @@
 """The engine as a service: persisted state across restarts, reloads that keep the last good
-rules, operators' acknowledgements and silences, listeners that fail. Fake clock throughout."""
+rules, operators' acknowledgements and silences, listeners that fail (a real MQTT publisher
+whose broker is gone). Fake clock throughout."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import os
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
 from alerts import (
@@ -17,6 +19,7 @@ from alerts import (
     AlertStore,
     ChangeKind,
     EngineClosed,
+    MqttAlertPublisher,
     load_rules,
 )
 from tests.unit.alerts.factory import REGISTRY, FakeClock, observe
@@ -46,13 +49,6 @@ class Recorder:
 
     def seen(self) -> list[tuple[str, str]]:
         return [(c.change.value, c.alert.labels["device"]) for c in self.changes]
-
-
-class Broken:
-    """A listener whose channel is down."""
-
-    async def notify(self, change: AlertChange) -> None:
-        raise ConnectionError("channel down")
 
 
 def config(rules_path: Path | None = None) -> AlertsConfig:
@@ -88,16 +84,25 @@ def engine(rules_file: Path, state: Path, clock: FakeClock, *listeners) -> Alert
     )
 
 
-async def test_a_firing_alert_is_announced_once_to_every_listener(rules_file, tmp_path):
+async def test_a_firing_alert_is_announced_once_to_every_listener(
+    rules_file, tmp_path, make_mosquitto, caplog
+):
     clock = FakeClock()
     one, two = Recorder(), Recorder()
-    async with engine(rules_file, tmp_path / "s.sqlite", clock, one, Broken(), two) as running:
-        await running.submit([observe("SL-1", clock.now, lamp_temp_c=85)])
-        clock.advance(minutes=10)
-        await running.submit([observe("SL-1", clock.now, seq=1, lamp_temp_c=86)])
-        await running.flush()
-        assert [a.state for a in running.active_alerts()] == [AlertState.FIRING]
+    # a real MQTT publisher between the two, whose broker goes away: its channel is down
+    broker = make_mosquitto()
+    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="engine-broken") as client:
+        broker.stop()
+        broken = MqttAlertPublisher(client, qos=1, timeout_s=1.0)
+        async with engine(rules_file, tmp_path / "s.sqlite", clock, one, broken, two) as running:
+            await running.submit([observe("SL-1", clock.now, lamp_temp_c=85)])
+            clock.advance(minutes=10)
+            await running.submit([observe("SL-1", clock.now, seq=1, lamp_temp_c=86)])
+            await running.flush()
+            assert [a.state for a in running.active_alerts()] == [AlertState.FIRING]
     assert one.seen() == two.seen() == [("firing", "SL-1")]
+    failed = [r for r in caplog.records if r.getMessage() == "alert_listener_failed"]
+    assert [getattr(r, "listener", None) for r in failed] == ["MqttAlertPublisher"]
 
 
 async def test_a_restart_neither_forgets_nor_reannounces_a_firing_alert(rules_file, tmp_path):
