@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-__all__ = ["influx_count", "influx_query", "wait_for"]
+__all__ = ["influx_count", "influx_query", "until", "wait_for"]
 
 
 def influx_query(url: str, database: str, query: str) -> list[dict[str, Any]]:
@@ -46,4 +47,16 @@ def wait_for(
         if condition():
             return True
         time.sleep(interval_s)
+    return condition()
+
+
+async def until(
+    condition: Callable[[], bool], *, timeout_s: float = 60.0, interval_s: float = 0.05
+) -> bool:
+    """``wait_for`` inside an event loop: poll without blocking the loop."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(interval_s)
     return condition()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -28,6 +27,7 @@ from tests.integration.test_gateway_support import (
     topic_of,
     unique_district,
 )
+from tests.support import until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -166,15 +166,6 @@ BAD: list[tuple[str, str, bytes, str]] = [
 ]
 
 
-async def _until(condition: Callable[[], bool], timeout_s: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.05)
-    return bool(condition())
-
-
 async def test_every_bad_message_is_dead_lettered_with_its_reason_and_the_valid_ones_arrive(
     mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, influx_database: str, tmp_path: Path
 ) -> None:
@@ -200,7 +191,7 @@ async def test_every_bad_message_is_dead_lettered_with_its_reason_and_the_valid_
         assert await asyncio.to_thread(publisher.wait_settled)
         assert len(publisher.accepted) == number
         expected_valid = 2 * len(BAD)
-        assert await _until(lambda: gw.stats().stored + gw.stats().rejected == number), gw.stats()
+        assert await until(lambda: gw.stats().stored + gw.stats().rejected == number), gw.stats()
         stats = gw.stats()
         publisher.close()
         assert stats.connected

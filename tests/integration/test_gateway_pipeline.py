@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -27,18 +26,9 @@ from tests.integration.test_gateway_support import (
     topic_of,
     unique_district,
 )
-from tests.support import influx_query
+from tests.support import influx_query, until
 
 pytestmark = pytest.mark.timeout(120)
-
-
-async def _until(condition: Callable[[], bool], timeout_s: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.05)
-    return bool(condition())
 
 
 async def test_every_valid_reading_is_stored_once_with_its_content(
@@ -52,7 +42,7 @@ async def test_every_valid_reading_is_stored_once_with_its_content(
         publisher = Publisher(mosquitto.port)
         await asyncio.to_thread(publisher.publish_all, messages)
         assert await asyncio.to_thread(publisher.wait_settled)
-        assert await _until(lambda: gw.stats().stored == len(messages))
+        assert await until(lambda: gw.stats().stored == len(messages))
         publisher.close()
     count, power_sum = stored_readings(influxdb.url, influx_database)
     print(f"\nstored {count} of {len(messages)}, power sum {power_sum}")
@@ -71,13 +61,13 @@ async def test_a_restarted_gateway_gets_nothing_again_because_everything_was_ack
     async with running_gateway(config, registry, influxdb.url, influx_database, tmp_path) as gw:
         await asyncio.to_thread(publisher.publish_all, stream(registry, 500, now))
         assert await asyncio.to_thread(publisher.wait_settled)
-        assert await _until(lambda: gw.stats().stored == 500)
+        assert await until(lambda: gw.stats().stored == 500)
     async with running_gateway(config, registry, influxdb.url, influx_database, tmp_path) as gw:
         # the broker delivers in order: anything left unacked would arrive before this one
         publisher.publish(
             0, topic_of("SL-0000", district=district), telemetry("SL-0000", 10_000, now, 1.0)
         )
-        assert await _until(lambda: gw.stats().stored >= 1)
+        assert await until(lambda: gw.stats().stored >= 1)
         assert gw.stats().received == 1
     publisher.close()
 
@@ -101,7 +91,7 @@ async def test_a_rejected_message_is_dead_lettered_stored_and_published_with_its
         publisher = Publisher(mosquitto.port)
         publisher.publish(0, topic_of("SL-0001", district=district), bad)
         assert await asyncio.to_thread(publisher.wait_settled)
-        assert await _until(lambda: bool(seen) and gw.stats().rejected == 1)
+        assert await until(lambda: bool(seen) and gw.stats().rejected == 1)
         publisher.close()
     watcher.loop_stop()
     topic, body = seen[0]
@@ -128,10 +118,10 @@ async def test_status_and_last_will_mark_a_device_online_then_offline(
         device.connect("127.0.0.1", mosquitto.port, keepalive=5)
         device.loop_start()
         device.publish(status_topic, b'{"online": true, "firmware": "1.2"}', qos=1, retain=True)
-        assert await _until(lambda: gw.stats().devices_online == 1)
+        assert await until(lambda: gw.stats().devices_online == 1)
         device.loop_stop()
         device.socket().close()  # an unclean end: the broker publishes the last-will
-        assert await _until(lambda: gw.stats().devices_online == 0, timeout_s=30)
+        assert await until(lambda: gw.stats().devices_online == 0, timeout_s=30)
         assert gw.presence.devices["SL-0000"].online is False
     # leave no retained status behind for other tests on the shared broker
     cleaner = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -33,18 +33,9 @@ from tests.integration.test_gateway_support import (
     topic_of,
     unique_district,
 )
-from tests.support import influx_query, wait_for
+from tests.support import influx_query, until, wait_for
 
 pytestmark = pytest.mark.timeout(120)
-
-
-async def _until(condition: Callable[[], bool], timeout_s: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.05)
-    return bool(condition())
 
 
 class Recorder:
@@ -108,11 +99,11 @@ async def test_metrics_health_and_gateway_stats_tell_what_happened(
             )
         publisher.publish(9, topic_of("SL-0001", district=district), b"{oops")
         assert await asyncio.to_thread(publisher.wait_settled)
-        assert await _until(lambda: gw.stats().stored == 3 and gw.stats().rejected == 1)
+        assert await until(lambda: gw.stats().stored == 3 and gw.stats().rejected == 1)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.metrics_port}") as http:
             health = await http.get("/healthz")
             metrics = (await http.get("/metrics")).text
-        assert await _until(
+        assert await until(
             lambda: bool(
                 influx_query(
                     influxdb.url, influx_database, 'SELECT last("stored") FROM "gateway_stats"'
@@ -161,7 +152,7 @@ async def test_durable_batches_reach_the_rule_engine_in_receive_order(
                 for seq in range(1000)
             ],
         )
-        assert await _until(lambda: sum(len(b) for b in recorder.batches) == 1000)
+        assert await until(lambda: sum(len(b) for b in recorder.batches) == 1000)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -292,6 +292,7 @@ class WorkerProcess:
             },
             "store": {"max_in_flight": 4, "retry_initial_s": 0.2, "retry_max_s": 2.0},
             "ready_file": str(self.ready_file),
+            "log_level": "WARNING",
         }
         self.config_path = workdir / f"{name}.json"
         self.config_path.write_text(json.dumps(self.document))
@@ -319,7 +320,6 @@ class WorkerProcess:
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "GATEWAY_LOG_LEVEL": "WARNING"},
             )
         process = self.process
         started = wait_for(
