@@ -10,6 +10,7 @@ message. The broker redelivers what we did not ack, and a redelivered point over
 from __future__ import annotations
 
 import logging
+import socket
 import struct
 import threading
 import time
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 
 _PUBACK = struct.Struct("!BBH")
 _PUBACK_COMMAND = 0x40
+# DISCONNECT with reason "normal" and no properties: the session (and its expiry) is kept
+_DISCONNECT = b"\xe0\x00"
+_CLOSE_TIMEOUT_S = 2.0
 _SUBSCRIBE_CHUNK = 200  # topic filters per SUBSCRIBE packet
 _RECONNECT_MIN_S = 1
 _RECONNECT_MAX_S = 5
@@ -127,11 +131,36 @@ class Receiver:
                 raise BrokerUnavailable(self._host, self._port, "no CONNACK in time")
 
     def stop(self) -> None:
-        """Disconnect after the acks already queued, and stop the network thread."""
+        """Disconnect once the acks already queued have reached the broker; stop the thread.
+
+        A socket closed while incoming data sits unread in it (the broker keeps sending up to
+        the Receive Maximum) makes the kernel answer with RST instead of FIN, and a broker that
+        gets RST drops what it had not read yet: our last PUBACKs, whose messages it would then
+        redeliver. So the close is graceful: paho's thread writes out every queued packet
+        before it ends, then we send DISCONNECT, half-close, and read until the broker closes.
+        """
         self._handoff.close()
-        # DISCONNECT is queued behind the PUBACKs, so what we acked reaches the broker first
-        self._client.disconnect()
-        self._client.loop_stop()
+        if not self._connected.is_set():
+            self._client.disconnect()
+            self._client.loop_stop()
+            return
+        self._client.loop_stop()  # returns once paho's outgoing queue (the PUBACKs) is written
+        sock = self._client.socket()
+        self._connected.clear()
+        if not isinstance(sock, socket.socket):
+            return
+        try:
+            sock.settimeout(_CLOSE_TIMEOUT_S)
+            sock.sendall(_DISCONNECT)
+            sock.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + _CLOSE_TIMEOUT_S
+            while time.monotonic() < deadline and sock.recv(65536):
+                pass  # what the broker still sends is redelivered next time: not acked
+        except OSError:
+            pass  # the broker went first; what it read of our acks it keeps
+        finally:
+            sock.close()
+            log.info("broker_disconnected_cleanly", extra={"host": self._host})
 
     def ack(self, mid: int, qos: int, generation: int) -> bool:
         """Acknowledge a QoS 1/2 message of this connection; ``False`` if it was not sent."""
