@@ -30,17 +30,17 @@ from devices import Registry, load_registry, parse_broker_url
 from gateway import Gateway
 from ingest import DurableStore, Spool, bootstrap_database
 from smartcity import console as live
-from smartcity.alerts_wiring import alert_listeners, alerts_config
-from smartcity.cli_simulate import fleet_registry, run_config, scenario_by_name
-from smartcity.settings import Settings
-from smartcity.stack import LocalInfluxDB, LocalMosquitto
-from smartcity.wiring import (
+from smartcity.assembly.engine import alert_listeners, alerts_config
+from smartcity.assembly.gateway import (
     bootstrap_config,
     gateway_config,
     influx_writer,
     spool_config,
     store_config,
 )
+from smartcity.cli_simulate import fleet_registry, run_config, scenario_by_name
+from smartcity.settings import Settings
+from smartcity.stack import LocalInfluxDB, LocalMosquitto
 
 __all__ = [
     "Endpoints",

@@ -25,16 +25,16 @@ import simulators
 from devices import Kind, Registry, device_subscriptions, load_registry, parse_topic
 from gateway import Gateway
 from ingest import DurableStore, Spool, bootstrap_database
-from smartcity.cli_simulate import run_config
-from smartcity.settings import Settings, load_settings
-from smartcity.stack import LocalInfluxDB, LocalMosquitto
-from smartcity.wiring import (
+from smartcity.assembly.gateway import (
     bootstrap_config,
     gateway_config,
     influx_writer,
     spool_config,
     store_config,
 )
+from smartcity.cli_simulate import run_config
+from smartcity.settings import Settings, load_settings
+from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.support import influx_query
 
 ROOT = Path(__file__).resolve().parents[2]
