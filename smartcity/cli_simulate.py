@@ -279,7 +279,7 @@ def bench(
     results_dir: Annotated[Path, typer.Option("--results-dir")] = Path("bench/results"),
 ) -> None:
     """Publish rates (one process, multi-process, the broker's own limit) and memory, as JSON."""
-    from smartcity.bench_simulate import run_benchmark
+    from smartcity.bench.simulate import run_benchmark
 
     typer.echo(json.dumps(run_benchmark(quick=quick, results_dir=results_dir), indent=2))
 
