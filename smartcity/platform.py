@@ -22,23 +22,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import aiomqtt
-
 import alerts
 import simulators
-from devices import Registry, load_registry, parse_broker_url
+from devices import Registry, load_registry
 from gateway import Gateway
-from ingest import DurableStore, Spool, bootstrap_database
+from ingest import DurableStore
 from smartcity import console as live
-from smartcity.assembly.engine import alert_listeners, alerts_config
-from smartcity.assembly.gateway import (
-    bootstrap_config,
+from smartcity.assembly import (
+    alert_engine,
+    durable_store,
+    fleet_registry,
     gateway_config,
-    influx_writer,
-    spool_config,
-    store_config,
+    run_config,
+    scenario_by_name,
 )
-from smartcity.cli_simulate import fleet_registry, run_config, scenario_by_name
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 
@@ -150,13 +147,9 @@ def _registry(settings: Settings, *, demo: bool) -> Registry:
 async def _serve(
     settings: Settings, options: PlatformOptions, registry: Registry, endpoints: Endpoints
 ) -> None:
-    if settings.influx_api == "v1":
-        await bootstrap_database(bootstrap_config(settings, endpoints.influx_url))
-    writer = influx_writer(settings, endpoints.influx_url)
     fleet_stats = simulators.SimulationStats()
     async with (
-        writer,
-        DurableStore(writer, Spool(spool_config(settings)), store_config(settings)) as store,
+        durable_store(settings, endpoints.influx_url) as store,
         _alert_engine(settings, options, registry, endpoints, store) as engine,
     ):
         gateway = Gateway(
@@ -197,25 +190,8 @@ async def _alert_engine(
     if not options.engine:
         yield None
         return
-    rules = alerts.load_rules(settings.rules_path)
-    endpoint = parse_broker_url(endpoints.mqtt_url)
-    async with aiomqtt.Client(
-        endpoint.host,
-        endpoint.port,
-        username=endpoint.username,
-        password=endpoint.password,
-        identifier=f"{settings.gateway_client_id}-alerts",
-        timeout=settings.alerts_notify_timeout_s,
-    ) as client:
-        engine = alerts.AlertEngine(
-            alerts_config(settings),
-            rules,
-            registry,
-            settings.alerts_state_path,
-            listeners=alert_listeners(settings, mqtt_client=client, store=store),
-        )
-        async with engine:
-            yield engine
+    async with alert_engine(settings, registry, endpoints.mqtt_url, store) as engine:
+        yield engine
 
 
 async def _run_demo(

@@ -5,23 +5,29 @@ Rooms take frozen config dataclasses with no defaults; the defaults live in ``se
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from devices import device_subscriptions, parse_broker_url
 from gateway import GatewayConfig
 from ingest import (
     BootstrapConfig,
+    DurableStore,
     InfluxV1Config,
     InfluxV1Writer,
     InfluxV2Config,
     InfluxV2Writer,
+    Spool,
     SpoolConfig,
     StoreConfig,
+    bootstrap_database,
 )
 from smartcity.settings import Settings
 
 __all__ = [
     "bootstrap_config",
+    "durable_store",
     "gateway_config",
     "influx_writer",
     "spool_config",
@@ -130,3 +136,17 @@ def bootstrap_config(settings: Settings, url: str) -> BootstrapConfig:
         resample_every=settings.influx_downsample_every,
         resample_for=settings.influx_downsample_for,
     )
+
+
+@contextlib.asynccontextmanager
+async def durable_store(settings: Settings, influx_url: str) -> AsyncIterator[DurableStore]:
+    """The writer for ``influx_url`` behind the disk spool, entered and left; on InfluxDB 1.x
+    the database is prepared first (idempotent)."""
+    if settings.influx_api == "v1":
+        await bootstrap_database(bootstrap_config(settings, influx_url))
+    writer = influx_writer(settings, influx_url)
+    async with (
+        writer,
+        DurableStore(writer, Spool(spool_config(settings)), store_config(settings)) as store,
+    ):
+        yield store

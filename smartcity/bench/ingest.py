@@ -45,7 +45,7 @@ from paho.mqtt.properties import Properties
 
 from devices import DeviceRecord, Kind, Registry, decode_message, dump_registry
 from ingest import InfluxV1Config, InfluxV1Writer, Point, encode_lines, points_from_message
-from smartcity.assembly.gateway import gateway_config
+from smartcity.assembly import gateway_config
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto, free_port
 

@@ -46,8 +46,14 @@ from alerts import (
 from devices import Kind, Registry, decode_message, load_registry
 from gateway import Gateway
 from ingest import DurableStore, Spool
-from smartcity.assembly.engine import alert_listeners, alerts_config
-from smartcity.assembly.gateway import gateway_config, influx_writer, spool_config, store_config
+from smartcity.assembly import (
+    alert_listeners,
+    alerts_config,
+    gateway_config,
+    influx_writer,
+    spool_config,
+    store_config,
+)
 from smartcity.settings import Settings, load_settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 

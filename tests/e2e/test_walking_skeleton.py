@@ -25,14 +25,14 @@ import simulators
 from devices import Kind, Registry, device_subscriptions, load_registry, parse_topic
 from gateway import Gateway
 from ingest import DurableStore, Spool, bootstrap_database
-from smartcity.assembly.gateway import (
+from smartcity.assembly import (
     bootstrap_config,
     gateway_config,
     influx_writer,
+    run_config,
     spool_config,
     store_config,
 )
-from smartcity.cli_simulate import run_config
 from smartcity.settings import Settings, load_settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.support import influx_query
