@@ -43,7 +43,7 @@ def _run(settings: Settings, options: object) -> None:
 
     assert isinstance(options, PlatformOptions)
     # Logs go to a file while the live console owns the terminal.
-    log_file = settings.log_file or Path(settings.data_dir) / "smartcity.log"
+    log_file = settings.log_file
     configure_logging(settings.log_level, file=log_file)
 
     async def main() -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "local_endpoints",
     "replay_start",
     "run_platform",
+    "state_paths",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,21 @@ class PlatformOptions:
 
 def endpoints_file(settings: Settings) -> Path:
     """Where a running platform writes its endpoints, for ``smartcity status``."""
-    return Path(settings.data_dir) / "endpoints.json"
+    return state_paths(settings)["endpoints"]
+
+
+def state_paths(settings: Settings) -> dict[str, Path]:
+    """Everything a platform writes, by what it is: under the data folder unless a setting
+    places it elsewhere, so two platforms with two data folders share nothing."""
+    data = Path(settings.data_dir)
+    return {
+        "mosquitto": data / "mosquitto",
+        "influxdb": data / "influxdb",
+        "endpoints": data / "endpoints.json",
+        "spool": settings.spool_dir,
+        "alerts_state": settings.alerts_state_path,
+        "log": settings.log_file,
+    }
 
 
 @contextlib.contextmanager
@@ -86,7 +101,7 @@ def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
         mqtt_url = settings.mqtt_url
         if mqtt_url is None:
             broker = LocalMosquitto(
-                Path(settings.data_dir) / "mosquitto", port=settings.local_mqtt_port
+                state_paths(settings)["mosquitto"], port=settings.local_mqtt_port
             )
             stack.enter_context(broker)
             mqtt_url = broker.url
@@ -95,7 +110,7 @@ def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
         influx_url = settings.influx_url
         if influx_url is None:
             database = LocalInfluxDB(
-                Path(settings.data_dir) / "influxdb", port=settings.local_influx_port
+                state_paths(settings)["influxdb"], port=settings.local_influx_port
             )
             stack.enter_context(database)
             influx_url = database.url

@@ -31,7 +31,11 @@ class Settings(BaseSettings):
     )
 
     # --- where things are --------------------------------------------------------------------
-    data_dir: Path = Field(default=Path(".smartcity"), description="local stack data, spool, state")
+    data_dir: Path = Field(
+        default=Path(".smartcity"),
+        description="everything the platform writes: local servers' data, spool, alert state,"
+        " logs; every path setting left unset lies under it",
+    )
     registry_path: Path = Field(
         default=Path("config/fleet.yaml"), description="the fleet registry the gateway reads"
     )
@@ -167,7 +171,10 @@ class Settings(BaseSettings):
     influx_downsample_for: str = Field(
         default="10m", pattern=r"^(\d+[smhdw])+$", description="how far back each CQ run reaches"
     )
-    spool_dir: Path | None = Field(default=None, description="unset: {data_dir}/spool")
+    spool_dir: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "spool",
+        description="points waiting for InfluxDB; unset: {data_dir}/spool",
+    )
     spool_max_bytes: int = Field(
         default=1024**3,
         ge=1024 * 1024,
@@ -226,8 +233,9 @@ class Settings(BaseSettings):
         default=Path("config/rules"), description="rule file or folder of *.yaml rule files"
     )
     alerts_state_path: Path = Field(
-        default=Path(".smartcity/alerts.sqlite"),
-        description="SQLite file of alert state, acknowledgements and silences",
+        default_factory=lambda data: data["data_dir"] / "alerts.sqlite",
+        description="SQLite file of alert state, acknowledgements and silences;"
+        " unset: {data_dir}/alerts.sqlite",
     )
     alerts_queue_max: int = Field(
         default=1000, ge=1, description="batches of observations waiting for the rule engine"
@@ -264,7 +272,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="DEBUG, INFO, WARNING or ERROR"
     )
-    log_file: Path | None = Field(default=None, description="JSON log lines go here; unset: stderr")
+    log_file: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "smartcity.log",
+        description="JSON log lines of `smartcity up` / `gateway`; unset: {data_dir}/smartcity.log",
+    )
 
     @field_validator("mqtt_url")
     @classmethod
@@ -288,6 +299,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False):
+            if error["type"] == "default_factory_not_called":
+                continue  # a path under a data_dir that is itself invalid, and named above
             name = "SMARTCITY_" + "_".join(str(part) for part in error["loc"]).upper()
             message = str(error["msg"]).removeprefix("Value error, ")
             secret = any(word in name for word in ("KEY", "PASSWORD", "TOKEN"))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from devices import device_subscriptions, parse_broker_url
 from gateway import GatewayConfig
@@ -105,9 +104,9 @@ def influx_writer(settings: Settings, url: str) -> InfluxV1Writer | InfluxV2Writ
 
 
 def spool_config(settings: Settings) -> SpoolConfig:
-    """The disk spool, under the data folder unless placed elsewhere."""
+    """The disk spool."""
     return SpoolConfig(
-        directory=settings.spool_dir or Path(settings.data_dir) / "spool",
+        directory=settings.spool_dir,
         max_bytes=settings.spool_max_bytes,
         segment_max_bytes=settings.spool_segment_max_bytes,
         fsync=settings.spool_fsync,
