@@ -33,6 +33,7 @@ from smartcity.assembly import (
     durable_store,
     fleet_registry,
     gateway_config,
+    owned_devices,
     run_config,
     scenario_by_name,
 )
@@ -71,6 +72,9 @@ class PlatformOptions:
     scenario: str | None = None
     speed: float | None = None
     console: bool = True
+    # smartcity gateway: the worker SMARTCITY_GATEWAY_WORKER_INDEX of SMARTCITY_GATEWAY_WORKERS;
+    # smartcity up: one gateway for the whole fleet, in this process
+    partitioned: bool = False
 
 
 def endpoints_file(settings: Settings) -> Path:
@@ -163,16 +167,18 @@ async def _serve(
     settings: Settings, options: PlatformOptions, registry: Registry, endpoints: Endpoints
 ) -> None:
     fleet_stats = simulators.SimulationStats()
+    config = (
+        gateway_config(settings, endpoints.mqtt_url)
+        if options.partitioned
+        else gateway_config(settings, endpoints.mqtt_url, worker_index=0, worker_count=1)
+    )
     async with (
         durable_store(settings, endpoints.influx_url) as store,
-        _alert_engine(settings, options, registry, endpoints, store) as engine,
+        _alert_engine(
+            settings, options, owned_devices(registry, config), endpoints, store
+        ) as engine,
     ):
-        gateway = Gateway(
-            gateway_config(settings, endpoints.mqtt_url, worker_count=1),
-            registry,
-            store,
-            sink=engine,
-        )
+        gateway = Gateway(config, registry, store, sink=engine)
         async with asyncio.TaskGroup() as group:
             group.create_task(gateway.run(), name="gateway")
             await gateway.ready.wait()
@@ -205,7 +211,12 @@ async def _alert_engine(
     if not options.engine:
         yield None
         return
-    async with alert_engine(settings, registry, endpoints.mqtt_url, store) as engine:
+    client_id = f"{settings.gateway_client_id}-alerts"
+    if options.partitioned and settings.gateway_workers > 1:
+        client_id += f"-{settings.gateway_worker_index}of{settings.gateway_workers}"
+    async with alert_engine(
+        settings, registry, endpoints.mqtt_url, store, client_id=client_id
+    ) as engine:
         yield engine
 
 

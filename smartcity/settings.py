@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "SettingsInvalid", "load_settings"]
@@ -98,7 +98,17 @@ class Settings(BaseSettings):
     )
     gateway_keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive")
     gateway_workers: int = Field(
-        default=1, ge=1, le=64, description="worker processes; each owns a partition of devices"
+        default=1,
+        ge=1,
+        le=64,
+        description="`smartcity gateway` processes sharing the fleet; each owns a partition of"
+        " devices",
+    )
+    gateway_worker_index: int = Field(
+        default=0,
+        ge=0,
+        description="which of the SMARTCITY_GATEWAY_WORKERS this `smartcity gateway` process is,"
+        " from 0",
     )
     gateway_batch_max: int = Field(default=2000, ge=1, le=100_000, description="messages a batch")
     gateway_batch_age_s: float = Field(
@@ -276,6 +286,14 @@ class Settings(BaseSettings):
         default_factory=lambda data: data["data_dir"] / "smartcity.log",
         description="JSON log lines of `smartcity up` / `gateway`; unset: {data_dir}/smartcity.log",
     )
+
+    @field_validator("gateway_worker_index")
+    @classmethod
+    def _check_worker_index(cls, value: int, info: ValidationInfo) -> int:
+        workers = info.data.get("gateway_workers")
+        if workers is not None and value >= workers:
+            raise ValueError(f"must be below SMARTCITY_GATEWAY_WORKERS ({workers})")
+        return value
 
     @field_validator("mqtt_url")
     @classmethod

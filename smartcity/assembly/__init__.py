@@ -26,6 +26,7 @@ from smartcity.assembly.gateway import (
     durable_store,
     gateway_config,
     influx_writer,
+    owned_devices,
     spool_config,
     store_config,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "gateway_config",
     "influx_writer",
     "load_config",
+    "owned_devices",
     "run_config",
     "scenario_by_name",
     "spool_config",

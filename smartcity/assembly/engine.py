@@ -139,10 +139,16 @@ def alert_listeners(
 
 @contextlib.asynccontextmanager
 async def alert_engine(
-    settings: Settings, registry: Registry, mqtt_url: str, store: PointStore | None
+    settings: Settings,
+    registry: Registry,
+    mqtt_url: str,
+    store: PointStore | None,
+    *,
+    client_id: str | None = None,
 ) -> AsyncIterator[AlertEngine]:
     """The rule engine with its rules, its state file and its listeners (alerts published on
-    MQTT through their own connection, recorded through ``store``), entered and left."""
+    MQTT through their own connection, ``client_id``, recorded through ``store``), entered and
+    left. ``registry`` is the devices it judges: a gateway worker's engine judges its own."""
     rules = load_rules(settings.rules_path)
     endpoint = parse_broker_url(mqtt_url)
     async with aiomqtt.Client(
@@ -150,7 +156,7 @@ async def alert_engine(
         endpoint.port,
         username=endpoint.username,
         password=endpoint.password,
-        identifier=f"{settings.gateway_client_id}-alerts",
+        identifier=client_id or f"{settings.gateway_client_id}-alerts",
         timeout=settings.alerts_notify_timeout_s,
     ) as client:
         engine = AlertEngine(

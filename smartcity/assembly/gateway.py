@@ -8,8 +8,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from devices import device_subscriptions, parse_broker_url
-from gateway import GatewayConfig
+from devices import Registry, device_subscriptions, parse_broker_url
+from gateway import GatewayConfig, owner_of
 from ingest import (
     BootstrapConfig,
     DurableStore,
@@ -29,15 +29,21 @@ __all__ = [
     "durable_store",
     "gateway_config",
     "influx_writer",
+    "owned_devices",
     "spool_config",
     "store_config",
 ]
 
 
 def gateway_config(
-    settings: Settings, mqtt_url: str, *, worker_index: int = 0, worker_count: int | None = None
+    settings: Settings,
+    mqtt_url: str,
+    *,
+    worker_index: int | None = None,
+    worker_count: int | None = None,
 ) -> GatewayConfig:
-    """One gateway worker's config."""
+    """One gateway worker's config: by default the worker the settings name
+    (``SMARTCITY_GATEWAY_WORKER_INDEX`` of ``SMARTCITY_GATEWAY_WORKERS``)."""
     endpoint = parse_broker_url(mqtt_url)
     subscriptions = (
         (settings.gateway_subscription,)
@@ -51,7 +57,7 @@ def gateway_config(
         mqtt_password=endpoint.password,
         client_id=settings.gateway_client_id,
         subscriptions=subscriptions,
-        worker_index=worker_index,
+        worker_index=settings.gateway_worker_index if worker_index is None else worker_index,
         worker_count=worker_count or settings.gateway_workers,
         receive_max=settings.gateway_receive_max,
         session_expiry_s=settings.gateway_session_expiry_s,
@@ -70,6 +76,21 @@ def gateway_config(
         metrics_host=settings.metrics_host,
         metrics_port=settings.metrics_port,
         shutdown_timeout_s=settings.shutdown_timeout_s,
+    )
+
+
+def owned_devices(registry: Registry, config: GatewayConfig) -> Registry:
+    """The devices one gateway worker owns, for its rule engine: each worker's engine judges
+    the devices whose readings it receives, so no device is judged twice or judged silent."""
+    if config.worker_count == 1:
+        return registry
+    return Registry(
+        {
+            device_id: record
+            for device_id, record in registry.items()
+            if owner_of(device_id, config.worker_count) == config.worker_index
+        },
+        city=registry.city,
     )
 
 

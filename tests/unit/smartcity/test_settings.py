@@ -97,3 +97,15 @@ def test_a_bad_data_dir_is_named_once(monkeypatch: pytest.MonkeyPatch) -> None:
     message = str(caught.value)
     assert "SMARTCITY_DATA_DIR" in message
     assert "SMARTCITY_ALERTS_STATE_PATH" not in message
+
+
+def test_a_worker_index_beyond_the_workers_names_both_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SMARTCITY_GATEWAY_WORKERS", "3")
+    monkeypatch.setenv("SMARTCITY_GATEWAY_WORKER_INDEX", "3")
+    with pytest.raises(SettingsInvalid) as caught:
+        load_settings()
+    assert "SMARTCITY_GATEWAY_WORKER_INDEX='3': must be below SMARTCITY_GATEWAY_WORKERS (3)" in str(
+        caught.value
+    )
