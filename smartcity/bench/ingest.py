@@ -43,7 +43,7 @@ from paho.mqtt.properties import Properties
 
 from devices import DeviceRecord, Kind, Registry, decode_message, dump_registry
 from ingest import InfluxV1Config, InfluxV1Writer, Point, encode_lines, points_from_message
-from smartcity.gateway_process import GatewayProcess
+from smartcity.bench.gateway_process import GatewayProcess
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 

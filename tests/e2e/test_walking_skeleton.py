@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 import simulators
 from devices import Kind, Registry, device_subscriptions, load_registry, parse_topic
 from smartcity.assembly import run_config
-from smartcity.gateway_process import GatewayProcess
+from smartcity.bench.gateway_process import GatewayProcess
 from smartcity.settings import Settings, load_settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.support import influx_query, wait_for

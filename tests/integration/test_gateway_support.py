@@ -32,7 +32,7 @@ from ingest import (
     SpoolConfig,
     StoreConfig,
 )
-from smartcity.gateway_process import GatewayProcess
+from smartcity.bench.gateway_process import GatewayProcess
 from tests.support import influx_query, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
