@@ -127,18 +127,23 @@ class StreetlightTelemetry(Reading):
 
 
 class WaterQualityTelemetry(Reading):
-    """An online monitoring station's reading (GB 3838-2002 parameters)."""
+    """An online monitoring station's reading (GB 3838-2002 parameters).
+
+    The five basic parameters come from probes and are in every hourly sample; permanganate
+    index, ammonia and total phosphorus come from wet-chemistry analysers that take a sample
+    every 1–4 hours (HJ 915-2017), so a sample carries them only when an analysis finished.
+    """
 
     measurement: ClassVar[str] = "water_quality"
 
     water_temp_c: float = Field(ge=-5, le=45)
     ph: float = Field(ge=0, le=14)
     dissolved_oxygen_mg_l: float = Field(ge=0, le=25)
-    permanganate_index_mg_l: float = Field(ge=0, le=100)
-    ammonia_mg_l: float = Field(ge=0, le=100)
-    total_phosphorus_mg_l: float = Field(ge=0, le=20)
     turbidity_ntu: float = Field(ge=0, le=4_000)
     conductivity_us_cm: float = Field(ge=0, le=100_000)
+    permanganate_index_mg_l: float | None = Field(default=None, ge=0, le=100)
+    ammonia_mg_l: float | None = Field(default=None, ge=0, le=100)
+    total_phosphorus_mg_l: float | None = Field(default=None, ge=0, le=20)
 
 
 # --- traffic signal ----------------------------------------------------------------------------
