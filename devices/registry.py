@@ -94,6 +94,13 @@ class City(BaseModel):
     latitude: float = Field(default=23.0207, ge=-90, le=90)
     longitude: float = Field(default=113.7518, ge=-180, le=180)
     timezone: str = Field(default="Asia/Shanghai", min_length=1)
+    # Climate: monthly means of the coldest and the warmest month, what simulated sensors and
+    # lamps live in. Dongguan's subtropical monsoon climate: air about 14 °C in January and
+    # 29 °C in July; its rivers about 15 °C and 31 °C (figures of issue 13, not re-measured).
+    air_temp_coldest_c: float = Field(default=14.0, ge=-60, le=50)
+    air_temp_warmest_c: float = Field(default=29.0, ge=-60, le=50)
+    water_temp_coldest_c: float = Field(default=15.0, ge=0, le=40)
+    water_temp_warmest_c: float = Field(default=31.0, ge=0, le=40)
 
 
 class RiverStretch(BaseModel):
