@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from devices import Channel, Registry, device_subscription
+from simulators.cadence import Cadence
 from simulators.engine import FleetSimulation, Outgoing
 from simulators.errors import SimulatorError
 from simulators.scenario import Scenario
@@ -49,6 +50,7 @@ class FleetRunConfig:
     connect_timeout_s: float
     shutdown_timeout_s: float
     shard: tuple[int, int] = (0, 1)  # this process's part of the fleet: (index, count)
+    cadence: Cadence | None = None  # None: every device every interval_s (cadence_for)
 
 
 @dataclass
@@ -92,6 +94,7 @@ async def run_fleet(config: FleetRunConfig, registry: Registry, *, stats: Simula
         start_s=start_s,
         scenario=config.scenario,
         shard=config.shard,
+        cadence=config.cadence,
     )
     commands: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=1_000)
     loop = asyncio.get_running_loop()

@@ -29,6 +29,7 @@ def run_config(settings: Settings, mqtt_url: str, **overrides: Any) -> simulator
         "client_id_prefix": settings.simulate_client_id_prefix,
         "connect_timeout_s": settings.simulate_connect_timeout_s,
         "shutdown_timeout_s": settings.shutdown_timeout_s,
+        "cadence": simulators.cadence_for(settings.simulate_cadence),
     }
     values.update(overrides)
     return simulators.FleetRunConfig(**values)
