@@ -3,10 +3,11 @@
 Each junction runs a two-phase cycle (phase 1: approaches 0 and 2, the main road; phase 2:
 approaches 1 and 3), with an intergreen (amber and all-red) after each green. Vehicles arrive at
 the approach's demand; during red they queue, during green the queue discharges at the
-saturation flow (1,800 vehicles an hour a lane, the HCM's base figure), so a queue builds on red
-and empties on green, and what is left at the end of a green (``residual_queue_veh``) is what
-the junction could not serve: the sign of a jam, where a long queue at the end of a red is not.
-The queue is a fluid model, exact for a constant arrival rate within a simulation step.
+saturation flow (1,800 vehicles an hour a lane, a usual design figure for mixed traffic; the
+HCM's base is 1,900 passenger cars), so a queue builds on red and empties on green, and what is
+left at the end of a green (``residual_queue_veh``) is what the junction could not serve: the
+sign of a jam, where a long queue at the end of a red is not. The queue is a fluid model, exact
+for a constant arrival rate within a simulation step.
 """
 
 from __future__ import annotations
