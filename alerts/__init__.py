@@ -20,7 +20,6 @@ from alerts.publish import MqttAlertPublisher, change_document
 from alerts.rules import Rule, RuleSet, Severity, load_rules, parse_rules, rule_files
 from alerts.silence import Silence
 from alerts.state import AlertStore
-from alerts.sun import sun_elevation_deg
 from alerts.testing import RuleTestReport, run_rule_tests
 
 __all__ = [
@@ -55,5 +54,4 @@ __all__ = [
     "parse_rules",
     "rule_files",
     "run_rule_tests",
-    "sun_elevation_deg",
 ]

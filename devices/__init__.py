@@ -43,6 +43,15 @@ from devices.registry import (
     dump_registry,
     load_registry,
 )
+from devices.sun import (
+    CIVIL_TWILIGHT_ELEVATION_DEG,
+    SUNRISE_ELEVATION_DEG,
+    SunDay,
+    SunPosition,
+    sun_day,
+    sun_elevation_deg,
+    sun_position,
+)
 from devices.topics import (
     UPLINK_CHANNELS,
     Channel,
@@ -62,7 +71,9 @@ from devices.water_class import (
 )
 
 __all__ = [
+    "CIVIL_TWILIGHT_ELEVATION_DEG",
     "PAYLOAD_MAX_BYTES",
+    "SUNRISE_ELEVATION_DEG",
     "UPLINK_CHANNELS",
     "WATER_CLASS_LIMITS",
     "Approach",
@@ -90,6 +101,8 @@ __all__ = [
     "Status",
     "StreetlightFault",
     "StreetlightTelemetry",
+    "SunDay",
+    "SunPosition",
     "Topic",
     "TopicInvalid",
     "TrafficSignalEvent",
@@ -115,4 +128,7 @@ __all__ = [
     "parse_topic",
     "parse_ts",
     "schema_for",
+    "sun_day",
+    "sun_elevation_deg",
+    "sun_position",
 ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from devices.errors import RegistryInvalid
 from devices.payloads import APPROACH_PATTERN
+from devices.sun import SunDay, sun_day, sun_elevation_deg
 from devices.topics import DISTRICT_PATTERN, RESERVED_DISTRICTS, Kind
 
 __all__ = ["City", "DeviceRecord", "Registry", "WaterClass", "dump_registry", "load_registry"]
@@ -61,6 +63,14 @@ class City(BaseModel):
     latitude: float = Field(default=31.2304, ge=-90, le=90)
     longitude: float = Field(default=121.4737, ge=-180, le=180)
     timezone: str = Field(default="Asia/Shanghai", min_length=1)
+
+    def sun_elevation_deg(self, at: datetime) -> float:
+        """The sun's elevation over the city at ``at`` (aware), in degrees; see ``devices.sun``."""
+        return sun_elevation_deg(at, self.latitude, self.longitude)
+
+    def sun_day(self, day: date) -> SunDay:
+        """Sunrise, sunset and civil twilight of the city's local date ``day``."""
+        return sun_day(day, self.latitude, self.longitude, self.timezone)
 
 
 class DeviceRecord(BaseModel):
