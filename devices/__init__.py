@@ -12,6 +12,7 @@ from devices.errors import (
     PayloadInvalid,
     RegistryInvalid,
     TopicInvalid,
+    YamlFileInvalid,
 )
 from devices.payloads import (
     Approach,
@@ -63,11 +64,23 @@ from devices.topics import (
     device_subscriptions,
     parse_topic,
 )
+from devices.validation import (
+    ValidationProblem,
+    describe_validation_error,
+    validation_problems,
+)
 from devices.water_class import (
     WATER_CLASS_LIMITS,
     WaterClassification,
     WaterClassLimit,
     classify_water,
+)
+from devices.yaml_lines import (
+    line_of,
+    load_with_lines,
+    read_with_lines,
+    strip_lines,
+    yaml_problem,
 )
 
 __all__ = [
@@ -108,6 +121,7 @@ __all__ = [
     "TrafficSignalEvent",
     "TrafficSignalFaultEvent",
     "TrafficSignalTelemetry",
+    "ValidationProblem",
     "VehicleClass",
     "VehiclePass",
     "Violation",
@@ -116,19 +130,27 @@ __all__ = [
     "WaterClassLimit",
     "WaterClassification",
     "WaterQualityTelemetry",
+    "YamlFileInvalid",
     "alert_topic",
     "classify_water",
     "deadletter_topic",
     "decode_message",
+    "describe_validation_error",
     "device_subscription",
     "device_subscriptions",
     "dump_registry",
+    "line_of",
     "load_registry",
+    "load_with_lines",
     "parse_broker_url",
     "parse_topic",
     "parse_ts",
+    "read_with_lines",
     "schema_for",
+    "strip_lines",
     "sun_day",
     "sun_elevation_deg",
     "sun_position",
+    "validation_problems",
+    "yaml_problem",
 ]

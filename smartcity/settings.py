@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from devices import validation_problems
+
 __all__ = ["Settings", "SettingsInvalid", "load_settings"]
 
 
@@ -287,10 +289,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []
-        for error in exc.errors(include_url=False):
-            name = "SMARTCITY_" + "_".join(str(part) for part in error["loc"]).upper()
-            message = str(error["msg"]).removeprefix("Value error, ")
+        for problem in validation_problems(exc):
+            name = "SMARTCITY_" + "_".join(str(part) for part in problem.location).upper()
             secret = any(word in name for word in ("KEY", "PASSWORD", "TOKEN"))
-            shown = "(hidden)" if secret else repr(error.get("input"))
-            problems.append(f"{name}={shown}: {message}")
+            shown = "(hidden)" if secret else repr(problem.value)
+            problems.append(f"{name}={shown}: {problem.message}")
         raise SettingsInvalid("invalid settings:\n  " + "\n  ".join(problems)) from None

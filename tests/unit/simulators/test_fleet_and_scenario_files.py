@@ -44,11 +44,19 @@ def test_a_city_of_a_hundred_thousand_devices_can_be_generated() -> None:
     assert len({r.cabinet for r in registry.of_kind(devices.Kind.STREETLIGHT)}) > 2_000
 
 
-def test_a_fleet_file_error_names_the_file_and_the_field(tmp_path: Path) -> None:
+def test_a_fleet_file_error_names_the_file_the_line_and_the_field(tmp_path: Path) -> None:
     path = tmp_path / "fleet.yaml"
-    path.write_text("districts:\n  - {name: Centre, streetlights: 3}\n", encoding="utf-8")
-    with pytest.raises(simulators.FleetFileInvalid, match=r"fleet.yaml: districts.0.name"):
+    path.write_text(
+        "city: {name: Dongguan}\ndistricts:\n  - {name: centre, streetlights: 3}\n"
+        "  - name: Riverside\n    streetlights: 2\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(simulators.FleetFileInvalid) as caught:
         simulators.load_fleet_spec(path)
+    assert str(caught.value) == (
+        f"{path}:4: districts.1.name: String should match pattern '^[a-z0-9-]{{1,32}}$'"
+    )
+    assert caught.value.line == 4
     path.write_text(
         "districts: [{name: a}]\nrivers: [{name: r, sections: 2, districts: [b]}]\n",
         encoding="utf-8",
@@ -57,12 +65,25 @@ def test_a_fleet_file_error_names_the_file_and_the_field(tmp_path: Path) -> None
         simulators.load_fleet_spec(path)
 
 
+def test_a_fleet_file_that_is_not_yaml_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text("districts:\n  - {name: a, streetlights: [3\n", encoding="utf-8")
+    with pytest.raises(simulators.FleetFileInvalid, match=r"fleet.yaml:2: not valid YAML"):
+        simulators.load_fleet_spec(path)
+
+
 @pytest.mark.parametrize(
     ("event", "message"),
     [
-        ("{at: '02:10', incident: cabinet_power_cut}", "event #2: cabinet_power_cut needs cabinet"),
-        ("{at: '02:10', incident: flood}", "event #2: incident: Input should be"),
-        ("{at: '02:10', incident: rain, for: 'soon'}", "event #2: for: 'soon' is not a duration"),
+        (
+            "{at: '02:10', incident: cabinet_power_cut}",
+            "4: event #2: cabinet_power_cut needs cabinet",
+        ),
+        ("{at: '02:10', incident: flood}", "4: event #2: incident: Input should be"),
+        (
+            "{at: '02:10', incident: rain, for: 'soon'}",
+            "4: event #2: for: 'soon' is not a duration",
+        ),
     ],
 )
 def test_a_scenario_error_names_the_file_the_event_and_the_problem(
@@ -72,8 +93,22 @@ def test_a_scenario_error_names_the_file_the_event_and_the_problem(
     path.write_text(
         f"name: bad\nevents:\n  - {{at: '01:00', incident: rain}}\n  - {event}\n", encoding="utf-8"
     )
-    with pytest.raises(simulators.ScenarioInvalid, match=f"bad.yaml: {message}"):
+    with pytest.raises(simulators.ScenarioInvalid, match=f"bad.yaml:{message}"):
         simulators.load_scenario(path)
+
+
+def test_a_scenario_error_in_a_block_event_names_the_fields_own_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: bad\nevents:\n  - at: '01:00'\n    incident: rain\n    for: soon\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(simulators.ScenarioInvalid) as caught:
+        simulators.load_scenario(path)
+    assert str(caught.value) == (
+        f"{path}:5: event #1: for: 'soon' is not a duration like 40m, 1h30m, 2d"
+    )
+    assert (caught.value.line, caught.value.event) == (5, 0)
 
 
 def test_an_event_before_the_start_is_refused_when_the_run_is_anchored() -> None:
