@@ -78,6 +78,7 @@ from devices.water_class import (
 from devices.yaml_lines import (
     line_of,
     load_with_lines,
+    load_yaml_model,
     read_with_lines,
     strip_lines,
     yaml_problem,
@@ -142,6 +143,7 @@ __all__ = [
     "line_of",
     "load_registry",
     "load_with_lines",
+    "load_yaml_model",
     "parse_broker_url",
     "parse_topic",
     "parse_ts",

@@ -17,17 +17,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from devices.errors import YamlFileInvalid
+from devices.validation import validation_problems
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 __all__ = [
     "KEY_LINES",
     "LINE",
     "line_of",
     "load_with_lines",
+    "load_yaml_model",
     "read_with_lines",
     "strip_lines",
     "yaml_problem",
@@ -73,6 +78,18 @@ def read_with_lines(path: str | Path) -> Any:
         raise YamlFileInvalid(where, f"cannot read: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
         raise YamlFileInvalid(where, *yaml_problem(exc)) from exc
+
+
+def load_yaml_model(path: str | Path, model: type[ModelT]) -> ModelT:
+    """Read a YAML file into ``model``; raises ``YamlFileInvalid`` naming the file, the line of
+    the offending field and the field (``fleet.yaml:4: districts.1.name: …``)."""
+    document = read_with_lines(path)
+    try:
+        return model.model_validate(strip_lines(document))
+    except ValidationError as exc:
+        problem = validation_problems(exc)[0]
+        line = line_of(document, problem.location)
+        raise YamlFileInvalid(str(path), problem.sentence, line) from exc
 
 
 def strip_lines(value: Any) -> Any:

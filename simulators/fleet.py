@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from devices import (
     City,
@@ -28,10 +28,7 @@ from devices import (
     Registry,
     WaterClass,
     YamlFileInvalid,
-    line_of,
-    read_with_lines,
-    strip_lines,
-    validation_problems,
+    load_yaml_model,
 )
 from simulators.errors import FleetFileInvalid
 from simulators.rand import uniform
@@ -106,15 +103,9 @@ class FleetSpec(BaseModel):
 def load_fleet_spec(path: str | Path) -> FleetSpec:
     """Read and validate a fleet file; errors name the file, the line and the field."""
     try:
-        document = read_with_lines(path)
+        return load_yaml_model(path, FleetSpec)
     except YamlFileInvalid as exc:
         raise FleetFileInvalid(exc.path, exc.reason, exc.line) from exc
-    try:
-        return FleetSpec.model_validate(strip_lines(document))
-    except ValidationError as exc:
-        problem = validation_problems(exc)[0]
-        line = line_of(document, problem.location)
-        raise FleetFileInvalid(str(path), problem.sentence, line) from exc
 
 
 def scaled_fleet_spec(devices: int, *, city: City | None = None) -> FleetSpec:

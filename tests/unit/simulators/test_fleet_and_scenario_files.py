@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,32 +45,30 @@ def test_a_city_of_a_hundred_thousand_devices_can_be_generated() -> None:
     assert len({r.cabinet for r in registry.of_kind(devices.Kind.STREETLIGHT)}) > 2_000
 
 
+load_fleet = simulators.load_fleet_spec
+
+
+def refusal(path: Path, text: str, load: Callable[[Path], object]) -> simulators.SimulatorError:
+    """What loading ``text`` from ``path`` raises."""
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(simulators.SimulatorError) as caught:
+        load(path)
+    return caught.value
+
+
 def test_a_fleet_file_error_names_the_file_the_line_and_the_field(tmp_path: Path) -> None:
     path = tmp_path / "fleet.yaml"
-    path.write_text(
-        "city: {name: Dongguan}\ndistricts:\n  - {name: centre, streetlights: 3}\n"
-        "  - name: Riverside\n    streetlights: 2\n",
-        encoding="utf-8",
-    )
-    with pytest.raises(simulators.FleetFileInvalid) as caught:
-        simulators.load_fleet_spec(path)
-    assert str(caught.value) == (
+    text = "city: {name: Dongguan}\ndistricts:\n  - {name: centre, streetlights: 3}\n"
+    error = refusal(path, text + "  - name: Riverside\n    streetlights: 2\n", load_fleet)
+    assert isinstance(error, simulators.FleetFileInvalid)
+    assert str(error) == (
         f"{path}:4: districts.1.name: String should match pattern '^[a-z0-9-]{{1,32}}$'"
     )
-    assert caught.value.line == 4
-    path.write_text(
-        "districts: [{name: a}]\nrivers: [{name: r, sections: 2, districts: [b]}]\n",
-        encoding="utf-8",
-    )
-    with pytest.raises(simulators.FleetFileInvalid, match="unknown district 'b'"):
-        simulators.load_fleet_spec(path)
-
-
-def test_a_fleet_file_that_is_not_yaml_names_its_line(tmp_path: Path) -> None:
-    path = tmp_path / "fleet.yaml"
-    path.write_text("districts:\n  - {name: a, streetlights: [3\n", encoding="utf-8")
-    with pytest.raises(simulators.FleetFileInvalid, match=r"fleet.yaml:2: not valid YAML"):
-        simulators.load_fleet_spec(path)
+    assert error.line == 4
+    text = "districts: [{name: a}]\nrivers: [{name: r, sections: 2, districts: [b]}]\n"
+    assert "unknown district 'b'" in str(refusal(path, text, load_fleet))
+    broken = refusal(path, "districts:\n  - {name: a, streetlights: [3\n", load_fleet)
+    assert str(broken).startswith(f"{path}:2: not valid YAML")
 
 
 @pytest.mark.parametrize(
@@ -99,16 +98,11 @@ def test_a_scenario_error_names_the_file_the_event_and_the_problem(
 
 def test_a_scenario_error_in_a_block_event_names_the_fields_own_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text(
-        "name: bad\nevents:\n  - at: '01:00'\n    incident: rain\n    for: soon\n",
-        encoding="utf-8",
-    )
-    with pytest.raises(simulators.ScenarioInvalid) as caught:
-        simulators.load_scenario(path)
-    assert str(caught.value) == (
-        f"{path}:5: event #1: for: 'soon' is not a duration like 40m, 1h30m, 2d"
-    )
-    assert (caught.value.line, caught.value.event) == (5, 0)
+    text = "name: bad\nevents:\n  - at: '01:00'\n    incident: rain\n    for: soon\n"
+    error = refusal(path, text, simulators.load_scenario)
+    assert isinstance(error, simulators.ScenarioInvalid)
+    assert str(error) == f"{path}:5: event #1: for: 'soon' is not a duration like 40m, 1h30m, 2d"
+    assert (error.line, error.event) == (5, 0)
 
 
 def test_an_event_before_the_start_is_refused_when_the_run_is_anchored() -> None:
