@@ -32,8 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from alerts.durations import Duration
 from alerts.errors import RuleFileInvalid
 from devices import (
+    PLACEMENT_TAGS,
     CheckpointTelemetry,
     Kind,
+    Placement,
     Reading,
     StreetlightTelemetry,
     TrafficSignalFaultEvent,
@@ -71,7 +73,7 @@ __all__ = [
 
 RULE_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 LABEL_NAME = r"^[a-z_][a-z0-9_]{0,63}$"
-GROUP_ATTRIBUTES = ("cabinet", "river", "section", "junction", "district")
+GROUP_ATTRIBUTES = (*PLACEMENT_TAGS, "district")
 SELECT_ATTRIBUTES = (*GROUP_ATTRIBUTES, "target_class")
 _LOCAL_TIME_SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -247,7 +249,7 @@ class Group(_Strict):
     """
 
     type: Literal["group"]
-    by: Literal["cabinet", "river", "section", "junction", "district"]
+    by: Literal[Placement, "district"]
     at_least_pct: float = Field(gt=0, le=100)
     min_devices: int = Field(default=1, ge=1)
     member: MemberCondition

@@ -37,8 +37,10 @@ from devices.payloads import (
     parse_ts,
 )
 from devices.registry import (
+    PLACEMENT_TAGS,
     City,
     DeviceRecord,
+    Placement,
     Registry,
     WaterClass,
     dump_registry,
@@ -87,6 +89,7 @@ from devices.yaml_lines import (
 __all__ = [
     "CIVIL_TWILIGHT_ELEVATION_DEG",
     "PAYLOAD_MAX_BYTES",
+    "PLACEMENT_TAGS",
     "SUNRISE_ELEVATION_DEG",
     "UPLINK_CHANNELS",
     "WATER_CLASS_LIMITS",
@@ -107,6 +110,7 @@ __all__ = [
     "Message",
     "Payload",
     "PayloadInvalid",
+    "Placement",
     "Reading",
     "Registry",
     "RegistryInvalid",

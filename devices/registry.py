@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -33,7 +34,23 @@ from devices.topics import DISTRICT_PATTERN, RESERVED_DISTRICTS, Kind
 from devices.validation import describe_validation_error
 from devices.yaml_lines import KEY_LINES, LINE, read_with_lines, strip_lines
 
-__all__ = ["City", "DeviceRecord", "Registry", "WaterClass", "dump_registry", "load_registry"]
+__all__ = [
+    "PLACEMENT_TAGS",
+    "City",
+    "DeviceRecord",
+    "Placement",
+    "Registry",
+    "WaterClass",
+    "dump_registry",
+    "load_registry",
+]
+
+Placement = Literal["cabinet", "river", "section", "junction"]
+"""What a device belongs to besides its district: a streetlight's cabinet, a water station's
+river and section, a signal's or camera's junction. Stored points carry them as tags, alerts as
+labels, and group rules group by them."""
+
+PLACEMENT_TAGS: tuple[Placement, ...] = get_args(Placement)
 
 _GROUP_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
@@ -118,7 +135,7 @@ class DeviceRecord(BaseModel):
     def tags(self) -> dict[str, str]:
         """Registry tags a stored point carries: where the device is and what it belongs to."""
         tags = {"district": self.district}
-        for name in ("cabinet", "river", "section", "junction"):
+        for name in PLACEMENT_TAGS:
             value = getattr(self, name)
             if value is not None:
                 tags[name] = value
