@@ -18,6 +18,7 @@ from typing import Protocol
 import aiomqtt
 
 from alerts import AlertChange, AlertsConfig, MqttAlertPublisher, Notifier
+from devices import PLACEMENT_TAGS
 from ingest import Durability, FieldValue, Point
 from smartcity.settings import Settings
 
@@ -62,7 +63,7 @@ def alert_point(change: AlertChange, measurement: str) -> Point:
         "rule": alert.rule,
         "severity": alert.severity,
     }
-    for name in ("device", "cabinet", "river", "section", "junction"):
+    for name in ("device", *PLACEMENT_TAGS):
         value = alert.labels.get(name)
         if value:
             tags[name] = value
