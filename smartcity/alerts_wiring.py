@@ -12,25 +12,14 @@ engine = AlertEngine(
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
-
 import aiomqtt
 
 from alerts import AlertChange, AlertsConfig, MqttAlertPublisher, Notifier
 from devices import PLACEMENT_TAGS
-from ingest import Durability, FieldValue, Point
+from ingest import FieldValue, Point, PointStore
 from smartcity.settings import Settings
 
-__all__ = ["InfluxAlertRecorder", "PointStore", "alert_listeners", "alert_point", "alerts_config"]
-
-
-class PointStore(Protocol):
-    """Where points become durable: ``ingest.DurableStore`` (written, or spooled)."""
-
-    async def store(self, points: Sequence[Point]) -> Durability:
-        """Make points durable."""
-        ...
+__all__ = ["InfluxAlertRecorder", "alert_listeners", "alert_point", "alerts_config"]
 
 
 def alerts_config(settings: Settings) -> AlertsConfig:
