@@ -56,10 +56,12 @@ from devices.sun import (
     sun_position,
 )
 from devices.topics import (
+    EVERY_TOPIC,
     UPLINK_CHANNELS,
     Channel,
     Kind,
     Topic,
+    alert_subscription,
     alert_topic,
     deadletter_topic,
     device_subscription,
@@ -88,6 +90,7 @@ from devices.yaml_lines import (
 
 __all__ = [
     "CIVIL_TWILIGHT_ELEVATION_DEG",
+    "EVERY_TOPIC",
     "PAYLOAD_MAX_BYTES",
     "PLACEMENT_TAGS",
     "SUNRISE_ELEVATION_DEG",
@@ -136,6 +139,7 @@ __all__ = [
     "WaterClassification",
     "WaterQualityTelemetry",
     "YamlFileInvalid",
+    "alert_subscription",
     "alert_topic",
     "classify_water",
     "deadletter_topic",
