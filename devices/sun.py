@@ -10,8 +10,8 @@ thresholds instead: the sun rises or sets when its centre is ``SUNRISE_ELEVATION
 below the horizon, and civil twilight ends at ``CIVIL_TWILIGHT_ELEVATION_DEG`` (-6°).
 
 ```python
-sun_elevation_deg(datetime(2024, 6, 21, 4, 0, tzinfo=UTC), 23.02, 113.75)   # ≈ 83.4
-sun_day(date(2024, 6, 21), 23.02, 113.75, "Asia/Shanghai").sunrise          # 05:40 +08:00
+sun_elevation_deg(datetime(2024, 6, 21, 4, 0, tzinfo=UTC), 23.02, 113.75)   # ≈ 83.8
+sun_day(date(2024, 6, 21), 23.02, 113.75, "Asia/Shanghai").sunrise          # 05:40:19+08:00
 ```
 """
 
