@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.durations import Duration, format_duration
@@ -50,13 +49,13 @@ from devices import (
     Kind,
     Registry,
     Topic,
+    YamlFileInvalid,
     decode_message,
     describe_validation_error,
     line_of,
-    load_with_lines,
+    read_with_lines,
     strip_lines,
     validation_problems,
-    yaml_problem,
 )
 
 __all__ = ["HEALTHY_FIELDS", "RuleTestReport", "run_rule_tests"]
@@ -191,12 +190,9 @@ class RuleTestReport:
 def _load(path: Path) -> _TestFile:
     where = str(path)
     try:
-        document = load_with_lines(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RuleTestFileInvalid(where, f"cannot read: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        reason, line = yaml_problem(exc)
-        raise RuleTestFileInvalid(where, reason, line=line) from exc
+        document = read_with_lines(path)
+    except YamlFileInvalid as exc:
+        raise RuleTestFileInvalid(where, exc.reason, line=exc.line) from exc
     try:
         return _TestFile.model_validate(strip_lines(document))
     except ValidationError as exc:
