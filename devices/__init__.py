@@ -1,4 +1,6 @@
-"""The device catalogue: kinds, payload schemas, the topic scheme, and the fleet registry.
+"""The device catalogue: kinds, payload schemas, the topic scheme, and the fleet registry; and
+the facts every room shares: the sun over the city, YAML with line numbers, validation errors as
+sentences, placement tags.
 
 Imports nothing else of ours; every other room derives its knowledge of devices from here.
 """
