@@ -166,9 +166,7 @@ def alert_topic(district: str, kind: Kind, rule: str) -> str:
     return f"{ROOT}/{ALERTS_ROOT}/{district}/{kind.value}/{rule}"
 
 
-def alert_subscription(
-    *, district: str = "+", kind: Kind | None = None, rule: str = "+"
-) -> str:
+def alert_subscription(*, district: str = "+", kind: Kind | None = None, rule: str = "+") -> str:
     """A subscription filter for alert topics; what is not given matches anything."""
     return f"{ROOT}/{ALERTS_ROOT}/{district}/{kind.value if kind else '+'}/{rule}"
 
