@@ -105,7 +105,7 @@ async def test_unknown_steps_and_incidents_are_named(tmp_path):
     with pytest.raises(IncidentNotFound, match="no incident #99"):
         incidents.get(99)
     await incidents.step_done(incident.id, "send-crew", by="li.wei")
-    with pytest.raises(IncidentUnchangeable, match="'send-crew' was done by li.wei already"):
+    with pytest.raises(IncidentUnchangeable, match=r"'send-crew' was done by li\.wei already"):
         await incidents.step_done(incident.id, "send-crew", by="zhang.min")
 
 
