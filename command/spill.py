@@ -9,16 +9,23 @@ the registry names rivers, stretches or flow is a change to that one function.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from command.model import SpillForecast, Waypoint, WaypointState
 from command.rules import Intake, RiverWater
 from devices import Kind, Registry
 
-__all__ = ["CoursePoint", "RiverCourse", "river_course"]
+__all__ = [
+    "CoursePoint",
+    "RiverCourse",
+    "forecast_from_json",
+    "forecast_json",
+    "river_course",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,3 +216,62 @@ def _registry_water(registry: Registry, river: str) -> RiverWater | None:
             "sections": [{"name": s.name, "length_km": s.length_km} for s in body.sections],
         }
     )
+
+
+def forecast_json(forecast: SpillForecast | None) -> str | None:
+    if forecast is None:
+        return None
+    return json.dumps(
+        {
+            "river": forecast.river,
+            "origin": forecast.origin,
+            "origin_section": forecast.origin_section,
+            "seen_at": forecast.seen_at.timestamp(),
+            "flow_m_s": forecast.flow_m_s,
+            "waypoints": [
+                {
+                    "name": w.name,
+                    "kind": w.kind,
+                    "section": w.section,
+                    "km_from_origin": w.km_from_origin,
+                    "expected_at": _ts(w.expected_at),
+                    "state": w.state.value,
+                    "seen_at": _ts(w.seen_at),
+                }
+                for w in forecast.waypoints
+            ],
+        }
+    )
+
+
+def forecast_from_json(text: str | None) -> SpillForecast | None:
+    if not text:
+        return None
+    data = json.loads(text)
+    return SpillForecast(
+        river=data["river"],
+        origin=data["origin"],
+        origin_section=data["origin_section"],
+        seen_at=_dt(data["seen_at"]) or datetime.now(UTC),
+        flow_m_s=data["flow_m_s"],
+        waypoints=tuple(
+            Waypoint(
+                name=w["name"],
+                kind=w["kind"],
+                section=w["section"],
+                km_from_origin=float(w["km_from_origin"]),
+                expected_at=_dt(w["expected_at"]),
+                state=WaypointState(w["state"]),
+                seen_at=_dt(w["seen_at"]),
+            )
+            for w in data["waypoints"]
+        ),
+    )
+
+
+def _ts(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def _dt(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(float(value), tz=UTC) if value is not None else None

@@ -5,6 +5,8 @@ the rule engine and ``smartcity alerts`` do: WAL mode, a busy timeout, and every
 short transaction. Nothing is cached in memory, so each side sees the other's changes on its
 next read. What must happen once (an escalation, a platform step's run) is claimed with a
 conditional ``UPDATE``: a second process, or the same one after a restart, finds it taken.
+
+Long because: the four tables' SQL and their mapping to the frozen values belong together.
 """
 
 from __future__ import annotations
@@ -28,9 +30,8 @@ from command.model import (
     StepStatus,
     TimelineEntry,
     TimelineKind,
-    Waypoint,
-    WaypointState,
 )
+from command.spill import forecast_from_json, forecast_json
 
 __all__ = ["IncidentStore", "NewStep", "TimelineRow"]
 
@@ -194,7 +195,7 @@ class IncidentStore:
                     at.timestamp(),
                     by,
                     at.timestamp(),
-                    _forecast_json(forecast),
+                    forecast_json(forecast),
                 ),
             )
             incident_id = int(cursor.lastrowid or 0)
@@ -401,7 +402,7 @@ class IncidentStore:
             closed_at=_dt(row[14]),
             report=row[15],
             escalation_level=int(row[16]),
-            forecast=_forecast(row[17]),
+            forecast=forecast_from_json(row[17]),
             alerts=tuple(str(a[0]) for a in alerts),
             steps=tuple(
                 StepState(
@@ -465,58 +466,7 @@ def _column(value: object) -> object:
     if isinstance(value, datetime):
         return value.timestamp()
     if isinstance(value, SpillForecast):
-        return _forecast_json(value)
+        return forecast_json(value)
     if isinstance(value, IncidentStatus | StepStatus):
         return value.value
     return value
-
-
-def _forecast_json(forecast: SpillForecast | None) -> str | None:
-    if forecast is None:
-        return None
-    return json.dumps(
-        {
-            "river": forecast.river,
-            "origin": forecast.origin,
-            "origin_section": forecast.origin_section,
-            "seen_at": forecast.seen_at.timestamp(),
-            "flow_m_s": forecast.flow_m_s,
-            "waypoints": [
-                {
-                    "name": w.name,
-                    "kind": w.kind,
-                    "section": w.section,
-                    "km_from_origin": w.km_from_origin,
-                    "expected_at": _ts(w.expected_at),
-                    "state": w.state.value,
-                    "seen_at": _ts(w.seen_at),
-                }
-                for w in forecast.waypoints
-            ],
-        }
-    )
-
-
-def _forecast(text: str | None) -> SpillForecast | None:
-    if not text:
-        return None
-    data = json.loads(text)
-    return SpillForecast(
-        river=data["river"],
-        origin=data["origin"],
-        origin_section=data["origin_section"],
-        seen_at=_dt(data["seen_at"]) or datetime.now(UTC),
-        flow_m_s=data["flow_m_s"],
-        waypoints=tuple(
-            Waypoint(
-                name=w["name"],
-                kind=w["kind"],
-                section=w["section"],
-                km_from_origin=float(w["km_from_origin"]),
-                expected_at=_dt(w["expected_at"]),
-                state=WaypointState(w["state"]),
-                seen_at=_dt(w["seen_at"]),
-            )
-            for w in data["waypoints"]
-        ),
-    )
