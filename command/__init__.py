@@ -26,6 +26,7 @@ Public API (the operators' API and the CLI call the same service)::
 Errors (``command.CommandError`` and below) say what was refused and what is allowed.
 """
 
+from command.document import incident_document
 from command.errors import (
     CommandError,
     IncidentNotFound,
@@ -102,6 +103,7 @@ __all__ = [
     "TransitionRefused",
     "Waypoint",
     "WaypointState",
+    "incident_document",
     "load_incident_rules",
     "load_plan",
     "load_plans",

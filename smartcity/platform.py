@@ -92,6 +92,7 @@ def state_paths(settings: Settings) -> dict[str, Path]:
         "endpoints": data / "endpoints.json",
         "spool": settings.spool_dir,
         "alerts_state": settings.alerts_state_path,
+        "incidents_state": settings.incidents_state_path,
         "log": settings.log_file,
     }
 
