@@ -2,9 +2,10 @@
 
 ``smartcity up`` runs :func:`run_platform`. The local servers are children of this process
 (started only when ``SMARTCITY_MQTT_URL`` / ``SMARTCITY_INFLUX_URL`` are unset); everything
-else is a task in one ``TaskGroup``. Stopping (Ctrl-C, SIGTERM) cancels the group: the
-simulators say goodbye, the gateway flushes and acks, the engine saves its state, and only
-then are the servers stopped.
+else (gateway, the incident service's ticker, the demo, the console) is a task in one
+``TaskGroup``; the incident service listens to the rule engine. Stopping (Ctrl-C, SIGTERM)
+cancels the group: the simulators say goodbye, the gateway flushes and acks, the engine saves
+its state, and only then are the servers stopped.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import alerts
+import command
 import simulators
 from devices import Registry, load_registry
 from gateway import Gateway
@@ -33,6 +35,7 @@ from smartcity.assembly import (
     durable_store,
     fleet_registry,
     gateway_config,
+    incident_service,
     owned_devices,
     run_config,
     scenario_by_name,
@@ -175,8 +178,9 @@ async def _serve(
     )
     async with (
         durable_store(settings, endpoints.influx_url) as store,
+        _incident_service(settings, options, registry, endpoints, store) as incidents,
         _alert_engine(
-            settings, options, owned_devices(registry, config), endpoints, store
+            settings, options, owned_devices(registry, config), endpoints, store, incidents
         ) as engine,
     ):
         gateway = Gateway(config, registry, store, sink=engine)
@@ -189,6 +193,8 @@ async def _serve(
                     while gateway.metrics_port is None:  # noqa: ASYNC110
                         await asyncio.sleep(0.01)
             write_note(settings, endpoints, metrics_port=gateway.metrics_port)
+            if incidents is not None:
+                group.create_task(incidents.run(), name="incidents")
             if options.demo:
                 group.create_task(
                     _run_demo(settings, options, registry, endpoints, fleet_stats), name="demo"
@@ -208,6 +214,7 @@ async def _alert_engine(
     registry: Registry,
     endpoints: Endpoints,
     store: DurableStore,
+    incidents: command.IncidentService | None,
 ) -> AsyncIterator[alerts.AlertEngine | None]:
     if not options.engine:
         yield None
@@ -216,9 +223,31 @@ async def _alert_engine(
     if options.partitioned and settings.gateway_workers > 1:
         client_id += f"-{settings.gateway_worker_index}of{settings.gateway_workers}"
     async with alert_engine(
-        settings, registry, endpoints.mqtt_url, store, client_id=client_id
+        settings,
+        registry,
+        endpoints.mqtt_url,
+        store,
+        client_id=client_id,
+        listeners=[incidents] if incidents is not None else [],
     ) as engine:
         yield engine
+
+
+@contextlib.asynccontextmanager
+async def _incident_service(
+    settings: Settings,
+    options: PlatformOptions,
+    registry: Registry,
+    endpoints: Endpoints,
+    store: DurableStore,
+) -> AsyncIterator[command.IncidentService | None]:
+    """Emergency command beside the one rule engine of ``smartcity up``; partitioned gateway
+    workers run none (several auto-openers would race to open the same incident)."""
+    if not options.engine or options.partitioned:
+        yield None
+        return
+    async with incident_service(settings, registry, endpoints.mqtt_url, store) as incidents:
+        yield incidents
 
 
 async def _run_demo(

@@ -9,7 +9,8 @@ own (the defaults live in ``smartcity/settings.py``)::
         gateway = Gateway(gateway_config(settings, mqtt_url), registry, store, sink=engine)
 
 Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, database),
-``engine`` (rule engine and its listeners), ``fleet`` (simulators).
+``engine`` (rule engine and its listeners), ``incidents`` (emergency command), ``fleet``
+(simulators).
 """
 
 from smartcity.assembly.engine import (
@@ -29,9 +30,11 @@ from smartcity.assembly.gateway import (
     spool_config,
     store_config,
 )
+from smartcity.assembly.incidents import InfluxIncidentRecorder, incident_point, incident_service
 
 __all__ = [
     "InfluxAlertRecorder",
+    "InfluxIncidentRecorder",
     "alert_engine",
     "alert_listeners",
     "alert_point",
@@ -40,6 +43,8 @@ __all__ = [
     "durable_store",
     "fleet_registry",
     "gateway_config",
+    "incident_point",
+    "incident_service",
     "influx_writer",
     "load_config",
     "owned_devices",

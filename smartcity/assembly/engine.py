@@ -13,7 +13,7 @@ engine = AlertEngine(
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import aiomqtt
 
@@ -135,10 +135,12 @@ async def alert_engine(
     store: PointStore | None,
     *,
     client_id: str | None = None,
+    listeners: Sequence[Notifier] = (),
 ) -> AsyncIterator[AlertEngine]:
     """The rule engine with its rules, its state file and its listeners (alerts published on
-    MQTT through their own connection, ``client_id``, recorded through ``store``), entered and
-    left. ``registry`` is the devices it judges: a gateway worker's engine judges its own."""
+    MQTT through their own connection, ``client_id``, recorded through ``store``, and any
+    ``listeners`` more, such as the incident service), entered and left. ``registry`` is the
+    devices it judges: a gateway worker's engine judges its own."""
     rules = load_rules(settings.rules_path)
     endpoint = parse_broker_url(mqtt_url)
     async with aiomqtt.Client(
@@ -154,7 +156,10 @@ async def alert_engine(
             rules,
             registry,
             settings.alerts_state_path,
-            listeners=alert_listeners(settings, mqtt_client=client, store=store),
+            listeners=[
+                *alert_listeners(settings, mqtt_client=client, store=store),
+                *listeners,
+            ],
         )
         async with engine:
             yield engine
