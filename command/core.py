@@ -55,6 +55,7 @@ class IncidentBase:
         annotations: AnnotationSink | None = None,
         tick_interval_s: float = 5.0,
         clock: Callable[[], datetime] | None = None,
+        event_time: bool = False,
     ) -> None:
         self.store = store
         self.plans = dict(plans)
@@ -66,6 +67,10 @@ class IncidentBase:
         self._tick_interval_s = tick_interval_s
         self._clock = clock or (lambda: datetime.now(UTC))
         self._courses: dict[str, RiverCourse] = {}
+        # with event time (a replay), whether a station missed the spill is judged by the
+        # latest alert's time, not the wall clock: the replayed river runs on its own clock
+        self._event_time = event_time
+        self._latest_event: datetime | None = None
 
     def plan_for(self, incident_type: str) -> Plan | None:
         """The response plan for an incident type (the first by name)."""
@@ -91,13 +96,16 @@ class IncidentBase:
         alert: Alert | None,
         forecast: SpillForecast | None,
     ) -> int:
+        # deadlines run from when the control room learns of it: the alert's time, or now for
+        # an alert of a replayed past (its deadlines would all have passed already)
+        basis = max(at, self._clock())
         steps = [
             NewStep(
                 step_id=step.id,
                 title=step.title,
                 performer=Performer.PERSON if step.do == "person" else Performer.PLATFORM,
                 action=step.do,
-                due_at=at + step.within if step.within is not None else None,
+                due_at=basis + step.within if step.within is not None else None,
             )
             for step in (plan.steps if plan else ())
         ]

@@ -25,6 +25,8 @@ class AlertOpening(IncidentBase):
     async def notify(self, change: AlertChange) -> None:
         """An alert changed: it joins the open incident of its type and group, or opens one
         when an incident rule says so; its later changes are recorded on its incidents."""
+        if self._latest_event is None or change.at > self._latest_event:
+            self._latest_event = change.at
         await asyncio.to_thread(self._on_change, change)
 
     def _on_change(self, change: AlertChange) -> None:

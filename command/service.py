@@ -236,8 +236,9 @@ class IncidentService(AlertOpening, StepRunning, IncidentBase):
                     and step.escalated_at is None
                 ):
                     await self._escalate_step(incident, step, moment)
-            if incident.forecast is not None:
-                await asyncio.to_thread(self._judge_forecast, incident_id, moment)
+            river_now = self._latest_event if self._event_time else moment
+            if incident.forecast is not None and river_now is not None:
+                await asyncio.to_thread(self._judge_forecast, incident_id, river_now)
         await self._export()
 
     def _recover(self) -> None:

@@ -109,4 +109,5 @@ async def incident_service(
                 if store is not None
                 else None,
                 tick_interval_s=settings.incidents_tick_interval_s,
+                event_time=settings.alerts_event_time,
             )
