@@ -35,6 +35,7 @@ from command.errors import (
     PlanFileInvalid,
     StepNotFound,
     TransitionRefused,
+    UnknownPlan,
 )
 from command.executors import (
     AlertNotificationSender,
@@ -101,6 +102,7 @@ __all__ = [
     "TimelineKind",
     "TimelineRow",
     "TransitionRefused",
+    "UnknownPlan",
     "Waypoint",
     "WaypointState",
     "incident_document",

@@ -12,6 +12,7 @@ __all__ = [
     "PlanFileInvalid",
     "StepNotFound",
     "TransitionRefused",
+    "UnknownPlan",
 ]
 
 
@@ -75,3 +76,11 @@ class IncidentStateUnusable(CommandError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class UnknownPlan(CommandError):
+    """An incident opened with a plan that is not loaded."""
+
+    def __init__(self, plan: str, known: tuple[str, ...]) -> None:
+        self.plan = plan
+        super().__init__(f"no plan {plan!r} (known: {', '.join(known) or 'none'})")

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from command.core import SYSTEM_ACTOR, AnnotationSink, IncidentBase
-from command.errors import IncidentUnchangeable
+from command.errors import IncidentUnchangeable, UnknownPlan
 from command.model import (
     Incident,
     IncidentStatus,
@@ -83,7 +83,7 @@ class IncidentService(AlertOpening, StepRunning, IncidentBase):
         """Open an incident by hand; its plan is ``plan`` or the type's plan."""
         chosen = self.plans.get(plan) if plan else self.plan_for(incident_type)
         if plan and chosen is None:
-            raise IncidentUnchangeable(0, f"no plan {plan!r} (known: {', '.join(self.plans)})")
+            raise UnknownPlan(plan, tuple(sorted(self.plans)))
         if latitude is None and placement:
             latitude, longitude = self._where(placement, district, None)
         at = self._clock()

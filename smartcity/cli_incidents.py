@@ -30,6 +30,7 @@ from command import (
     PlanFileInvalid,
     incident_document,
     load_incident_rules,
+    load_plan,
     load_plans,
     plan_files,
 )
@@ -305,18 +306,30 @@ def close(
 def check(
     paths: Annotated[list[Path], typer.Argument(help="plan files or folders of *.yaml plans")],
 ) -> None:
-    """Validate response plans; errors name the file, line and field."""
+    """Validate response plans; errors name the file, line and field. Every file is checked,
+    and a plan name used by two files is an error."""
     failed = 0
-    count = 0
+    where: dict[str, Path] = {}
     for path in paths:
-        for file in plan_files(path):
+        files = plan_files(path)
+        if not files:
+            typer.echo(f"error: {path}: no plan files found", err=True)
+            failed += 1
+        for file in files:
             try:
-                load_plans(file)
+                plan = load_plan(file)
             except PlanFileInvalid as exc:
                 failed += 1
                 typer.echo(f"error: {exc}", err=True)
                 continue
-            count += 1
+            if plan.name in where:
+                failed += 1
+                typer.echo(
+                    f"error: {file}:1: plan name {plan.name!r} is used by {where[plan.name]} too",
+                    err=True,
+                )
+                continue
+            where[plan.name] = file
     if failed:
         raise typer.Exit(1)
-    typer.echo(f"ok: {count} plan(s)")
+    typer.echo(f"ok: {len(where)} plan(s)")

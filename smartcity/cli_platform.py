@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alerts import AlertsError
+from command import CommandError
 from devices import DeviceError
 from gateway import GatewayError
 from ingest import IngestError
@@ -70,6 +71,7 @@ def _run(settings: Settings, options: object) -> None:
         GatewayError,
         IngestError,
         AlertsError,
+        CommandError,
         ExceptionGroup,
     ) as exc:
         known = _known_failures(exc)
@@ -94,11 +96,19 @@ def _known_failures(exc: BaseException) -> list[BaseException]:
             GatewayError,
             IngestError,
             AlertsError,
+            CommandError,
             SimulatorError,
         )
         return leaves if all(isinstance(leaf, known) for leaf in leaves) else []
     if isinstance(
-        exc, StackError | DeviceError | OSError | GatewayError | IngestError | AlertsError
+        exc,
+        StackError
+        | DeviceError
+        | OSError
+        | GatewayError
+        | IngestError
+        | AlertsError
+        | CommandError,
     ):
         return [exc]
     return []
