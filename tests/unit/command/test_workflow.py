@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from command import (
@@ -177,3 +179,35 @@ async def test_a_manual_escalation_raises_the_level_and_is_recorded(tmp_path):
     assert escalated.timeline[-2].text == "escalated by hand: second cabinet dark"
     # nothing wired to tell the duty officer: said so on the timeline, not hidden
     assert escalated.timeline[-1].kind is TimelineKind.NOTIFICATION
+
+
+async def test_a_platform_step_cut_off_by_a_restart_is_marked_failed_not_sent_again(tmp_path):
+    clock = FakeClock()
+    incidents, incident = await opened(tmp_path, clock)
+    # the platform claimed the dimming step and stopped before it finished
+    assert incidents.store.update_step(
+        incident.id,
+        "dim-neighbours-full",
+        [],
+        fields={"status": StepStatus.RUNNING},
+        only_if="status = 'pending'",
+    )
+    incidents.store.close()
+
+    restarted = service(tmp_path / "incidents.sqlite", clock)
+    runner = asyncio.create_task(restarted.run())
+    try:
+        async with asyncio.timeout(5):
+            step = restarted.get(incident.id).step("dim-neighbours-full")
+            while step is not None and step.status is StepStatus.RUNNING:
+                await asyncio.sleep(0.01)  # noqa: ASYNC110 - a row in SQLite, no event to wait on
+                step = restarted.get(incident.id).step("dim-neighbours-full")
+    finally:
+        runner.cancel()
+    step = restarted.get(incident.id).step("dim-neighbours-full")
+    assert (step.status, step.result) == (StepStatus.FAILED, "cut off by a restart")
+    texts = [e.text for e in restarted.get(incident.id).timeline]
+    assert "step 'dim-neighbours-full' was cut off by a restart: do it by hand" in texts
+    # a person can still do it
+    done = await restarted.step_done(incident.id, "dim-neighbours-full", by="li.wei")
+    assert done.step("dim-neighbours-full").status is StepStatus.DONE
