@@ -200,7 +200,7 @@ async def test_a_platform_step_cut_off_by_a_restart_is_marked_failed_not_sent_ag
         async with asyncio.timeout(5):
             step = restarted.get(incident.id).step("dim-neighbours-full")
             while step is not None and step.status is StepStatus.RUNNING:
-                await asyncio.sleep(0.01)  # noqa: ASYNC110 - a row in SQLite, no event to wait on
+                await asyncio.sleep(0.01)  # a row in SQLite: nothing to wait on but time
                 step = restarted.get(incident.id).step("dim-neighbours-full")
     finally:
         runner.cancel()
