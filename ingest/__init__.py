@@ -24,6 +24,7 @@ from ingest.bench import (
 from ingest.bootstrap import (
     DOWNSAMPLED_POLICY,
     RAW_POLICY,
+    ROLLUP_INTERVALS,
     BootstrapResult,
     bootstrap_bucket,
     bootstrap_database,
@@ -67,6 +68,7 @@ __all__ = [
     "DOWNSAMPLED_POLICY",
     "NUMERIC_MEASUREMENTS",
     "RAW_POLICY",
+    "ROLLUP_INTERVALS",
     "BootstrapConfig",
     "BootstrapFailed",
     "BootstrapResult",
