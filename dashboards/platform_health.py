@@ -23,6 +23,22 @@ def _per_worker_sum(stats: str, inner: str, alias: str) -> str:
     )
 
 
+def _counter_rate(stats: str, counter: str, alias: str) -> str:
+    """A gateway counter as a rate per second, summed over workers per interval.
+
+    The rate is taken between consecutive reports of each worker (not per interval), so it
+    holds however few reports an interval has; then averaged per interval, then summed.
+    """
+    return (
+        f'SELECT sum("{alias}") AS "{alias}" FROM ('
+        f'SELECT mean("{alias}") AS "{alias}" FROM ('
+        f'SELECT non_negative_derivative("{counter}", 1s) AS "{alias}" FROM {stats} '
+        f'WHERE $timeFilter GROUP BY "worker") '
+        f'WHERE $timeFilter GROUP BY time($__interval), "worker") '
+        f"WHERE $timeFilter GROUP BY time($__interval) fill(null)"
+    )
+
+
 def platform_dashboard(names: DataNames) -> BuiltDashboard:
     """How the platform itself is doing, for whoever runs it."""
     stats = f'"{names.stats_measurement}"'
@@ -49,9 +65,7 @@ def platform_dashboard(names: DataNames) -> BuiltDashboard:
                 alias="received",
             ),
             Query(
-                _per_worker_sum(
-                    stats, 'non_negative_derivative(last("stored"), 1s)', "stored_per_s"
-                ),
+                _counter_rate(stats, "stored", "stored_per_s"),
                 columns=("stored_per_s",),
                 alias="stored",
             ),
@@ -127,9 +141,7 @@ def platform_dashboard(names: DataNames) -> BuiltDashboard:
         description="Readings handed to the rule engine per second (after they are durable).",
         queries=[
             Query(
-                _per_worker_sum(
-                    stats, 'non_negative_derivative(last("handed_to_rules"), 1s)', "readings_per_s"
-                ),
+                _counter_rate(stats, "handed_to_rules", "readings_per_s"),
                 columns=("readings_per_s",),
                 alias="readings evaluated",
             )
