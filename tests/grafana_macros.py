@@ -113,7 +113,8 @@ def expand(
         else:
             escaped = [re.escape(item) for item in value]
             replacement = escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
-        text = re.sub(rf"\$\{{{name}\}}|\[\[{name}\]\]|\${name}\b", lambda _: replacement, text)
+        pattern = rf"\$\{{{name}\}}|\[\[{name}\]\]|\${name}\b"
+        text = re.sub(pattern, lambda _, value=replacement: value, text)
     left = re.search(r"\$\{?[A-Za-z_]\w*|\[\[\w+\]\]", text)
     assert left is None, f"macro {left.group(0) if left else ''} left in {text!r}"
     return text

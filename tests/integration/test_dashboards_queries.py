@@ -198,7 +198,7 @@ def day(tmp_path_factory: pytest.TempPathFactory, influxdb: LocalInfluxDB) -> It
     folder = tmp_path_factory.mktemp("dashboards-day")
     with LocalMosquitto(folder / "mosquitto") as mosquitto:
         asyncio.run(fill(mosquitto, influxdb, folder))
-    yield influxdb.url
+    return influxdb.url
 
 
 BOARDS: tuple[BuiltDashboard, ...] = build_dashboards(
