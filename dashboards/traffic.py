@@ -127,7 +127,10 @@ def traffic_dashboard(names: DataNames) -> BuiltDashboard:
         board.panel(
             timeseries.Panel(),
             title=f"Queue per junction, {suffix} rollup",
-            description=f"Mean queue from the {suffix} rollup in {names.downsampled_policy}.",
+            description=(
+                f"Longest of the approaches' {suffix} mean queues, "
+                f"from {names.downsampled_policy}, the last {span}."
+            ),
             queries=[
                 Query(
                     f'SELECT max({field(Approach, "queue_veh")}) AS "queue_veh" FROM '

@@ -183,7 +183,11 @@ def water_dashboard(names: DataNames, registry: Registry) -> BuiltDashboard:
         board.panel(
             timeseries.Panel().unit(_UNITS.get(name, "none")),
             title=f"{name} per station",
-            description="pH outside 6–9 meets no class." if name == "ph" else "",
+            description=(
+                "Each station's mean; pH outside 6–9 meets no class."
+                if name == "ph"
+                else "Each station's mean per interval (GB 3838-2002 sets no class limit)."
+            ),
             queries=[
                 Query(
                     f'SELECT mean({field(WaterQualityTelemetry, name)}) AS "{name}" FROM {source} '
