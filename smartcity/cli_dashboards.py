@@ -16,7 +16,6 @@ from smartcity.settings import Settings, SettingsInvalid, load_settings
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True)
-out = Console()
 err = Console(stderr=True)
 
 
@@ -72,9 +71,10 @@ def build(
         ),
         dashboards_path=dashboards_path,
     )
+    # plain lines, never wrapped: paths are for copying
     for path in written.files:
-        out.print(str(path))
-    out.print(f"GF_PATHS_PROVISIONING={written.provisioning}")
+        typer.echo(str(path))
+    typer.echo(f"GF_PATHS_PROVISIONING={written.provisioning}")
 
 
 @app.command("push")
@@ -89,7 +89,7 @@ def push_command(
 ) -> None:
     """Send the dashboards and datasources to a running Grafana (token: SMARTCITY_GRAFANA_TOKEN)."""
     settings = _settings()
-    if settings.grafana_token is None:
+    if settings.grafana_token is None or not settings.grafana_token.get_secret_value():
         err.print(
             "[red]smartcity: SMARTCITY_GRAFANA_TOKEN is not set: create a service-account "
             "token in Grafana (Administration → Service accounts) and export it[/red]"
@@ -112,10 +112,10 @@ def push_command(
     except (DeviceError, DashboardsError) as exc:
         err.print(f"[red]smartcity: {target}: {exc}[/red]")
         raise typer.Exit(1) from None
-    out.print(
+    typer.echo(
         f"pushed {len(result.dashboards)} dashboards to {target} "
         f"(datasources created: {', '.join(result.datasources_created) or 'none'}; "
         f"updated: {', '.join(result.datasources_updated) or 'none'})"
     )
     for board in result.dashboards:
-        out.print(f"  {board}")
+        typer.echo(f"  {target.rstrip('/')}{board}")

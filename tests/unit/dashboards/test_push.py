@@ -183,3 +183,23 @@ def test_a_wrong_token_is_a_clear_error_naming_the_request(
 def test_an_unreachable_grafana_is_a_clear_error() -> None:
     with pytest.raises(PushFailed, match="GET /api/folders/smartcity"):
         push("http://127.0.0.1:9", TOKEN, BOARDS, sources(), timeout_s=2)
+
+
+def test_the_push_command_sends_everything_with_the_token_from_the_environment(
+    grafana: tuple[str, FakeGrafana],
+) -> None:
+    from typer.testing import CliRunner
+
+    from smartcity.cli import app
+
+    url, state = grafana
+    result = CliRunner().invoke(
+        app,
+        ["dashboards", "push", f"--url={url}", "--influx-url=http://influxdb:8086"],
+        env={"SMARTCITY_GRAFANA_TOKEN": TOKEN},
+    )
+    assert result.exit_code == 0, result.output
+    assert f"pushed 6 dashboards to {url}" in result.output
+    assert f"{url}/d/smartcity-overview" in result.output
+    assert len(state.dashboards) == 6
+    assert state.datasources["smartcity-influxdb"]["url"] == "http://influxdb:8086"
