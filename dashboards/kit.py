@@ -163,6 +163,14 @@ class Board:
             .timezone("browser")
             .tooltip(model.DashboardCursorSync.CROSSHAIR)
             .editable()
+            .link(
+                sdk.DashboardLink("Smart city")
+                .type(model.DashboardLinkType.DASHBOARDS)
+                .tags(["smartcity"])
+                .as_dropdown(True)
+                .include_vars(True)
+                .keep_time(True)
+            )
         )
         self._panels: list[PanelSummary] = []
         self._variables: list[VariableSummary] = []
@@ -208,6 +216,17 @@ class Board:
         self._dashboard.annotation(annotation)
         self._annotations.append(
             Query(query, ("summary",), ("rule", "severity", "change"), "table")
+        )
+        return self
+
+    def link(self, title: str, url: str, tooltip: str) -> Board:
+        """A link in the dashboard's header (to a Grafana page or elsewhere)."""
+        self._dashboard.link(
+            sdk.DashboardLink(title)
+            .type(model.DashboardLinkType.LINK)
+            .url(url)
+            .tooltip(tooltip)
+            .icon("bolt")
         )
         return self
 

@@ -22,7 +22,7 @@ from grafana_foundation_sdk.models import common as common_model
 from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards.kit import DISTRICT, Board, BuiltDashboard, Query, field, measurement, tag_variable
-from dashboards.names import DataNames, registry_ref
+from dashboards.names import ALERTMANAGER_UID, DataNames, registry_ref
 from devices import Registry, Status
 
 __all__ = ["UID", "overview_dashboard", "registry_csv"]
@@ -94,6 +94,17 @@ def overview_dashboard(names: DataNames, registry: Registry) -> BuiltDashboard:
         tags=["overview"],
     )
     board.variable(tag_variable("district", "District", status, "district"))
+    # Grafana's own pages on the platform's Alertmanager: grouped alerts and silences
+    board.link(
+        "Alerts in Alertmanager",
+        f"/alerting/groups?alertmanager={ALERTMANAGER_UID}",
+        "Alertmanager's view: grouped alerts, who was notified",
+    )
+    board.link(
+        "Silences",
+        f"/alerting/silences?alertmanager={ALERTMANAGER_UID}",
+        "Silence or expire silences in the platform's Alertmanager",
+    )
     board.alert_annotations(DISTRICT)
 
     board.row("Devices")

@@ -110,3 +110,12 @@ def test_provisioning_files_hold_no_secret(tmp_path: Path) -> None:
     text = "".join(path.read_text(encoding="utf-8") for path in written.files)
     assert "s3cret-token" not in text
     assert "Token ${SMARTCITY_INFLUX_TOKEN}" in text
+
+
+def test_the_overview_links_to_grafanas_pages_on_the_provisioned_alertmanager() -> None:
+    overview = BOARDS[0]
+    uids = {uid for kind, uid in KNOWN if kind == "alertmanager"}
+    links = [link["url"] for link in overview.json["links"] if link["type"] == "link"]
+    assert links
+    for url in links:
+        assert url.split("alertmanager=")[1] in uids
