@@ -22,6 +22,7 @@ __all__ = ["UID", "streetlights_dashboard"]
 
 UID = "smartcity-streetlights"
 _CABINET = '"cabinet" =~ /^$cabinet$/'
+_LAMP = '"device_id" =~ /^$lamp$/'
 
 
 def streetlights_dashboard(names: DataNames) -> BuiltDashboard:
@@ -34,7 +35,7 @@ def streetlights_dashboard(names: DataNames) -> BuiltDashboard:
     faults = field(StreetlightTelemetry, "faults")
     # ingest stores a flag list as the joined text plus its length, "<stem>_count"
     fault_count = field(StreetlightTelemetry, "faults", stored_as="fault_count")
-    where = f"{DISTRICT} AND {_CABINET}"
+    where = f"{DISTRICT} AND {_CABINET} AND {_LAMP}"
     board = Board(
         uid=UID,
         title="Streetlights",
@@ -44,6 +45,9 @@ def streetlights_dashboard(names: DataNames) -> BuiltDashboard:
     )
     board.variable(tag_variable("district", "District", source, "district"))
     board.variable(tag_variable("cabinet", "Cabinet", source, "cabinet", where=DISTRICT))
+    board.variable(
+        tag_variable("lamp", "Lamp", source, "device_id", where=f"{DISTRICT} AND {_CABINET}")
+    )
     board.alert_annotations(f"\"kind\" = '{Kind.STREETLIGHT.value}' AND {DISTRICT}")
 
     board.row("Lamps and power")

@@ -12,6 +12,7 @@ __all__ = ["UID", "traffic_dashboard"]
 
 UID = "smartcity-traffic"
 _JUNCTION = '"junction" =~ /^$junction$/'
+_SIGNAL = '"device_id" =~ /^$signal$/'
 
 
 def traffic_dashboard(names: DataNames) -> BuiltDashboard:
@@ -19,7 +20,7 @@ def traffic_dashboard(names: DataNames) -> BuiltDashboard:
     signal = measurement(TrafficSignalTelemetry)
     approach = measurement(Approach)
     faults = measurement(TrafficSignalFaultEvent)
-    where = f"{DISTRICT} AND {_JUNCTION}"
+    where = f"{DISTRICT} AND {_JUNCTION} AND {_SIGNAL}"
     board = Board(
         uid=UID,
         title="Traffic",
@@ -29,6 +30,11 @@ def traffic_dashboard(names: DataNames) -> BuiltDashboard:
     )
     board.variable(tag_variable("district", "District", signal, "district"))
     board.variable(tag_variable("junction", "Junction", signal, "junction", where=DISTRICT))
+    board.variable(
+        tag_variable(
+            "signal", "Signal controller", signal, "device_id", where=f"{DISTRICT} AND {_JUNCTION}"
+        )
+    )
     board.alert_annotations(f"\"kind\" = '{Kind.TRAFFIC_SIGNAL.value}' AND {DISTRICT}")
 
     board.row("Approaches")

@@ -281,3 +281,29 @@ def test_a_misspelt_field_would_fail_the_test(day: str) -> None:
         if row[1] is not None
     ]
     assert rows == []
+
+
+@pytest.mark.parametrize(
+    "board",
+    [board for board in BOARDS if any(v.name == "district" for v in board.variables)],
+    ids=lambda board: board.uid,
+)
+def test_choosing_one_district_narrows_every_panel_to_it(day: str, board: BuiltDashboard) -> None:
+    district = next(v for v in board.variables if v.name == "district")
+    assert district.query is not None
+    listed = query(day, expand(district.query, dashboard_range()))
+    first = sorted(row[1] for s in listed["results"][0]["series"] for row in s["values"])[0]
+    chosen = {**variables_of(board), "district": [first]}
+    answered = 0
+    for panel in board.panels:
+        for panel_query in panel.queries:
+            text = expand(
+                panel_query.text,
+                panel_range(dashboard_range(), panel.time_from),
+                variables=chosen,
+            )
+            series = [s for r in query(day, text).get("results", []) for s in r.get("series", [])]
+            answered += bool(series)
+            for one in series:
+                assert one.get("tags", {}).get("district", first) == first, text
+    assert answered, f"no panel of {board.uid} shows anything for district {first}"
