@@ -10,7 +10,7 @@ from rich.console import Console
 
 from dashboards import DashboardsError, push, write_folder
 from devices import DeviceError
-from smartcity.dashboards_wiring import build_dashboards, grafana_sources
+from smartcity.assembly import build_dashboards, grafana_sources
 from smartcity.settings import Settings, SettingsInvalid, load_settings
 
 __all__ = ["app"]

@@ -36,8 +36,7 @@ from ingest import (
     bootstrap_database,
     continuous_queries,
 )
-from smartcity.alerts_wiring import alert_listeners, alerts_config
-from smartcity.dashboards_wiring import build_dashboards
+from smartcity.assembly import alert_listeners, alerts_config, build_dashboards
 from smartcity.settings import load_settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.grafana_macros import ALL, TimeRange, expand, panel_range

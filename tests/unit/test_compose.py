@@ -49,7 +49,7 @@ def services() -> dict[str, Any]:
     return dict(document["services"])
 
 
-@pytest.mark.parametrize("name", ["gateway", "simulators", "dashboards"])
+@pytest.mark.parametrize("name", ["gateway-0", "gateway-1", "simulators", "dashboards"])
 def test_each_platform_service_runs_a_smartcity_command_that_exists(name: str) -> None:
     command = services()[name]["command"]
     assert command[0] == "smartcity"
@@ -75,7 +75,15 @@ def test_the_image_holds_every_room() -> None:
         assert f"COPY {room} {room}" in dockerfile
 
 
-LONG_RUNNING = ("mosquitto", "influxdb", "alertmanager-1", "alertmanager-2", "grafana", "gateway")
+LONG_RUNNING = (
+    "mosquitto",
+    "influxdb",
+    "alertmanager-1",
+    "alertmanager-2",
+    "grafana",
+    "gateway-0",
+    "gateway-1",
+)
 
 
 def test_every_image_is_pinned_to_a_version() -> None:
@@ -99,7 +107,7 @@ def test_each_long_running_service_has_a_health_check_and_a_restart_policy(name:
 def test_data_lives_in_named_volumes() -> None:
     document = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
     named = set(document["volumes"])
-    for name in ("mosquitto", "influxdb", "grafana", "gateway", "alertmanager-1"):
+    for name in ("mosquitto", "influxdb", "grafana", "gateway-0", "gateway-1", "alertmanager-1"):
         mounts = [m.split(":")[0] for m in services()[name]["volumes"]]
         assert any(mount in named for mount in mounts), f"{name} keeps its data in no volume"
 
@@ -140,3 +148,13 @@ def test_influxdb_2_maps_the_policies_the_dashboards_query() -> None:
 
 def test_the_simulators_are_an_optional_profile() -> None:
     assert services()["simulators"]["profiles"] == ["simulators"]
+
+
+def test_the_gateway_workers_split_the_fleet_between_them() -> None:
+    workers = [s for name, s in services().items() if name.startswith("gateway-")]
+    counts = {w["environment"]["SMARTCITY_GATEWAY_WORKERS"] for w in workers}
+    assert counts == {str(len(workers))}
+    indexes = sorted(w["environment"]["SMARTCITY_GATEWAY_WORKER_INDEX"] for w in workers)
+    assert indexes == [str(i) for i in range(len(workers))]
+    volumes = [v for w in workers for v in w["volumes"] if v.endswith(":/var/lib/smartcity")]
+    assert len(set(volumes)) == len(workers), "workers share a data dir"

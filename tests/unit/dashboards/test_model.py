@@ -10,7 +10,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 from dashboards import BuiltDashboard, InfluxQuery, UnknownName, datasources, registry_csv
 from dashboards.kit import field
 from devices import StreetlightTelemetry, load_registry
-from smartcity.dashboards_wiring import build_dashboards, grafana_sources
+from smartcity.assembly import build_dashboards, grafana_sources
 from smartcity.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[3]

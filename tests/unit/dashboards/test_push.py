@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from dashboards import PushFailed, push
-from smartcity.dashboards_wiring import build_dashboards, grafana_sources
+from smartcity.assembly import build_dashboards, grafana_sources
 from smartcity.settings import load_settings
 
 TOKEN = "glsa_test_token"

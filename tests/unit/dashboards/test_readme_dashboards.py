@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dashboards import dashboards_markdown
 from devices import load_registry
-from smartcity.dashboards_wiring import build_dashboards
+from smartcity.assembly import build_dashboards
 from smartcity.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[3]
