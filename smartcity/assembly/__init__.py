@@ -22,7 +22,6 @@ from smartcity.assembly.dashboards import (
 )
 from smartcity.assembly.engine import (
     InfluxAlertRecorder,
-    PointStore,
     alert_engine,
     alert_listeners,
     alert_point,
@@ -41,7 +40,6 @@ from smartcity.assembly.gateway import (
 
 __all__ = [
     "InfluxAlertRecorder",
-    "PointStore",
     "alert_engine",
     "alert_listeners",
     "alert_point",
