@@ -420,13 +420,11 @@ class Gateway:
             "connected": stats.connected,
             "handed_to_rules": self._handed_to_rules,
         }
-        # the store's figures, for the platform dashboard's spool depth and write latency
-        store_stats = getattr(self._store, "stats", None)
-        if callable(store_stats):
-            figures = store_stats()
-            # one type per field for ever: InfluxDB refuses a float where an int was written
-            fields["spool_points"] = int(getattr(figures, "spool_points", 0))
-            fields["write_seconds_last"] = float(getattr(figures, "write_seconds_last", 0.0))
+        # the store's figures, for the platform dashboard's spool depth and write latency;
+        # one type per field for ever: InfluxDB refuses a float where an int was written
+        figures = self._store.stats()
+        fields["spool_points"] = int(figures.spool_points)
+        fields["write_seconds_last"] = float(figures.write_seconds_last)
         return Point(
             STATS_MEASUREMENT,
             (("worker", self.config.worker_client_id),),
