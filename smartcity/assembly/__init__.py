@@ -10,9 +10,17 @@ own (the defaults live in ``smartcity/settings.py``)::
 
 Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, database),
 ``engine`` (rule engine and its listeners), ``incidents`` (emergency command), ``fleet``
-(simulators).
+(simulators), ``dashboards`` (Grafana).
 """
 
+from smartcity.assembly.dashboards import (
+    alertmanager_urls,
+    build_dashboards,
+    data_names,
+    grafana_folder,
+    grafana_sources,
+    write_grafana_folder,
+)
 from smartcity.assembly.engine import (
     InfluxAlertRecorder,
     alert_engine,
@@ -38,11 +46,16 @@ __all__ = [
     "alert_engine",
     "alert_listeners",
     "alert_point",
+    "alertmanager_urls",
     "alerts_config",
     "bootstrap_config",
+    "build_dashboards",
+    "data_names",
     "durable_store",
     "fleet_registry",
     "gateway_config",
+    "grafana_folder",
+    "grafana_sources",
     "incident_point",
     "incident_service",
     "influx_writer",
@@ -52,4 +65,5 @@ __all__ = [
     "scenario_by_name",
     "spool_config",
     "store_config",
+    "write_grafana_folder",
 ]
