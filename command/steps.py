@@ -27,6 +27,20 @@ class StepRunning(IncidentBase):
 
     async def _run_step(self, incident: Incident, step: StepState) -> None:
         plan_step = self._plan_step(incident, step.step_id)
+        if plan_step is None:  # the plan was edited under a running incident
+            reason = f"no longer in plan {incident.plan}: do it by hand"
+            entry = self._entry(
+                SYSTEM_ACTOR, TimelineKind.STEP, f"step {step.step_id!r} {reason}", {}
+            )
+            await asyncio.to_thread(
+                self.store.update_step,
+                incident.id,
+                step.step_id,
+                [entry],
+                fields={"status": StepStatus.FAILED, "result": reason},
+                only_if="status = 'pending'",
+            )
+            return
         claimed = await asyncio.to_thread(
             self.store.update_step,
             incident.id,
@@ -35,7 +49,7 @@ class StepRunning(IncidentBase):
             fields={"status": StepStatus.RUNNING},
             only_if="status = 'pending'",
         )
-        if not claimed or plan_step is None:
+        if not claimed:
             return
         if plan_step.notify is not None:
             kind, ok, result, detail = await self._notify_step(incident, plan_step)

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alerts import AlertsError
-from command import CommandError
+from command import CommandError, IncidentStore
 from devices import DeviceError
 from gateway import GatewayError
 from ingest import IngestError
@@ -201,6 +201,12 @@ def register(app: typer.Typer) -> None:
             table.add_row("alerts", f"{firing} firing, {len(active) - firing} pending")
             for alert in active[:10]:
                 table.add_row(f"  {alert.severity}", f"{alert.rule}: {alert.summary}")
+        if Path(settings.incidents_state_path).exists():
+            with IncidentStore(settings.incidents_state_path) as incidents:
+                open_ones = [incidents.get(number) for number in incidents.ids()]
+            table.add_row("incidents", f"{len(open_ones)} not closed")
+            for incident in open_ones[:10]:
+                table.add_row(f"  #{incident.id} {incident.status.value}", incident.title)
         Console().print(table)
         if not running:
             raise typer.Exit(1)
