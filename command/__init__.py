@@ -29,6 +29,7 @@ Errors (``command.CommandError`` and below) say what was refused and what is all
 from command.document import incident_document
 from command.errors import (
     CommandError,
+    IncidentInvalid,
     IncidentNotFound,
     IncidentStateUnusable,
     IncidentUnchangeable,
@@ -75,6 +76,7 @@ __all__ = [
     "CommandSpec",
     "CoursePoint",
     "Incident",
+    "IncidentInvalid",
     "IncidentNotFound",
     "IncidentRules",
     "IncidentService",

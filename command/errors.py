@@ -6,6 +6,7 @@ from devices import YamlFileInvalid
 
 __all__ = [
     "CommandError",
+    "IncidentInvalid",
     "IncidentNotFound",
     "IncidentStateUnusable",
     "IncidentUnchangeable",
@@ -84,3 +85,12 @@ class UnknownPlan(CommandError):
     def __init__(self, plan: str, known: tuple[str, ...]) -> None:
         self.plan = plan
         super().__init__(f"no plan {plan!r} (known: {', '.join(known) or 'none'})")
+
+
+class IncidentInvalid(CommandError):
+    """A new incident with a value it cannot have; names the field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")

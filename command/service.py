@@ -17,13 +17,14 @@
     await service.set_status(incident.id, IncidentStatus.DISPATCHED, by="li.wei")
     await service.escalate(incident.id, by="li.wei", reason="second cabinet down")
     await service.close(incident.id, by="li.wei", report="fuse replaced at 03:05")
-    service.get(incident.id); service.list()
+    service.get(incident.id); service.list_incidents()   # frozen values; quick blocking reads
 
 Every change is written to the store (SQLite) before it is announced; the platform's ticker
 (``run``/``tick``) runs the plans' automatic steps, escalates overdue steps once, marks spill
 stations missed, and exports new timeline entries to the annotation sink. Refusals raise
 ``command.errors`` (``TransitionRefused``, ``IncidentUnchangeable``, ``StepNotFound``,
-``IncidentNotFound``), whose text names what is allowed.
+``IncidentNotFound``, ``UnknownPlan``), whose text names what is allowed: an API answers them
+with a 4xx carrying that text. ``command.incident_document`` is the incident as JSON.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
+from alerts import Severity
 from command.core import SYSTEM_ACTOR, AnnotationSink, IncidentBase
-from command.errors import IncidentUnchangeable, UnknownPlan
+from command.errors import IncidentInvalid, IncidentUnchangeable, UnknownPlan
 from command.model import (
     Incident,
     IncidentStatus,
@@ -81,6 +83,9 @@ class IncidentService(AlertOpening, StepRunning, IncidentBase):
         longitude: float | None = None,
     ) -> Incident:
         """Open an incident by hand; its plan is ``plan`` or the type's plan."""
+        if severity not in set(Severity):
+            choices = ", ".join(level.value for level in Severity)
+            raise IncidentInvalid("severity", f"{severity!r} is not one of {choices}")
         chosen = self.plans.get(plan) if plan else self.plan_for(incident_type)
         if plan and chosen is None:
             raise UnknownPlan(plan, tuple(sorted(self.plans)))
@@ -107,11 +112,10 @@ class IncidentService(AlertOpening, StepRunning, IncidentBase):
     async def take(self, incident_id: int, *, by: str) -> Incident:
         """``by`` takes the incident: it is theirs now."""
         incident = self._changeable(incident_id)
-        entry = self._entry(by, TimelineKind.ASSIGNED, f"{by} took the incident", {})
-        if incident.assignee:
-            entry = self._entry(
-                by, TimelineKind.ASSIGNED, f"{by} took the incident from {incident.assignee}", {}
-            )
+        text = f"{by} took the incident"
+        if incident.assignee and incident.assignee != by:
+            text += f" from {incident.assignee}"
+        entry = self._entry(by, TimelineKind.ASSIGNED, text, {})
         await asyncio.to_thread(self.store.update, incident_id, [entry], fields={"assignee": by})
         return self.store.get(incident_id)
 

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from command import (
+    IncidentInvalid,
     IncidentNotFound,
     IncidentStatus,
     IncidentUnchangeable,
@@ -211,3 +212,13 @@ async def test_a_platform_step_cut_off_by_a_restart_is_marked_failed_not_sent_ag
     # a person can still do it
     done = await restarted.step_done(incident.id, "dim-neighbours-full", by="li.wei")
     assert done.step("dim-neighbours-full").status is StepStatus.DONE
+
+
+async def test_an_incident_with_an_unknown_severity_is_refused_naming_the_field(tmp_path):
+    incidents = service(tmp_path / "incidents.sqlite", FakeClock())
+    with pytest.raises(IncidentInvalid) as refused:
+        await incidents.open_incident(
+            "lighting", title="dark", district="centre", by="li.wei", severity="urgent"
+        )
+    assert str(refused.value) == "severity: 'urgent' is not one of info, warning, critical"
+    assert incidents.list_incidents() == []
