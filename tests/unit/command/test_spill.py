@@ -4,19 +4,20 @@ The simulated fleet runs the pollution-spill scenario through the real decoder a
 rules (event time, as in tests/integration/test_alerts_scenarios.py); every alert change goes to
 the incident service as the engine would hand it over. The forecast made when the first station
 saw the spill must put each station downstream within ±20 % of the simulator's own arrival
-time there (the peak of its pulse, read off the simulator's spill model), counted from the
+time there (when the pulse peaks in the station's simulated readings), counted from the
 first alert; and once a station confirms, the places below it are timed from that alert.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import simulators
 from alerts import AlertChange, ChangeKind, Evaluator, Observation, load_rules
 from command import SpillForecast, WaypointState, river_course
-from devices import Kind, Registry, decode_message
+from devices import Kind, Registry, WaterQualityTelemetry, decode_message
 from tests.unit.command.factory import ROOT, FakeClock, fleet, service
 
 REPORT_S = 60.0
@@ -26,10 +27,20 @@ def scenario() -> simulators.Scenario:
     return simulators.load_scenario(ROOT / "config" / "scenarios" / "pollution-spill.yaml")
 
 
+@dataclass(frozen=True)
+class SimulatedSpill:
+    """What the simulated river did: every alert change, and the simulator's own arrival time
+    at each station (when its ammonia reading peaked, the pulse's arrival in the simulator)."""
+
+    changes: tuple[AlertChange, ...]
+    arrivals: dict[str, datetime]
+
+
 @functools.cache
-def spill_changes() -> tuple[AlertChange, ...]:
-    """Every alert change of the pollution-spill scenario, in order (the river's stations only:
-    the rest of the city has nothing to say about a spill, and the run takes a second)."""
+def simulated_spill() -> SimulatedSpill:
+    """The pollution-spill scenario through the decoder and the shipped rules (the river's
+    stations only: the rest of the city has nothing to say about a spill, and this takes a
+    second)."""
     city = fleet()
     registry = Registry.from_records(
         [record for record in city.values() if record.kind is Kind.WATER_QUALITY], city=city.city
@@ -48,6 +59,7 @@ def spill_changes() -> tuple[AlertChange, ...]:
         started_at=spill.start,
     )
     changes: list[AlertChange] = []
+    peaks: dict[str, tuple[float, datetime]] = {}
 
     def record(transitions) -> None:
         for transition in transitions:
@@ -60,13 +72,22 @@ def spill_changes() -> tuple[AlertChange, ...]:
     while t <= start_s + spill.duration_s:
         for out in simulation.step(t):
             message = decode_message(out.topic, out.payload)
-            at = getattr(message.payload, "ts", None) or datetime.fromtimestamp(t, UTC)
+            payload = message.payload
+            at = getattr(payload, "ts", None) or datetime.fromtimestamp(t, UTC)
+            if isinstance(payload, WaterQualityTelemetry):
+                station = message.topic.device_id
+                if payload.ammonia_mg_l > peaks.get(station, (-1.0, at))[0]:
+                    peaks[station] = (payload.ammonia_mg_l, at)
             record(
                 evaluator.observe(Observation(message, registry.get(message.topic.device_id), at))
             )
         record(evaluator.tick(datetime.fromtimestamp(t, UTC)))
         t += REPORT_S
-    return tuple(changes)
+    return SimulatedSpill(tuple(changes), {station: at for station, (_, at) in peaks.items()})
+
+
+def spill_changes() -> tuple[AlertChange, ...]:
+    return simulated_spill().changes
 
 
 def first_seen() -> dict[str, datetime]:
@@ -76,30 +97,6 @@ def first_seen() -> dict[str, datetime]:
     for change in spill_changes():
         seen.setdefault(change.alert.labels["device"], change.at)
     return seen
-
-
-@functools.cache
-def simulated_arrivals() -> dict[str, datetime]:
-    """When the simulated pulse peaks at each station: the simulator's own arrival time."""
-    registry = fleet()
-    spill_scenario = scenario()
-    assert spill_scenario.start is not None
-    assert spill_scenario.duration_s is not None
-    start_s = spill_scenario.start.timestamp()
-    spill_scenario.anchor(start_s, registry.city.timezone)
-    times = [start_s + second for second in range(0, int(spill_scenario.duration_s), 30)]
-    arrivals = {}
-    for record in registry.values():
-        if record.river != "jade" or record.section_order is None:
-            continue
-        order = record.section_order
-
-        def ammonia(t: float, order: int = order) -> float:
-            spills = spill_scenario.active(t).spills
-            return sum(spill.excess(order, t)[0] for spill in spills)
-
-        arrivals[record.id] = datetime.fromtimestamp(max(times, key=ammonia), UTC)
-    return arrivals
 
 
 async def forecast_after(tmp_path, count: int) -> SpillForecast:
@@ -132,7 +129,7 @@ async def test_the_predicted_arrival_at_each_station_is_within_20_percent_of_the
     forecast = await forecast_after(tmp_path, 1)
     origin_at = first_seen()["WQ-0001"]
     assert forecast.seen_at == origin_at
-    arrivals = simulated_arrivals()
+    arrivals = simulated_spill().arrivals
     stations = [w for w in forecast.waypoints if w.kind == "station"]
     assert [w.name for w in stations] == ["WQ-0002", "WQ-0003", "WQ-0004", "WQ-0005"]
     for waypoint in stations:
