@@ -19,7 +19,6 @@ def change_document(change: AlertChange) -> dict[str, Any]:
     return {
         "change": change.change.value,
         "at": change.at.isoformat(),
-        "silenced": change.silenced,
         "fingerprint": alert.fingerprint,
         "rule": alert.rule,
         "state": alert.state.value,

@@ -13,15 +13,32 @@ engine = AlertEngine(
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Protocol
 
 import aiomqtt
 
-from alerts import AlertChange, AlertsConfig, MqttAlertPublisher, Notifier
+from alerts import (
+    AlertChange,
+    AlertmanagerAPI,
+    AlertmanagerConfig,
+    AlertOperations,
+    AlertsConfig,
+    MqttAlertPublisher,
+    Notifier,
+)
 from ingest import Durability, FieldValue, Point
 from smartcity.settings import Settings
 
-__all__ = ["InfluxAlertRecorder", "PointStore", "alert_listeners", "alert_point", "alerts_config"]
+__all__ = [
+    "InfluxAlertRecorder",
+    "PointStore",
+    "alert_listeners",
+    "alert_operations",
+    "alert_point",
+    "alertmanager_config",
+    "alerts_config",
+]
 
 
 class PointStore(Protocol):
@@ -43,6 +60,29 @@ def alerts_config(settings: Settings) -> AlertsConfig:
         rules_path=settings.rules_path,
         watch_rules=settings.alerts_watch_rules,
         event_time=settings.alerts_event_time,
+    )
+
+
+def alertmanager_config(settings: Settings, urls: Sequence[str]) -> AlertmanagerConfig:
+    """How the engine sends to the Alertmanagers at ``urls``."""
+    return AlertmanagerConfig(
+        urls=tuple(urls),
+        queue_max=settings.alertmanager_queue_max,
+        batch_max=settings.alertmanager_batch_max,
+        resend_interval_s=settings.alertmanager_resend_interval_s,
+        timeout_s=settings.alertmanager_timeout_s,
+        retry_initial_s=settings.alertmanager_retry_initial_s,
+        retry_max_s=settings.alertmanager_retry_max_s,
+        shutdown_timeout_s=settings.shutdown_timeout_s,
+    )
+
+
+def alert_operations(settings: Settings, urls: Sequence[str]) -> AlertOperations:
+    """The operators' operations on the engine's state and the Alertmanagers at ``urls``."""
+    return AlertOperations(
+        settings.alerts_state_path,
+        AlertmanagerAPI(urls, timeout_s=settings.alertmanager_timeout_s),
+        ack_silence_max=timedelta(seconds=settings.alerts_ack_silence_max_s),
     )
 
 
@@ -69,7 +109,6 @@ def alert_point(change: AlertChange, measurement: str) -> Point:
     fields: dict[str, FieldValue] = {
         "state": alert.state.value,
         "summary": alert.summary,
-        "silenced": change.silenced,
     }
     if alert.value is not None:
         fields["value"] = float(alert.value)
@@ -101,10 +140,10 @@ def alert_listeners(
     *,
     mqtt_client: aiomqtt.Client | None,
     store: PointStore | None,
-    notifier: Notifier | None = None,
+    notifiers: Sequence[Notifier] = (),
 ) -> list[Notifier]:
     """The engine's listeners: MQTT publishing, the InfluxDB recorder, and the notifications
-    side (a later issue) when there is one."""
+    side (Alertmanager, acknowledgement silences)."""
     listeners: list[Notifier] = []
     if mqtt_client is not None:
         listeners.append(
@@ -116,6 +155,5 @@ def alert_listeners(
         )
     if store is not None:
         listeners.append(InfluxAlertRecorder(store, measurement=settings.alerts_influx_measurement))
-    if notifier is not None:
-        listeners.append(notifier)
+    listeners.extend(notifiers)
     return listeners

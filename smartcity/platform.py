@@ -30,8 +30,9 @@ from devices import Registry, load_registry, parse_broker_url
 from gateway import Gateway
 from ingest import DurableStore, Spool, bootstrap_database
 from smartcity import console as live
-from smartcity.alerts_wiring import alert_listeners, alerts_config
+from smartcity.alerts_wiring import alert_listeners, alertmanager_config, alerts_config
 from smartcity.cli_simulate import fleet_registry, run_config, scenario_by_name
+from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from smartcity.wiring import (
@@ -60,6 +61,7 @@ class Endpoints:
 
     mqtt_url: str
     influx_url: str
+    alertmanager_urls: tuple[str, ...] = ()
     started: tuple[str, ...] = ()
     pids: dict[str, int] = field(default_factory=dict)
 
@@ -104,7 +106,20 @@ def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
             influx_url = database.url
             started.append("influxdb")
             pids["influxdb"] = database.pid or 0
-        yield Endpoints(mqtt_url, influx_url, tuple(started), pids)
+        alertmanager_urls = settings.alertmanager_urls
+        if not alertmanager_urls:
+            alertmanager = LocalAlertmanager(
+                Path(settings.data_dir) / "alertmanager",
+                port=settings.local_alertmanager_port,
+                config_source=settings.alertmanager_config_path,
+                smtp_smarthost=settings.alertmanager_smtp_smarthost,
+                webhook_url=settings.alertmanager_webhook_url,
+            )
+            stack.enter_context(alertmanager)
+            alertmanager_urls = (alertmanager.url,)
+            started.append("alertmanager")
+            pids["alertmanager"] = alertmanager.pid or 0
+        yield Endpoints(mqtt_url, influx_url, alertmanager_urls, tuple(started), pids)
 
 
 async def run_platform(settings: Settings, options: PlatformOptions) -> None:
@@ -130,6 +145,7 @@ def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | 
         "pid": os.getpid(),
         "mqtt_url": endpoints.mqtt_url,
         "influx_url": endpoints.influx_url,
+        "alertmanager_urls": list(endpoints.alertmanager_urls),
         "metrics_port": metrics_port,
         "started": list(endpoints.started),
         "server_pids": endpoints.pids,
@@ -199,23 +215,41 @@ async def _alert_engine(
         return
     rules = alerts.load_rules(settings.rules_path)
     endpoint = parse_broker_url(endpoints.mqtt_url)
-    async with aiomqtt.Client(
-        endpoint.host,
-        endpoint.port,
-        username=endpoint.username,
-        password=endpoint.password,
-        identifier=f"{settings.gateway_client_id}-alerts",
-        timeout=settings.alerts_notify_timeout_s,
-    ) as client:
+    async with (
+        aiomqtt.Client(
+            endpoint.host,
+            endpoint.port,
+            username=endpoint.username,
+            password=endpoint.password,
+            identifier=f"{settings.gateway_client_id}-alerts",
+            timeout=settings.alerts_notify_timeout_s,
+        ) as client,
+        alerts.AlertmanagerNotifier(
+            alertmanager_config(settings, endpoints.alertmanager_urls)
+        ) as notifier,
+    ):
+        engine: alerts.AlertEngine
+        expirer = alerts.AckSilenceExpirer(
+            alerts.AlertmanagerAPI(
+                endpoints.alertmanager_urls, timeout_s=settings.alertmanager_timeout_s
+            ),
+            lambda: [alert.fingerprint for alert in engine.active_alerts()],
+            interval_s=settings.alertmanager_resend_interval_s,
+        )
         engine = alerts.AlertEngine(
             alerts_config(settings),
             rules,
             registry,
             settings.alerts_state_path,
-            listeners=alert_listeners(settings, mqtt_client=client, store=store),
+            listeners=alert_listeners(
+                settings, mqtt_client=client, store=store, notifiers=(notifier, expirer)
+            ),
         )
         async with engine:
-            yield engine
+            # after a restart, Alertmanager hears of what still fires at once
+            notifier.track(engine.active_alerts())
+            async with expirer:
+                yield engine
 
 
 async def _run_demo(
@@ -287,6 +321,7 @@ def _snapshot(
         endpoints={
             "broker": endpoints.mqtt_url,
             "influxdb": endpoints.influx_url,
+            "alertmanager": ", ".join(endpoints.alertmanager_urls),
             "metrics": f"http://{gateway.config.metrics_host}:{gateway.metrics_port}/metrics"
             if gateway.metrics_port
             else "off",
