@@ -6,7 +6,8 @@ ops = AlertOperations(state_path, api, ack_silence_max=timedelta(days=7))
 
 await ops.active() -> list[AlertView]
     # pending and firing alerts from the engine's store, each with what Alertmanager does with
-    # it (AlertStatus: active / suppressed, silenced_by, inhibited_by; None when unknown)
+    # it (AlertStatus: active / suppressed, silenced_by, inhibited_by; None when unknown or
+    # when no Alertmanager is given: AlertOperations(state_path, None, ...) lists and history)
 await ops.history(*, since=None, until=None, district=None, kind=None, severity=None,
                   limit=1000) -> list[HistoryEntry]                   # newest first
 await ops.acknowledge(fingerprint, by, comment) -> Acknowledgement
@@ -99,10 +100,14 @@ class AlertOperations:
     """List, acknowledge and silence alerts: the engine's store plus Alertmanager."""
 
     def __init__(
-        self, state_path: str | Path, alertmanager: AlertmanagerAPI, *, ack_silence_max: timedelta
+        self,
+        state_path: str | Path,
+        alertmanager: AlertmanagerAPI | None,
+        *,
+        ack_silence_max: timedelta,
     ) -> None:
         self.state_path = Path(state_path)
-        self.alertmanager = alertmanager
+        self._alertmanager = alertmanager
         self.ack_silence_max = ack_silence_max
 
     async def _with_store(self, work: Callable[[AlertStore], _T]) -> _T:
@@ -115,15 +120,23 @@ class AlertOperations:
     async def active(self) -> list[AlertView]:
         """Pending and firing alerts, oldest first, with Alertmanager's status of each."""
         alerts = await self._with_store(lambda store: store.alerts())
+        states: dict[frozenset[tuple[str, str]], AlertStatus] = {}
         try:
-            states = await self.alertmanager.alert_states()
+            if self._alertmanager is not None:
+                states = await self._alertmanager.alert_states()
         except AlertmanagerUnavailable as exc:
             log.warning("alertmanager_status_unknown", extra={"reason": str(exc)})
-            states = {}
         return [
             AlertView(alert, states.get(frozenset(alertmanager_labels(alert).items())))
             for alert in alerts
         ]
+
+    @property
+    def alertmanager(self) -> AlertmanagerAPI:
+        """The Alertmanager (cluster) silences live in; ``AlertmanagerUnavailable`` if none."""
+        if self._alertmanager is None:
+            raise AlertmanagerUnavailable((), "no Alertmanager is configured")
+        return self._alertmanager
 
     async def history(
         self,

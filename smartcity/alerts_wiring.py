@@ -78,10 +78,11 @@ def alertmanager_config(settings: Settings, urls: Sequence[str]) -> Alertmanager
 
 
 def alert_operations(settings: Settings, urls: Sequence[str]) -> AlertOperations:
-    """The operators' operations on the engine's state and the Alertmanagers at ``urls``."""
+    """The operators' operations on the engine's state and the Alertmanagers at ``urls``
+    (none: listing and history only)."""
     return AlertOperations(
         settings.alerts_state_path,
-        AlertmanagerAPI(urls, timeout_s=settings.alertmanager_timeout_s),
+        AlertmanagerAPI(urls, timeout_s=settings.alertmanager_timeout_s) if urls else None,
         ack_silence_max=timedelta(seconds=settings.alerts_ack_silence_max_s),
     )
 

@@ -65,7 +65,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _urls(settings: Settings, given: str | None) -> tuple[str, ...]:
+def _urls(settings: Settings, given: str | None, *, required: bool) -> tuple[str, ...]:
     if given:
         return tuple(url.strip().rstrip("/") for url in given.split(",") if url.strip())
     if settings.alertmanager_urls:
@@ -75,6 +75,8 @@ def _urls(settings: Settings, given: str | None) -> tuple[str, ...]:
         urls = json.loads(note.read_text(encoding="utf-8")).get("alertmanager_urls") or []
         if urls:
             return tuple(urls)
+    if not required:
+        return ()
     raise _fail(
         "no Alertmanager: set SMARTCITY_ALERTMANAGER_URL, pass --alertmanager, or start"
         " `smartcity up` (which runs a local one)"
@@ -82,14 +84,14 @@ def _urls(settings: Settings, given: str | None) -> tuple[str, ...]:
 
 
 def _operations(
-    state: Path | None, alertmanager: str | None, *, need_state: bool
+    state: Path | None, alertmanager: str | None, *, need_state: bool, listing: bool = False
 ) -> AlertOperations:
     settings = load_settings()
     if state is not None:
         settings = settings.model_copy(update={"alerts_state_path": state})
     if need_state and not Path(settings.alerts_state_path).exists():
         raise _fail(f"no alert state at {settings.alerts_state_path} (has the rule engine run?)")
-    return alert_operations(settings, _urls(settings, alertmanager))
+    return alert_operations(settings, _urls(settings, alertmanager, required=not listing))
 
 
 def _run(work: Coroutine[Any, Any, _T]) -> _T:
@@ -113,7 +115,7 @@ def list_alerts(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
 ) -> None:
     """List pending and firing alerts, and whether Alertmanager silences or inhibits them."""
-    ops = _operations(state, alertmanager, need_state=True)
+    ops = _operations(state, alertmanager, need_state=True, listing=True)
     views = _run(ops.active())
     alerts = [view.alert for view in views]
     statuses = {view.alert.fingerprint: view for view in views}

@@ -227,7 +227,7 @@ class Settings(BaseSettings):
     )
     alerts_state_path: Path = Field(
         default=Path(".smartcity/alerts.sqlite"),
-        description="SQLite file of alert state, acknowledgements and silences",
+        description="SQLite file of alert state, history and acknowledgements",
     )
     alerts_queue_max: int = Field(
         default=1000, ge=1, description="batches of observations waiting for the rule engine"
