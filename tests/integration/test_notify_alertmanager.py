@@ -12,7 +12,7 @@ import pytest
 from alerts import Alert, AlertmanagerAPI, AlertmanagerNotifier
 from devices import Kind
 from smartcity.local_alertmanager import LocalAlertmanager
-from tests.integration.alert_samples import (
+from tests.alert_samples import (
     cabinet_alert,
     fired,
     lamp_alert,
