@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -203,3 +204,51 @@ async def test_a_webhook_receiver_down_then_back_gets_each_notification_once(ale
     (body,) = hook.received("traffic-oncall")
     assert alerts_of(body) == [("signal-dark", "firing")]
     assert len(hook.bodies) == 1
+
+
+async def test_a_restarted_alertmanager_learns_the_firing_alerts_from_the_re_send(
+    alertmanager, hook
+):
+    alert = cabinet_alert("C-11", 9)
+    config = notifier_config(alertmanager.url, resend_interval_s=1.0)
+    async with AlertmanagerNotifier(config) as notifier:
+        await notifier.notify(fired(alert))
+        assert await until(lambda: len(hook.received("lighting-oncall")) == 1, timeout_s=20)
+        alertmanager.stop()
+        alertmanager.start()  # Alertmanager keeps no alerts across a restart, only its log
+        api = AlertmanagerAPI([alertmanager.url], timeout_s=5)
+        states: dict[frozenset[tuple[str, str]], object] = {}
+
+        async def held() -> bool:
+            states.update(await api.alert_states())
+            return bool(states)
+
+        for _ in range(100):
+            if await held():
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(3)
+    (labels,) = [dict(key) for key in states]
+    assert labels["cabinet"] == "C-11"
+    assert len(hook.received("lighting-oncall")) == 1  # its notification log remembers
+
+
+async def test_a_full_queue_drops_the_oldest_and_counts_it():
+    config = replace(
+        notifier_config("http://127.0.0.1:9"),
+        queue_max=3,
+        retry_initial_s=5,
+        retry_max_s=5,
+        shutdown_timeout_s=0.5,
+    )
+    async with AlertmanagerNotifier(config) as notifier:
+        for n in range(5):
+            await notifier.notify(fired(cabinet_alert(f"C-{n}", 3)))
+        await asyncio.sleep(0.5)
+        (stats,) = notifier.stats()
+        queued = [alert.labels["cabinet"] for alert in notifier.firing()]
+        with pytest.raises(TimeoutError):
+            await notifier.flush(0.5)
+    assert (stats.sent, stats.dropped, stats.queued, stats.up) == (0, 2, 3, False)
+    assert stats.errored >= 1
+    assert queued == ["C-0", "C-1", "C-2", "C-3", "C-4"]  # all still firing: the re-send has them
