@@ -174,13 +174,24 @@ class AlertOperations:
             )
         alert = matches[0]
         now = datetime.now(UTC)
-        silence_id = await self.alertmanager.create_silence(
-            [Matcher(name, value) for name, value in sorted(alertmanager_labels(alert).items())],
-            now,
-            now + self.ack_silence_max,
-            by,
-            ack_comment(alert.fingerprint, comment),
-        )
+        held = [
+            silence
+            for silence in await self.alertmanager.silences()
+            if silence.state != "expired" and acknowledged_fingerprint(silence) == alert.fingerprint
+        ]
+        if held:  # acknowledged before: its silence already holds the repeats
+            silence_id = held[0].id
+        else:
+            silence_id = await self.alertmanager.create_silence(
+                [
+                    Matcher(name, value)
+                    for name, value in sorted(alertmanager_labels(alert).items())
+                ],
+                now,
+                now + self.ack_silence_max,
+                by,
+                ack_comment(alert.fingerprint, comment),
+            )
         await self._with_store(lambda store: store.add_ack(alert.fingerprint, by, comment, now))
         log.info(
             "alert_acknowledged",

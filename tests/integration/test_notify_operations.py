@@ -133,6 +133,12 @@ def test_acknowledging_silences_exactly_that_alert_records_who_and_ends_when_it_
         ("junction", "J-01"),
     }  # fmt: skip
     assert silence.created_by == "ana"
+    again = cli(
+        "ack", taken.fingerprint, "--by", "bo", "--state", str(state),
+        "--alertmanager", alertmanager.url,
+    )  # fmt: skip
+    assert f"silence {silence.id} holds" in again  # one silence, however often acknowledged
+    assert len(asyncio.run(AlertmanagerAPI([alertmanager.url], timeout_s=5).silences())) == 1
     listed = {
         row["fingerprint"]: row
         for row in map(
