@@ -7,6 +7,7 @@ a test Alertmanager running the shipped config, which notifies a real webhook re
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -22,6 +23,7 @@ import httpx
 import paho.mqtt.client as paho
 import pytest
 
+from alerts import AlertmanagerAPI, AlertStore
 from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.support import WebhookReceiver, wait_for
@@ -94,14 +96,16 @@ def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def publish_hot_lamps(mosquitto: LocalMosquitto, district: str) -> None:
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"lamps-{district}")
+def publish_lamps(mosquitto: LocalMosquitto, district: str, temp_c: float = 120.0) -> None:
+    client = paho.Client(
+        paho.CallbackAPIVersion.VERSION2, client_id=f"lamps-{district}-{uuid.uuid4().hex[:6]}"
+    )
     client.connect("127.0.0.1", mosquitto.port)
     client.loop_start()
     for n in range(3):
         reading = {
             "ts": int(time.time() * 1000),
-            "seq": 1,
+            "seq": int(time.time() * 10) % 1_000_000,
             "power_w": 240.0,
             "voltage_v": 230.0,
             "current_a": 1.1,
@@ -110,7 +114,7 @@ def publish_hot_lamps(mosquitto: LocalMosquitto, district: str) -> None:
             "lamp_on": True,
             "dimming_pct": 100.0,
             "ambient_lux": 1.0,
-            "lamp_temp_c": 120.0 + n,
+            "lamp_temp_c": temp_c + n,
             "faults": [],
         }
         topic = f"city/{district}/streetlight/SL-{n}/telemetry"
@@ -132,9 +136,7 @@ def test_a_killed_platform_tells_alertmanager_again_and_nobody_hears_twice(
         try:
             # the gateway subscribes within a few seconds; publish until the alerts fire
             assert wait_for(
-                lambda: (
-                    publish_hot_lamps(mosquitto, district) or received_alerts(alertmanager) >= 3
-                ),
+                lambda: publish_lamps(mosquitto, district) or received_alerts(alertmanager) >= 3,
                 timeout_s=60,
                 interval_s=2,
             ), Path(env["SMARTCITY_LOG_FILE"]).read_text()[-3000:]
@@ -152,3 +154,52 @@ def test_a_killed_platform_tells_alertmanager_again_and_nobody_hears_twice(
     (body,) = hook.received("lighting-oncall")
     assert sorted(a["labels"]["device_id"] for a in body["alerts"]) == ["SL-0", "SL-1", "SL-2"]
     assert len(hook.bodies) == 1
+
+
+def test_an_acknowledged_alert_is_silenced_until_the_running_platform_sees_it_resolve(
+    make_alertmanager: Callable[..., LocalAlertmanager],
+    mosquitto: LocalMosquitto,
+    platform_env: tuple[dict[str, str], str],
+):
+    env, district = platform_env
+    with WebhookReceiver() as hook:
+        alertmanager = make_alertmanager(webhook_url=hook.url, group_wait_s=8.0)
+        env["SMARTCITY_ALERTMANAGER_URL"] = alertmanager.url
+        process = start(env)
+        try:
+            assert wait_for(
+                lambda: publish_lamps(mosquitto, district) or received_alerts(alertmanager) >= 3,
+                timeout_s=60,
+                interval_s=2,
+            ), Path(env["SMARTCITY_LOG_FILE"]).read_text()[-3000:]
+            state = Path(env["SMARTCITY_ALERTS_STATE_PATH"])
+            with AlertStore(state) as store:
+                taken = next(a for a in store.alerts() if a.labels["device"] == "SL-0")
+            ack = subprocess.run(
+                [sys.executable, "-m", "smartcity", "alerts", "ack", taken.fingerprint,
+                 "--by", "ana", "--comment", "crew on site"],
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert ack.returncode == 0, ack.stdout + ack.stderr
+            api = AlertmanagerAPI([alertmanager.url], timeout_s=5)
+            (silence,) = asyncio.run(api.silences())
+            assert silence.state == "active"
+            # the engine records who took it
+            assert wait_for(
+                lambda: acknowledged_by(state, taken.fingerprint) == "ana", timeout_s=20
+            )
+            publish_lamps(mosquitto, district, temp_c=70.0)  # the lamps cool down: resolved
+            assert wait_for(lambda: asyncio.run(api.silences())[0].state == "expired", timeout_s=20)
+            assert wait_for(lambda: len(hook.received("lighting-oncall")) >= 2, timeout_s=30)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    firing = hook.received("lighting-oncall")[0]
+    # the acknowledged lamp was silenced before the group's first notification went out
+    assert sorted(a["labels"]["device_id"] for a in firing["alerts"]) == ["SL-1", "SL-2"]
+
+
+def acknowledged_by(state: Path, fingerprint: str) -> str | None:
+    with AlertStore(state) as store:
+        found = [a for a in store.alerts(include_resolved=True) if a.fingerprint == fingerprint]
+    return found[0].acknowledged_by if found else None
