@@ -188,6 +188,7 @@ def test_an_acknowledged_alert_is_silenced_until_the_running_platform_sees_it_re
             assert wait_for(
                 lambda: acknowledged_by(state, taken.fingerprint) == "ana", timeout_s=20
             )
+            assert wait_for(lambda: len(hook.received("lighting-oncall")) == 1, timeout_s=30)
             publish_lamps(mosquitto, district, temp_c=70.0)  # the lamps cool down: resolved
             assert wait_for(lambda: asyncio.run(api.silences())[0].state == "expired", timeout_s=20)
             assert wait_for(lambda: len(hook.received("lighting-oncall")) >= 2, timeout_s=30)
