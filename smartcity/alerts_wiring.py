@@ -12,16 +12,19 @@ engine = AlertEngine(
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Protocol
 
 import aiomqtt
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from alerts import (
     AlertChange,
     AlertmanagerAPI,
     AlertmanagerConfig,
+    AlertmanagerNotifier,
     AlertOperations,
     AlertsConfig,
     MqttAlertPublisher,
@@ -32,6 +35,7 @@ from smartcity.settings import Settings
 
 __all__ = [
     "InfluxAlertRecorder",
+    "NotifierCollector",
     "PointStore",
     "alert_listeners",
     "alert_operations",
@@ -158,3 +162,44 @@ def alert_listeners(
         listeners.append(InfluxAlertRecorder(store, measurement=settings.alerts_influx_measurement))
     listeners.extend(notifiers)
     return listeners
+
+
+class NotifierCollector(Collector):
+    """The Alertmanager notifier's counters on the gateway's ``/metrics``, per Alertmanager."""
+
+    def __init__(self, notifier: AlertmanagerNotifier) -> None:
+        self._notifier = notifier
+
+    def collect(self) -> Iterator[Metric]:
+        """One sample per Alertmanager URL of each figure."""
+        counters = {
+            "sent": CounterMetricFamily(
+                "smartcity_alertmanager_alerts_sent", "Alerts Alertmanager accepted", labels=["url"]
+            ),
+            "errored": CounterMetricFamily(
+                "smartcity_alertmanager_sends_errored",
+                "Sends that failed (retried: a delay, not a loss)",
+                labels=["url"],
+            ),
+            "dropped": CounterMetricFamily(
+                "smartcity_alertmanager_alerts_dropped",
+                "Alerts dropped from a full queue or refused",
+                labels=["url"],
+            ),
+        }
+        gauges = {
+            "queued": GaugeMetricFamily(
+                "smartcity_alertmanager_alerts_queued", "Alerts waiting to be sent", labels=["url"]
+            ),
+            "up": GaugeMetricFamily(
+                "smartcity_alertmanager_up", "1 while the last send succeeded", labels=["url"]
+            ),
+        }
+        for stats in self._notifier.stats():
+            counters["sent"].add_metric([stats.url], stats.sent)
+            counters["errored"].add_metric([stats.url], stats.errored)
+            counters["dropped"].add_metric([stats.url], stats.dropped)
+            gauges["queued"].add_metric([stats.url], stats.queued)
+            gauges["up"].add_metric([stats.url], 1.0 if stats.up else 0.0)
+        yield from counters.values()
+        yield from gauges.values()

@@ -174,6 +174,9 @@ def register(app: typer.Typer) -> None:
             ("in flight", "gateway_messages_in_flight"),
             ("devices online", "gateway_devices_online"),
             ("points in the spool", "gateway_spool_points"),
+            ("alerts sent to Alertmanager", "smartcity_alertmanager_alerts_sent_total"),
+            ("Alertmanager sends failed", "smartcity_alertmanager_sends_errored_total"),
+            ("alerts dropped", "smartcity_alertmanager_alerts_dropped_total"),
         ):
             if name in metrics:
                 table.add_row(label, f"{metrics[name]:,.0f}")

@@ -30,7 +30,12 @@ from devices import Registry, load_registry, parse_broker_url
 from gateway import Gateway
 from ingest import DurableStore, Spool, bootstrap_database
 from smartcity import console as live
-from smartcity.alerts_wiring import alert_listeners, alertmanager_config, alerts_config
+from smartcity.alerts_wiring import (
+    NotifierCollector,
+    alert_listeners,
+    alertmanager_config,
+    alerts_config,
+)
 from smartcity.cli_simulate import fleet_registry, run_config, scenario_by_name
 from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.settings import Settings
@@ -173,7 +178,7 @@ async def _serve(
     async with (
         writer,
         DurableStore(writer, Spool(spool_config(settings)), store_config(settings)) as store,
-        _alert_engine(settings, options, registry, endpoints, store) as engine,
+        _alert_engine(settings, options, registry, endpoints, store) as (engine, notifier),
     ):
         gateway = Gateway(
             gateway_config(settings, endpoints.mqtt_url, worker_count=1),
@@ -181,6 +186,8 @@ async def _serve(
             store,
             sink=engine,
         )
+        if notifier is not None:  # sent, errored, dropped beside the gateway's figures
+            gateway.metrics.registry.register(NotifierCollector(notifier))
         async with asyncio.TaskGroup() as group:
             group.create_task(gateway.run(), name="gateway")
             await gateway.ready.wait()
@@ -209,9 +216,9 @@ async def _alert_engine(
     registry: Registry,
     endpoints: Endpoints,
     store: DurableStore,
-) -> AsyncIterator[alerts.AlertEngine | None]:
+) -> AsyncIterator[tuple[alerts.AlertEngine | None, alerts.AlertmanagerNotifier | None]]:
     if not options.engine:
-        yield None
+        yield None, None
         return
     rules = alerts.load_rules(settings.rules_path)
     endpoint = parse_broker_url(endpoints.mqtt_url)
@@ -249,7 +256,7 @@ async def _alert_engine(
             # after a restart, Alertmanager hears of what still fires at once
             notifier.track(engine.active_alerts())
             async with expirer:
-                yield engine
+                yield engine, notifier
 
 
 async def _run_demo(

@@ -72,6 +72,7 @@ def test_up_shows_live_figures_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         assert "running" in status.stdout
         assert "messages stored" in status.stdout
         assert "alertmanager" in status.stdout
+        assert "alerts sent to Alertmanager" in status.stdout
         assert "(up)" in status.stdout.split("alertmanager", 1)[1].splitlines()[0]
         endpoints = json.loads((tmp_path / "endpoints.json").read_text())
         servers = list(endpoints["server_pids"].values())
