@@ -9,7 +9,7 @@ A single node gossips with nobody (``--cluster.listen-address=`` empty), so no s
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +92,11 @@ class LocalAlertmanager(ChildServer):
     group_wait_s: float | None = None
     group_interval_s: float | None = None
     repeat_interval_s: float | None = None
+    # a cluster member: gossip on this loopback port (0: a free one) with these peers
+    cluster: bool = False
+    cluster_port: int = 0
     peers: tuple[str, ...] = ()
-    cluster_port: int = field(default=0, init=False)
+    peer_timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         self.name = "alertmanager"
@@ -143,11 +146,13 @@ class LocalAlertmanager(ChildServer):
             f"--web.external-url=http://{LOOPBACK}:{self.port}",
             "--log.level=warn",
         ]
-        if self.peers:
-            # a cluster member: gossip on loopback with its peers (a port of its own)
+        if self.cluster:
             self.cluster_port = self.cluster_port or free_port()
             command.append(f"--cluster.listen-address={LOOPBACK}:{self.cluster_port}")
+            command.append(f"--cluster.advertise-address={LOOPBACK}:{self.cluster_port}")
             command += [f"--cluster.peer={peer}" for peer in self.peers]
+            if self.peer_timeout_s is not None:
+                command.append(f"--cluster.peer-timeout={self.peer_timeout_s:g}s")
         else:
             command.append("--cluster.listen-address=")
         return command

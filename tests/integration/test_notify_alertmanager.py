@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from alerts import Alert, AlertmanagerAPI, AlertmanagerNotifier
+from alerts import Alert, AlertmanagerAPI, AlertmanagerNotifier, Matcher
 from devices import Kind
 from smartcity.local_alertmanager import LocalAlertmanager
 from tests.alert_samples import (
@@ -252,3 +253,45 @@ async def test_a_full_queue_drops_the_oldest_and_counts_it():
     assert (stats.sent, stats.dropped, stats.queued, stats.up) == (0, 2, 3, False)
     assert stats.errored >= 1
     assert queued == ["C-0", "C-1", "C-2", "C-3", "C-4"]  # all still firing: the re-send has them
+
+
+async def test_a_cluster_of_two_is_sent_every_alert_and_notifies_once_even_with_one_down(
+    make_alertmanager, hook
+):
+    first = make_alertmanager(webhook_url=hook.url, cluster=True, peer_timeout_s=2.0)
+    second = make_alertmanager(
+        webhook_url=hook.url,
+        cluster=True,
+        peers=(f"127.0.0.1:{first.cluster_port}",),
+        peer_timeout_s=2.0,
+    )
+    api = AlertmanagerAPI([first.url], timeout_s=5)
+    async with AlertmanagerNotifier(notifier_config(first.url, second.url)) as notifier:
+        await notifier.notify(fired(cabinet_alert("C-21", 6)))
+        await notifier.flush(10)
+        assert await until(lambda: len(hook.received("lighting-oncall")) == 1, timeout_s=20)
+        await asyncio.sleep(5)  # past the second member's peer timeout: it saw the first send
+        assert len(hook.received("lighting-oncall")) == 1
+        # a silence made on one member is the other's too (gossip): the one truth holds
+        now = datetime.now(UTC)
+        made = await api.create_silence(
+            [Matcher("cabinet", "C-99")], now, now + timedelta(hours=1), "ana", "works"
+        )
+        other = AlertmanagerAPI([second.url], timeout_s=5)
+        for _ in range(50):
+            if [s.id for s in await other.silences()] == [made]:
+                break
+            await asyncio.sleep(0.1)
+        assert [s.id for s in await other.silences()] == [made]
+        second.stop()
+        await notifier.notify(fired(cabinet_alert("C-22", 6)))
+        assert await until(lambda: len(hook.received("lighting-oncall")) == 2, timeout_s=20)
+        stats = {s.url: s for s in notifier.stats()}
+        assert stats[first.url].up
+        assert not stats[second.url].up
+        assert stats[second.url].queued == 1  # waits for the member to come back
+        second.start()
+        await notifier.flush(30)
+        await asyncio.sleep(4)
+    cabinets = [b["groupLabels"]["cabinet"] for b in hook.received("lighting-oncall")]
+    assert cabinets == ["C-21", "C-22"]
