@@ -22,6 +22,7 @@ from alerts.alertmanager import (
     alertmanager_labels,
     postable_alert,
 )
+from alerts.document import alert_document, change_document
 from alerts.durations import format_duration, parse_duration
 from alerts.engine import AlertEngine, AlertsConfig, EngineClosed
 from alerts.errors import (
@@ -45,7 +46,7 @@ from alerts.operations import (
     AlertView,
     acknowledged_fingerprint,
 )
-from alerts.publish import MqttAlertPublisher, change_document
+from alerts.publish import MqttAlertPublisher
 from alerts.relay import (
     AlertRelay,
     DeliveryLog,
@@ -61,7 +62,6 @@ from alerts.relay import (
 from alerts.rules import Rule, RuleSet, Severity, load_rules, parse_rules, rule_files
 from alerts.silences import AlertmanagerAPI, AlertStatus, Matcher, Silence
 from alerts.state import AlertStore, HistoryEntry
-from alerts.sun import sun_elevation_deg
 from alerts.testing import RuleTestReport, run_rule_tests
 
 __all__ = [
@@ -112,6 +112,7 @@ __all__ = [
     "WebhookAlert",
     "WebhookPayload",
     "acknowledged_fingerprint",
+    "alert_document",
     "alertmanager_labels",
     "change_document",
     "fingerprint",
@@ -125,5 +126,4 @@ __all__ = [
     "postable_alert",
     "rule_files",
     "run_rule_tests",
-    "sun_elevation_deg",
 ]

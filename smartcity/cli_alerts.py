@@ -21,8 +21,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from alerts import AlertOperations, AlertsError, AlertStore, Matcher, parse_duration
-from smartcity.alerts_wiring import alert_operations
+from alerts import (
+    AlertOperations,
+    AlertsError,
+    AlertStore,
+    Matcher,
+    alert_document,
+    parse_duration,
+)
+from smartcity.assembly import alert_operations
 from smartcity.settings import Settings, load_settings
 
 __all__ = ["app", "parse_matcher"]
@@ -128,18 +135,7 @@ def list_alerts(
         status = view.status if view is not None else None
         rows.append(
             {
-                "fingerprint": alert.fingerprint,
-                "rule": alert.rule,
-                "state": alert.state.value,
-                "severity": alert.severity,
-                "labels": dict(alert.labels),
-                "summary": alert.summary,
-                "value": alert.value,
-                "active_since": alert.active_since.isoformat(),
-                "starts_at": alert.fired_at.isoformat() if alert.fired_at else None,
-                "ends_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
-                "acknowledged_by": alert.acknowledged_by,
-                "silenced": bool(status and status.silenced_by),
+                **alert_document(alert, silenced=bool(status and status.silenced_by)),
                 "inhibited": bool(status and status.inhibited_by),
                 "silenced_by": list(status.silenced_by) if status else [],
             }

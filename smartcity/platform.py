@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -22,31 +23,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import aiomqtt
-
 import alerts
 import simulators
-from devices import Registry, load_registry, parse_broker_url
+from devices import Registry, load_registry
 from gateway import Gateway
-from ingest import DurableStore, Spool, bootstrap_database
+from ingest import DurableStore
 from smartcity import console as live
-from smartcity.alerts_wiring import (
+from smartcity.assembly import (
     NotifierCollector,
-    alert_listeners,
+    alert_engine,
     alertmanager_config,
-    alerts_config,
+    durable_store,
+    fleet_registry,
+    gateway_config,
+    owned_devices,
+    run_config,
+    scenario_by_name,
+    write_grafana_folder,
 )
-from smartcity.cli_simulate import fleet_registry, run_config, scenario_by_name
 from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
-from smartcity.wiring import (
-    bootstrap_config,
-    gateway_config,
-    influx_writer,
-    spool_config,
-    store_config,
-)
 
 __all__ = [
     "Endpoints",
@@ -55,6 +52,7 @@ __all__ = [
     "local_endpoints",
     "replay_start",
     "run_platform",
+    "state_paths",
 ]
 
 log = logging.getLogger(__name__)
@@ -69,6 +67,7 @@ class Endpoints:
     alertmanager_urls: tuple[str, ...] = ()
     started: tuple[str, ...] = ()
     pids: dict[str, int] = field(default_factory=dict)
+    grafana: str | None = None  # the Grafana provisioning folder written for them
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,23 +79,43 @@ class PlatformOptions:
     scenario: str | None = None
     speed: float | None = None
     console: bool = True
+    # smartcity gateway: the worker SMARTCITY_GATEWAY_WORKER_INDEX of SMARTCITY_GATEWAY_WORKERS;
+    # smartcity up: one gateway for the whole fleet, in this process
+    partitioned: bool = False
 
 
 def endpoints_file(settings: Settings) -> Path:
     """Where a running platform writes its endpoints, for ``smartcity status``."""
-    return Path(settings.data_dir) / "endpoints.json"
+    return state_paths(settings)["endpoints"]
+
+
+def state_paths(settings: Settings) -> dict[str, Path]:
+    """Everything a platform writes, by what it is: under the data folder unless a setting
+    places it elsewhere, so two platforms with two data folders share nothing."""
+    data = Path(settings.data_dir)
+    return {
+        "mosquitto": data / "mosquitto",
+        "influxdb": data / "influxdb",
+        "alertmanager": data / "alertmanager",
+        "endpoints": data / "endpoints.json",
+        "spool": settings.spool_dir,
+        "alerts_state": settings.alerts_state_path,
+        "relay_state": settings.relay_state_path,
+        "log": settings.log_file,
+    }
 
 
 @contextlib.contextmanager
-def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
-    """Use the configured servers, or start local ones for whichever is not configured."""
+def local_endpoints(settings: Settings, *, alertmanager: bool = True) -> Iterator[Endpoints]:
+    """Use the configured servers, or start local ones for whichever is not configured (an
+    Alertmanager only when asked: the rule engine runs)."""
     with contextlib.ExitStack() as stack:
         started: list[str] = []
         pids: dict[str, int] = {}
         mqtt_url = settings.mqtt_url
         if mqtt_url is None:
             broker = LocalMosquitto(
-                Path(settings.data_dir) / "mosquitto", port=settings.local_mqtt_port
+                state_paths(settings)["mosquitto"], port=settings.local_mqtt_port
             )
             stack.enter_context(broker)
             mqtt_url = broker.url
@@ -105,25 +124,25 @@ def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
         influx_url = settings.influx_url
         if influx_url is None:
             database = LocalInfluxDB(
-                Path(settings.data_dir) / "influxdb", port=settings.local_influx_port
+                state_paths(settings)["influxdb"], port=settings.local_influx_port
             )
             stack.enter_context(database)
             influx_url = database.url
             started.append("influxdb")
             pids["influxdb"] = database.pid or 0
         alertmanager_urls = settings.alertmanager_urls
-        if not alertmanager_urls:
-            alertmanager = LocalAlertmanager(
-                Path(settings.data_dir) / "alertmanager",
+        if not alertmanager_urls and alertmanager:
+            local = LocalAlertmanager(
+                state_paths(settings)["alertmanager"],
                 port=settings.local_alertmanager_port,
                 config_source=settings.alertmanager_config_path,
                 smtp_smarthost=settings.alertmanager_smtp_smarthost,
                 webhook_url=settings.alertmanager_webhook_url,
             )
-            stack.enter_context(alertmanager)
-            alertmanager_urls = (alertmanager.url,)
+            stack.enter_context(local)
+            alertmanager_urls = (local.url,)
             started.append("alertmanager")
-            pids["alertmanager"] = alertmanager.pid or 0
+            pids["alertmanager"] = local.pid or 0
         yield Endpoints(mqtt_url, influx_url, alertmanager_urls, tuple(started), pids)
 
 
@@ -133,7 +152,17 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
     if options.scenario:
         # a replayed scenario runs on the devices' clocks: `for: 10m` means simulated minutes
         settings = settings.model_copy(update={"alerts_event_time": True})
-    with local_endpoints(settings) as endpoints:
+    with local_endpoints(settings, alertmanager=options.engine) as endpoints:
+        # Grafana's provisioning for this platform's servers, so a local Grafana can be
+        # pointed at it (GF_PATHS_PROVISIONING); the console and `status` say where
+        grafana = write_grafana_folder(
+            settings,
+            registry,
+            influx_url=endpoints.influx_url,
+            alertmanager=endpoints.alertmanager_urls,
+        )
+        log.info("grafana_provisioning_written", extra={"path": str(grafana.provisioning)})
+        endpoints = dataclasses.replace(endpoints, grafana=str(grafana.provisioning))
         note = endpoints_file(settings)
         write_note(settings, endpoints, metrics_port=None)
         try:
@@ -154,6 +183,7 @@ def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | 
         "metrics_port": metrics_port,
         "started": list(endpoints.started),
         "server_pids": endpoints.pids,
+        "grafana_provisioning": endpoints.grafana,
     }
     temporary = note.with_suffix(".tmp")
     temporary.write_text(json.dumps(document), encoding="utf-8")
@@ -171,21 +201,20 @@ def _registry(settings: Settings, *, demo: bool) -> Registry:
 async def _serve(
     settings: Settings, options: PlatformOptions, registry: Registry, endpoints: Endpoints
 ) -> None:
-    if settings.influx_api == "v1":
-        await bootstrap_database(bootstrap_config(settings, endpoints.influx_url))
-    writer = influx_writer(settings, endpoints.influx_url)
     fleet_stats = simulators.SimulationStats()
+    config = (
+        gateway_config(settings, endpoints.mqtt_url)
+        if options.partitioned
+        else gateway_config(settings, endpoints.mqtt_url, worker_index=0, worker_count=1)
+    )
     async with (
-        writer,
-        DurableStore(writer, Spool(spool_config(settings)), store_config(settings)) as store,
-        _alert_engine(settings, options, registry, endpoints, store) as (engine, notifier),
+        durable_store(settings, endpoints.influx_url) as store,
+        _alert_engine(settings, options, owned_devices(registry, config), endpoints, store) as (
+            engine,
+            notifier,
+        ),
     ):
-        gateway = Gateway(
-            gateway_config(settings, endpoints.mqtt_url, worker_count=1),
-            registry,
-            store,
-            sink=engine,
-        )
+        gateway = Gateway(config, registry, store, sink=engine)
         if notifier is not None:  # sent, errored, dropped beside the gateway's figures
             gateway.metrics.registry.register(NotifierCollector(notifier))
         async with asyncio.TaskGroup() as group:
@@ -220,43 +249,18 @@ async def _alert_engine(
     if not options.engine:
         yield None, None
         return
-    rules = alerts.load_rules(settings.rules_path)
-    endpoint = parse_broker_url(endpoints.mqtt_url)
+    client_id = f"{settings.gateway_client_id}-alerts"
+    if options.partitioned and settings.gateway_workers > 1:
+        client_id += f"-{settings.gateway_worker_index}of{settings.gateway_workers}"
     async with (
-        aiomqtt.Client(
-            endpoint.host,
-            endpoint.port,
-            username=endpoint.username,
-            password=endpoint.password,
-            identifier=f"{settings.gateway_client_id}-alerts",
-            timeout=settings.alerts_notify_timeout_s,
-        ) as client,
         alerts.AlertmanagerNotifier(
             alertmanager_config(settings, endpoints.alertmanager_urls)
         ) as notifier,
+        alert_engine(
+            settings, registry, endpoints.mqtt_url, store, client_id=client_id, notifier=notifier
+        ) as engine,
     ):
-        engine: alerts.AlertEngine
-        expirer = alerts.AckSilenceExpirer(
-            alerts.AlertmanagerAPI(
-                endpoints.alertmanager_urls, timeout_s=settings.alertmanager_timeout_s
-            ),
-            lambda: [alert.fingerprint for alert in engine.active_alerts()],
-            interval_s=settings.alertmanager_resend_interval_s,
-        )
-        engine = alerts.AlertEngine(
-            alerts_config(settings),
-            rules,
-            registry,
-            settings.alerts_state_path,
-            listeners=alert_listeners(
-                settings, mqtt_client=client, store=store, notifiers=(notifier, expirer)
-            ),
-        )
-        async with engine:
-            # after a restart, Alertmanager hears of what still fires at once
-            notifier.track(engine.active_alerts())
-            async with expirer:
-                yield engine, notifier
+        yield engine, notifier
 
 
 async def _run_demo(
@@ -328,10 +332,11 @@ def _snapshot(
         endpoints={
             "broker": endpoints.mqtt_url,
             "influxdb": endpoints.influx_url,
-            "alertmanager": ", ".join(endpoints.alertmanager_urls),
+            "alertmanager": ", ".join(endpoints.alertmanager_urls) or "off",
             "metrics": f"http://{gateway.config.metrics_host}:{gateway.metrics_port}/metrics"
             if gateway.metrics_port
             else "off",
+            "grafana": f"GF_PATHS_PROVISIONING={endpoints.grafana}" if endpoints.grafana else "off",
         },
     )
 

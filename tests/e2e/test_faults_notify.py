@@ -28,7 +28,7 @@ from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.support import WebhookReceiver, wait_for
 
-pytestmark = [pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.timeout(300)]  # under a loaded machine; about 20 s each when quiet
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = """

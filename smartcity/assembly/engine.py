@@ -12,16 +12,18 @@ engine = AlertEngine(
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
-from typing import Protocol
 
 import aiomqtt
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from alerts import (
+    AckSilenceExpirer,
     AlertChange,
+    AlertEngine,
     AlertmanagerAPI,
     AlertmanagerConfig,
     AlertmanagerNotifier,
@@ -29,28 +31,22 @@ from alerts import (
     AlertsConfig,
     MqttAlertPublisher,
     Notifier,
+    load_rules,
 )
-from ingest import Durability, FieldValue, Point
+from devices import PLACEMENT_TAGS, Registry, parse_broker_url
+from ingest import FieldValue, Point, PointStore
 from smartcity.settings import Settings
 
 __all__ = [
     "InfluxAlertRecorder",
     "NotifierCollector",
-    "PointStore",
+    "alert_engine",
     "alert_listeners",
     "alert_operations",
     "alert_point",
     "alertmanager_config",
     "alerts_config",
 ]
-
-
-class PointStore(Protocol):
-    """Where points become durable: ``ingest.DurableStore`` (written, or spooled)."""
-
-    async def store(self, points: Sequence[Point]) -> Durability:
-        """Make points durable."""
-        ...
 
 
 def alerts_config(settings: Settings) -> AlertsConfig:
@@ -107,7 +103,7 @@ def alert_point(change: AlertChange, measurement: str) -> Point:
         "rule": alert.rule,
         "severity": alert.severity,
     }
-    for name in ("device", "cabinet", "river", "section", "junction"):
+    for name in ("device", *PLACEMENT_TAGS):
         value = alert.labels.get(name)
         if value:
             tags[name] = value
@@ -203,3 +199,60 @@ class NotifierCollector(Collector):
             gauges["up"].add_metric([stats.url], 1.0 if stats.up else 0.0)
         yield from counters.values()
         yield from gauges.values()
+
+
+@contextlib.asynccontextmanager
+async def alert_engine(
+    settings: Settings,
+    registry: Registry,
+    mqtt_url: str,
+    store: PointStore | None,
+    *,
+    client_id: str | None = None,
+    notifier: AlertmanagerNotifier | None = None,
+) -> AsyncIterator[AlertEngine]:
+    """The rule engine with its rules, its state file and its listeners (alerts published on
+    MQTT through their own connection, ``client_id``, recorded through ``store``, sent to
+    Alertmanager through ``notifier``, which the caller runs), entered and left. ``registry``
+    is the devices it judges: a gateway worker's engine judges its own.
+
+    With a notifier, the engine's firing alerts are sent at once after a restart, and
+    acknowledgement silences are expired once their alert is no longer active."""
+    rules = load_rules(settings.rules_path)
+    endpoint = parse_broker_url(mqtt_url)
+    async with aiomqtt.Client(
+        endpoint.host,
+        endpoint.port,
+        username=endpoint.username,
+        password=endpoint.password,
+        identifier=client_id or f"{settings.gateway_client_id}-alerts",
+        timeout=settings.alerts_notify_timeout_s,
+    ) as client:
+        engine: AlertEngine
+        expirer = (
+            AckSilenceExpirer(
+                AlertmanagerAPI(notifier.config.urls, timeout_s=settings.alertmanager_timeout_s),
+                lambda: [alert.fingerprint for alert in engine.active_alerts()],
+                interval_s=settings.alertmanager_resend_interval_s,
+            )
+            if notifier is not None
+            else None
+        )
+        engine = AlertEngine(
+            alerts_config(settings),
+            rules,
+            registry,
+            settings.alerts_state_path,
+            listeners=alert_listeners(
+                settings,
+                mqtt_client=client,
+                store=store,
+                notifiers=[item for item in (notifier, expirer) if item is not None],
+            ),
+        )
+        async with engine, contextlib.AsyncExitStack() as stack:
+            if notifier is not None and expirer is not None:
+                # after a restart, Alertmanager hears of what still fires at once
+                notifier.track(engine.active_alerts())
+                await stack.enter_async_context(expirer)
+            yield engine
