@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -68,6 +69,14 @@ class NotificationSender(Protocol):
         """Send one notification."""
         ...
 
+    def incidents(self) -> set[int]:
+        """The incidents whose notifications are still standing."""
+        ...
+
+    async def withdraw(self, incident_id: int, at: datetime) -> None:
+        """The incident is resolved: its notifications stand no more."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class CommandOutcome:
@@ -91,10 +100,17 @@ class CommandSender(Protocol):
 class AlertNotificationSender:
     """A ``NotificationSender`` that hands the notification to alert ``Notifier``s as an alert
     of its own (rule ``incident-notification``, labels ``team``, ``incident``), so it is routed
-    like any alert: by team, on MQTT and through Alertmanager's receivers."""
+    like any alert: by team, on MQTT and through Alertmanager's receivers.
+
+    The alert fires while its incident is open (Alertmanager repeats it like any firing alert)
+    and is resolved by ``withdraw`` once the incident is resolved. What is standing is kept in
+    memory, like the Alertmanager notifier's own re-sends: after a restart Alertmanager lets the
+    notification lapse by its ``endsAt``.
+    """
 
     def __init__(self, notifiers: Sequence[Notifier]) -> None:
         self._notifiers = list(notifiers)
+        self._standing: dict[int, dict[str, Alert]] = {}
 
     async def send(self, notification: StepNotification) -> str:
         """Hand it to every notifier; raises the first failure."""
@@ -125,7 +141,20 @@ class AlertNotificationSender:
         change = AlertChange(alert=alert, change=ChangeKind.FIRING, at=notification.at)
         for notifier in self._notifiers:
             await notifier.notify(change)
+        self._standing.setdefault(notification.incident_id, {})[alert.fingerprint] = alert
         return f"sent to team {notification.team} through {len(self._notifiers)} channel(s)"
+
+    def incidents(self) -> set[int]:
+        """The incidents with a notification still firing."""
+        return set(self._standing)
+
+    async def withdraw(self, incident_id: int, at: datetime) -> None:
+        """Resolve the incident's notifications on every notifier."""
+        for alert in self._standing.pop(incident_id, {}).values():
+            resolved = dataclasses.replace(alert, state=AlertState.RESOLVED, resolved_at=at)
+            change = AlertChange(alert=resolved, change=ChangeKind.RESOLVED, at=at)
+            for notifier in self._notifiers:
+                await notifier.notify(change)
 
 
 class MqttCommandSender:

@@ -243,7 +243,17 @@ class IncidentService(AlertOpening, StepRunning, IncidentBase):
             river_now = self._latest_event if self._event_time else moment
             if incident.forecast is not None and river_now is not None:
                 await asyncio.to_thread(self._judge_forecast, incident_id, river_now)
+        await self._withdraw_notifications(moment)
         await self._export()
+
+    async def _withdraw_notifications(self, now: datetime) -> None:
+        """Resolve the notifications of incidents resolved or closed (here or from the CLI)."""
+        if self._notifications is None:
+            return
+        for incident_id in sorted(self._notifications.incidents()):
+            incident = await asyncio.to_thread(self.store.get, incident_id)
+            if incident.status in (IncidentStatus.RESOLVED, IncidentStatus.CLOSED):
+                await self._notifications.withdraw(incident_id, now)
 
     def _recover(self) -> None:
         for incident_id in self.store.ids():

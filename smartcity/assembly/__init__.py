@@ -23,9 +23,12 @@ from smartcity.assembly.dashboards import (
 )
 from smartcity.assembly.engine import (
     InfluxAlertRecorder,
+    NotifierCollector,
     alert_engine,
     alert_listeners,
+    alert_operations,
     alert_point,
+    alertmanager_config,
     alerts_config,
 )
 from smartcity.assembly.fleet import fleet_registry, load_config, run_config, scenario_by_name
@@ -43,9 +46,12 @@ from smartcity.assembly.incidents import InfluxIncidentRecorder, incident_point,
 __all__ = [
     "InfluxAlertRecorder",
     "InfluxIncidentRecorder",
+    "NotifierCollector",
     "alert_engine",
     "alert_listeners",
+    "alert_operations",
     "alert_point",
+    "alertmanager_config",
     "alertmanager_urls",
     "alerts_config",
     "bootstrap_config",

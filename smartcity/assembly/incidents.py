@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import aiomqtt
 
-from alerts import MqttAlertPublisher
+from alerts import MqttAlertPublisher, Notifier
 from command import (
     AlertNotificationSender,
     IncidentService,
@@ -76,10 +76,12 @@ async def incident_service(
     store: PointStore | None,
     *,
     client_id: str | None = None,
+    notifiers: Sequence[Notifier] = (),
 ) -> AsyncIterator[IncidentService]:
     """The incident service on its SQLite file, with its plans and rules; notifications go out
-    as alerts on MQTT (``city/alerts/...``, rule ``incident-notification``), commands on each
-    device's ``cmd`` topic, timeline entries to ``store``."""
+    as alerts (rule ``incident-notification``) on MQTT (``city/alerts/...``) and to
+    ``notifiers`` (the Alertmanager notifier, whose routes take them to the team's receivers),
+    commands on each device's ``cmd`` topic, timeline entries to ``store``."""
     plans = load_plans(settings.plans_path)
     rules = load_incident_rules(settings.incidents_rules_path, plans)
     endpoint = parse_broker_url(mqtt_url)
@@ -101,7 +103,7 @@ async def incident_service(
                 plans,
                 rules,
                 registry,
-                notifications=AlertNotificationSender([publisher]),
+                notifications=AlertNotificationSender([publisher, *notifiers]),
                 commands=MqttCommandSender(endpoint, client_id=f"{name}-cmd"),
                 annotations=InfluxIncidentRecorder(
                     store, measurement=settings.incidents_influx_measurement

@@ -17,7 +17,14 @@ from datetime import time
 import aiomqtt
 
 from alerts import AlertEngine, load_rules
-from command import Incident, IncidentService, StepStatus, TimelineKind, WaypointState
+from command import (
+    Incident,
+    IncidentService,
+    IncidentStatus,
+    StepStatus,
+    TimelineKind,
+    WaypointState,
+)
 from devices import Kind, load_registry
 from ingest import DurableStore, InfluxV1Writer, Spool
 from smartcity.assembly import alert_listeners, alerts_config, incident_service
@@ -54,6 +61,15 @@ async def steps_settled(incidents: IncidentService, count: int) -> list[Incident
             if len(found) >= count and not busy:
                 return found
             await asyncio.sleep(0.1)
+
+
+def withdrawn(subscriber: AlertSubscriber) -> list[str]:
+    """Teams whose incident notification was resolved."""
+    return [
+        d["labels"]["team"]
+        for d in subscriber.documents
+        if d["rule"] == "incident-notification" and d["change"] == "resolved"
+    ]
 
 
 async def test_a_power_cut_during_a_spill_opens_one_incident_each_and_runs_their_plans(
@@ -102,7 +118,13 @@ async def test_a_power_cut_during_a_spill_opens_one_incident_each_and_runs_their
             stats = await run_scenario(mosquitto, registry, "power-cut-during-spill", start, end)
             await settle(engine, stats)
             found = await steps_settled(incidents, 2)
-            await incidents.tick()  # export the last timeline entries
+            # the lighting crew's notification stands while its incident is open
+            [lighting_id] = [i.id for i in found if i.type == "lighting"]
+            await incidents.set_status(lighting_id, IncidentStatus.RESOLVED, by="li.wei")
+            await incidents.tick()  # withdraws it, and exports the last timeline entries
+            async with asyncio.timeout(10):
+                while not withdrawn(subscriber):  # noqa: ASYNC110 - MQTT deliveries, no event
+                    await asyncio.sleep(0.05)
             for task in tasks:
                 task.cancel()
 
@@ -143,9 +165,12 @@ async def test_a_power_cut_during_a_spill_opens_one_incident_each_and_runs_their
     assert spill.forecast.next_expected().name == "WQ-0003"
 
     teams = sorted(
-        d["labels"]["team"] for d in subscriber.documents if d["rule"] == "incident-notification"
+        d["labels"]["team"]
+        for d in subscriber.documents
+        if d["rule"] == "incident-notification" and d["change"] == "firing"
     )
     assert teams == ["environment", "lighting", "waterworks"]
+    assert withdrawn(subscriber) == ["lighting"]  # the spill's incident is still open
 
     rows = influx_query(
         influxdb.url, influx_database, 'SELECT "text", "incident", "entry" FROM "incident"'
@@ -153,4 +178,4 @@ async def test_a_power_cut_during_a_spill_opens_one_incident_each_and_runs_their
     exported = {(row["incident"], row["entry"]) for row in rows}
     assert (str(lighting.id), "command") in exported
     assert (str(spill.id), "forecast") in exported
-    assert len(rows) == len(lighting.timeline) + len(spill.timeline)
+    assert len(rows) == len(lighting.timeline) + len(spill.timeline) + 1  # + resolved

@@ -61,6 +61,8 @@ INPUTS = {
     "simulate_scenarios_dir",
     "incidents_rules_path",
     "plans_path",
+    "alertmanager_config_path",
+    "relay_config_path",
 }
 
 
