@@ -34,9 +34,8 @@ class AlertOpening(IncidentBase):
         if change.change is not ChangeKind.FIRING:
             for incident_id in self.store.incident_of_alert(alert.fingerprint):
                 text = f"alert {alert.rule} {change.change.value}: {alert.summary}"
-                entry = self._entry(
-                    SYSTEM_ACTOR, TimelineKind.ALERT, text, alert_detail(alert), at=change.at
-                )
+                detail = {**alert_detail(alert), "change": change.change.value}
+                entry = self._entry(SYSTEM_ACTOR, TimelineKind.ALERT, text, detail, at=change.at)
                 self.store.update(incident_id, [entry])
             return
         for opener in self.rules.openers:
@@ -94,6 +93,23 @@ class AlertOpening(IncidentBase):
             at=at,
         )
         if not self.store.join_alert(incident_id, alert.fingerprint, entry):
+            # one of its own alerts firing again after it resolved is worth a line; the same
+            # announcement twice is not
+            about = [
+                e
+                for e in self.store.get(incident_id).timeline
+                if e.detail.get("fingerprint") == alert.fingerprint
+            ]
+            if about and about[-1].detail.get("change") == ChangeKind.RESOLVED.value:
+                again = f"alert {alert.rule} firing again: {alert.summary}"
+                self.store.update(
+                    incident_id,
+                    [
+                        self._entry(
+                            SYSTEM_ACTOR, TimelineKind.ALERT, again, alert_detail(alert), at=at
+                        )
+                    ],
+                )
             return
         incident = self.store.get(incident_id)
         fields: dict[str, object] = {}

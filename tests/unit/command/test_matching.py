@@ -62,6 +62,21 @@ async def test_the_same_alert_announced_twice_joins_once(tmp_path):
     assert len([e for e in incident.timeline if e.kind is TimelineKind.ALERT]) == 2
 
 
+async def test_an_alert_of_the_incident_firing_again_is_recorded_on_it(tmp_path):
+    incidents = service(tmp_path / "i.sqlite", FakeClock())
+    await incidents.notify(power_cut(T0))
+    later = T0 + timedelta(minutes=40)
+    labels = {"team": "lighting", "cabinet": "C-02"}
+    await incidents.notify(change("cabinet-power-lost", labels, at=later, what=ChangeKind.RESOLVED))
+    await incidents.notify(power_cut(T0 + timedelta(minutes=55)))
+    [incident] = incidents.list_incidents()
+    assert [e.text.split(":")[0] for e in incident.timeline[1:]] == [
+        "alert cabinet-power-lost",
+        "alert cabinet-power-lost resolved",
+        "alert cabinet-power-lost firing again",
+    ]
+
+
 async def test_an_alert_that_no_incident_rule_names_opens_nothing(tmp_path):
     incidents = service(tmp_path / "i.sqlite", FakeClock())
     await incidents.notify(change("lamp-failure", {"device": "SL-0009", "cabinet": "C-02"}, at=T0))
