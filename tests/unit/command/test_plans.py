@@ -141,3 +141,19 @@ def test_an_opener_title_naming_a_label_it_does_not_group_by_is_refused(tmp_path
     )
     with pytest.raises(PlanFileInvalid, match=r"incidents.yaml:2: openers.0: title uses junction"):
         load_incident_rules(rules, {})
+
+
+def test_the_readme_shows_the_shipped_cabinet_plan_as_it_is():
+    shipped = (ROOT / "config" / "plans" / "cabinet-power-cut.yaml").read_text(encoding="utf-8")
+    body = "".join(line for line in shipped.splitlines(True) if not line.startswith("#"))
+    assert body in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_error_example_is_what_plans_check_says(tmp_path):
+    shipped = (ROOT / "config" / "plans" / "cabinet-power-cut.yaml").read_text(encoding="utf-8")
+    broken = tmp_path / "cabinet-power-cut.yaml"
+    broken.write_text(shipped.replace("level_pct: 100, ", ""), encoding="utf-8")
+    with pytest.raises(PlanFileInvalid) as refused:
+        load_plan(broken)
+    message = str(refused.value).removeprefix(str(tmp_path) + "/")
+    assert f"`{message}`" in (ROOT / "README.md").read_text(encoding="utf-8")
