@@ -33,12 +33,20 @@ def fleet() -> Registry:
     return load_registry(ROOT / "config" / "fleet.yaml")
 
 
-def service(path: Path, clock: FakeClock, registry: Registry | None = None) -> IncidentService:
+def service(
+    path: Path, clock: FakeClock, registry: Registry | None = None, *, event_time: bool = False
+) -> IncidentService:
     """A service on the store at ``path`` with the shipped plans and incident rules."""
     plans = load_plans(ROOT / "config" / "plans")
     rules = load_incident_rules(ROOT / "config" / "incidents.yaml", plans)
     return IncidentService(
-        IncidentStore(path), plans, rules, registry or fleet(), clock=clock, tick_interval_s=0.01
+        IncidentStore(path),
+        plans,
+        rules,
+        registry or fleet(),
+        clock=clock,
+        tick_interval_s=0.01,
+        event_time=event_time,
     )
 
 

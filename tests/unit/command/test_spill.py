@@ -18,7 +18,7 @@ import simulators
 from alerts import AlertChange, ChangeKind, Evaluator, Observation, load_rules
 from command import SpillForecast, WaypointState, river_course
 from devices import Kind, Registry, WaterQualityTelemetry, decode_message
-from tests.unit.command.factory import ROOT, FakeClock, fleet, service
+from tests.unit.command.factory import ROOT, FakeClock, fleet, service, water
 
 REPORT_S = 60.0
 
@@ -193,3 +193,25 @@ def test_a_course_without_stretch_lengths_orders_the_stations_but_times_nothing(
     assert forecast is not None
     assert [w.name for w in forecast.waypoints] == ["WQ-0003", "WQ-0004", "WQ-0005"]
     assert {w.expected_at for w in forecast.waypoints} == {None}
+
+
+async def test_a_replayed_spill_judges_missed_stations_by_the_rivers_own_clock(tmp_path):
+    """A replay (event time) runs the river on the devices' clocks: a station is missed when
+    the replayed alerts have moved past its time, not because the wall clock is days ahead."""
+    clock = FakeClock(datetime(2030, 1, 1, tzinfo=UTC))  # the wall clock, long after the spill
+    incidents = service(tmp_path / "i.sqlite", clock, event_time=True)
+    first = spill_changes()[0]
+    await incidents.notify(first)
+    await incidents.tick()
+    [incident] = incidents.list_incidents()
+    assert incident.forecast is not None
+    assert {w.state for w in incident.forecast.waypoints} == {WaypointState.EXPECTED}
+    # a later alert elsewhere on the river, three hours on: WQ-0002 and WQ-0003 are overdue
+    await incidents.notify(water("ph-low", "WQ-0001", "S1", first.at + timedelta(hours=3)))
+    await incidents.tick()
+    forecast = incidents.get(incident.id).forecast
+    assert [w.state for w in forecast.waypoints[:3]] == [
+        WaypointState.MISSED,
+        WaypointState.MISSED,
+        WaypointState.EXPECTED,
+    ]
