@@ -1,4 +1,6 @@
-"""The device catalogue: kinds, payload schemas, the topic scheme, and the fleet registry.
+"""The device catalogue: kinds, payload schemas, the topic scheme, and the fleet registry; and
+the facts every room shares: the sun over the city, YAML with line numbers, validation errors as
+sentences, placement tags.
 
 Imports nothing else of ours; every other room derives its knowledge of devices from here.
 """
@@ -12,6 +14,7 @@ from devices.errors import (
     PayloadInvalid,
     RegistryInvalid,
     TopicInvalid,
+    YamlFileInvalid,
 )
 from devices.payloads import (
     Approach,
@@ -36,8 +39,10 @@ from devices.payloads import (
     parse_ts,
 )
 from devices.registry import (
+    PLACEMENT_TAGS,
     City,
     DeviceRecord,
+    Placement,
     Registry,
     RiverStretch,
     WaterBody,
@@ -46,16 +51,32 @@ from devices.registry import (
     dump_registry,
     load_registry,
 )
+from devices.sun import (
+    CIVIL_TWILIGHT_ELEVATION_DEG,
+    SUNRISE_ELEVATION_DEG,
+    SunDay,
+    SunPosition,
+    sun_day,
+    sun_elevation_deg,
+    sun_position,
+)
 from devices.topics import (
+    EVERY_TOPIC,
     UPLINK_CHANNELS,
     Channel,
     Kind,
     Topic,
+    alert_subscription,
     alert_topic,
     deadletter_topic,
     device_subscription,
     device_subscriptions,
     parse_topic,
+)
+from devices.validation import (
+    ValidationProblem,
+    describe_validation_error,
+    validation_problems,
 )
 from devices.water_class import (
     LAKE_PHOSPHORUS_LIMIT,
@@ -68,12 +89,24 @@ from devices.water_class import (
     classify_water,
     oxygen_saturation_mg_l,
 )
+from devices.yaml_lines import (
+    line_of,
+    load_with_lines,
+    load_yaml_model,
+    read_with_lines,
+    strip_lines,
+    yaml_problem,
+)
 
 __all__ = [
+    "CIVIL_TWILIGHT_ELEVATION_DEG",
+    "EVERY_TOPIC",
     "LAKE_PHOSPHORUS_LIMIT",
     "NOT_MEASURED_ITEMS",
     "PARAMETER_LABELS",
     "PAYLOAD_MAX_BYTES",
+    "PLACEMENT_TAGS",
+    "SUNRISE_ELEVATION_DEG",
     "UPLINK_CHANNELS",
     "WATER_CLASS_LIMITS",
     "Approach",
@@ -93,6 +126,7 @@ __all__ = [
     "Message",
     "Payload",
     "PayloadInvalid",
+    "Placement",
     "Reading",
     "Registry",
     "RegistryInvalid",
@@ -102,11 +136,14 @@ __all__ = [
     "Status",
     "StreetlightFault",
     "StreetlightTelemetry",
+    "SunDay",
+    "SunPosition",
     "Topic",
     "TopicInvalid",
     "TrafficSignalEvent",
     "TrafficSignalFaultEvent",
     "TrafficSignalTelemetry",
+    "ValidationProblem",
     "VehicleClass",
     "VehiclePass",
     "Violation",
@@ -117,18 +154,31 @@ __all__ = [
     "WaterClassLimit",
     "WaterClassification",
     "WaterQualityTelemetry",
+    "YamlFileInvalid",
+    "alert_subscription",
     "alert_topic",
     "class_one_oxygen_floor_mg_l",
     "classify_water",
     "deadletter_topic",
     "decode_message",
+    "describe_validation_error",
     "device_subscription",
     "device_subscriptions",
     "dump_registry",
+    "line_of",
     "load_registry",
+    "load_with_lines",
+    "load_yaml_model",
     "oxygen_saturation_mg_l",
     "parse_broker_url",
     "parse_topic",
     "parse_ts",
+    "read_with_lines",
     "schema_for",
+    "strip_lines",
+    "sun_day",
+    "sun_elevation_deg",
+    "sun_position",
+    "validation_problems",
+    "yaml_problem",
 ]

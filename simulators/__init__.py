@@ -34,14 +34,12 @@ from simulators.scenario import (
     scenario_names,
 )
 from simulators.streetlight import dimming_pct
-from simulators.sun import SUNSET_ELEVATION_DEG, solar_elevation_deg, sun_events
 from simulators.wire import RawPublisher
 
 __all__ = [
     "FIELD_CADENCE",
     "FIRMWARE",
     "NIGHT_DEMAND",
-    "SUNSET_ELEVATION_DEG",
     "BrokerUnreachable",
     "Cadence",
     "CadenceMode",
@@ -76,7 +74,5 @@ __all__ = [
     "run_load",
     "scaled_fleet_spec",
     "scenario_names",
-    "solar_elevation_deg",
-    "sun_events",
     "traffic_demand",
 ]

@@ -6,11 +6,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from devices import DeviceRecord, StreetlightFault
+from devices import SUNRISE_ELEVATION_DEG, DeviceRecord, StreetlightFault
 from simulators.context import Tick
 from simulators.rand import gauss, uniform
 from simulators.scenario import ActiveIncidents
-from simulators.sun import SUNSET_ELEVATION_DEG
 
 __all__ = [
     "MAINS_V",
@@ -80,7 +79,7 @@ def streetlight_signature(
     return (
         record.cabinet not in now.cabinets_off,
         failed,
-        tick.sun_elevation_deg < SUNSET_ELEVATION_DEG,
+        tick.sun_elevation_deg < SUNRISE_ELEVATION_DEG,
         dim,
     )
 
@@ -98,7 +97,7 @@ def step_streetlight(state: StreetlightState, tick: Tick, now: ActiveIncidents) 
     powered = record.cabinet not in now.cabinets_off
     own_failure = lamp_failure(state.key, tick.t)
     failed = record.id in now.lamps_failed or own_failure is not None
-    dark = tick.sun_elevation_deg < SUNSET_ELEVATION_DEG
+    dark = tick.sun_elevation_deg < SUNRISE_ELEVATION_DEG
     faults: list[StreetlightFault] = []
     if state.dim_override is not None and tick.t >= state.dim_until_s:
         state.dim_override = None

@@ -9,15 +9,26 @@ own (the defaults live in ``smartcity/settings.py``)::
         gateway = Gateway(gateway_config(settings, mqtt_url), registry, store, sink=engine)
 
 Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, database),
-``engine`` (rule engine and its listeners), ``fleet`` (simulators).
+``engine`` (rule engine and its listeners), ``incidents`` (emergency command), ``fleet``
+(simulators), ``dashboards`` (Grafana).
 """
 
+from smartcity.assembly.dashboards import (
+    alertmanager_urls,
+    build_dashboards,
+    data_names,
+    grafana_folder,
+    grafana_sources,
+    write_grafana_folder,
+)
 from smartcity.assembly.engine import (
     InfluxAlertRecorder,
-    PointStore,
+    NotifierCollector,
     alert_engine,
     alert_listeners,
+    alert_operations,
     alert_point,
+    alertmanager_config,
     alerts_config,
 )
 from smartcity.assembly.fleet import fleet_registry, load_config, run_config, scenario_by_name
@@ -30,18 +41,29 @@ from smartcity.assembly.gateway import (
     spool_config,
     store_config,
 )
+from smartcity.assembly.incidents import InfluxIncidentRecorder, incident_point, incident_service
 
 __all__ = [
     "InfluxAlertRecorder",
-    "PointStore",
+    "InfluxIncidentRecorder",
+    "NotifierCollector",
     "alert_engine",
     "alert_listeners",
+    "alert_operations",
     "alert_point",
+    "alertmanager_config",
+    "alertmanager_urls",
     "alerts_config",
     "bootstrap_config",
+    "build_dashboards",
+    "data_names",
     "durable_store",
     "fleet_registry",
     "gateway_config",
+    "grafana_folder",
+    "grafana_sources",
+    "incident_point",
+    "incident_service",
     "influx_writer",
     "load_config",
     "owned_devices",
@@ -49,4 +71,5 @@ __all__ = [
     "scenario_by_name",
     "spool_config",
     "store_config",
+    "write_grafana_folder",
 ]

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from devices import (
+    PLACEMENT_TAGS,
     DeviceRecord,
     Kind,
     Registry,
@@ -175,3 +176,15 @@ def test_a_station_that_contradicts_its_water_body_is_refused(
 ) -> None:
     with pytest.raises(RegistryInvalid, match=message):
         load_registry(write(tmp_path, WATERS.replace(old, new)))
+
+
+def test_a_devices_tags_are_its_district_and_its_placement(tmp_path: Path) -> None:
+    registry = load_registry(write(tmp_path, GOOD))
+    assert PLACEMENT_TAGS == ("cabinet", "river", "section", "junction")
+    assert registry["SL-0001"].tags() == {"district": "riverside", "cabinet": "C-01"}
+    assert registry["WQ-0001"].tags() == {
+        "district": "riverside",
+        "river": "jade",
+        "section": "S1",
+    }
+    assert set(DeviceRecord.model_fields) >= set(PLACEMENT_TAGS)
