@@ -49,7 +49,7 @@ from tests.integration.test_gateway_support import (
 
 ROOT = Path(__file__).parents[2]
 DATABASE = "dashboards_day"
-KEEP = {f"SL-{n:04d}" for n in range(1, 17)} | {f"WQ-{n:04d}" for n in range(1, 6)}
+KEEP = {f"SL-{n:04d}" for n in range(1, 17)} | {f"WQ-{n:04d}" for n in range(1, 8)}
 KEEP |= {"TS-0001", "TS-0002", "TS-0003", "CP-0001", "CP-0002"}
 SCENARIO = """
 name: dashboards-day

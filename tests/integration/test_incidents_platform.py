@@ -138,7 +138,7 @@ async def test_a_power_cut_during_a_spill_opens_one_incident_each_and_runs_their
         record.id
         for record in registry.values()
         if record.kind is Kind.STREETLIGHT
-        and record.district == "centre"
+        and record.district == "guancheng"
         and record.cabinet != "C-02"
     )
     assert neighbours
