@@ -3,12 +3,22 @@
 DeviceError
 ├── TopicInvalid(topic, reason)
 ├── PayloadInvalid(topic, reason, field)
-└── RegistryInvalid(path, reason, line)
+├── RegistryInvalid(path, reason, line)
+├── CredentialsInvalid(where, reason)
+└── CertificateInvalid(path, reason)
 """
 
 from __future__ import annotations
 
-__all__ = ["BrokerUrlInvalid", "DeviceError", "PayloadInvalid", "RegistryInvalid", "TopicInvalid"]
+__all__ = [
+    "BrokerUrlInvalid",
+    "CertificateInvalid",
+    "CredentialsInvalid",
+    "DeviceError",
+    "PayloadInvalid",
+    "RegistryInvalid",
+    "TopicInvalid",
+]
 
 
 class DeviceError(Exception):
@@ -58,3 +68,21 @@ class RegistryInvalid(DeviceError):
         self.path = path
         self.reason = reason
         self.line = line
+
+
+class CredentialsInvalid(DeviceError):
+    """A secrets file or a credentials request that cannot be used; never shows a password."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+class CertificateInvalid(DeviceError):
+    """A certificate or key that cannot be read or used; names the file."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason

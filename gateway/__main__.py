@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from devices import load_registry
+from devices import BrokerTls, load_registry
 from gateway.config import GatewayConfig
 from gateway.errors import ConfigInvalid
 from gateway.service import Gateway
@@ -66,6 +66,15 @@ def gateway_config(section: dict[str, Any]) -> GatewayConfig:
     values = dict(section)
     values["plate_hash_key"] = str(values["plate_hash_key"]).encode("utf-8")
     values["subscriptions"] = tuple(values["subscriptions"])
+    tls = values.get("mqtt_tls")
+    if isinstance(tls, dict):
+
+        def path(name: str) -> Path | None:
+            return Path(tls[name]) if tls.get(name) else None
+
+        values["mqtt_tls"] = BrokerTls(
+            path("ca_path"), path("cert_path"), path("key_path"), bool(tls.get("verify", True))
+        )
     try:
         return GatewayConfig(**values)
     except TypeError as exc:

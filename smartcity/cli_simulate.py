@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -22,6 +21,7 @@ from rich.table import Table
 
 import devices
 import simulators
+from smartcity.security import load_credentials, mqtt_login, mqtt_tls
 from smartcity.settings import Settings, load_settings
 
 __all__ = ["app", "fleet_registry", "run_config", "scenario_by_name"]
@@ -46,6 +46,8 @@ def run_config(settings: Settings, mqtt_url: str, **overrides: Any) -> simulator
         "client_id_prefix": settings.simulate_client_id_prefix,
         "connect_timeout_s": settings.simulate_connect_timeout_s,
         "shutdown_timeout_s": settings.shutdown_timeout_s,
+        "tls": mqtt_tls(settings, mqtt_url),
+        "credentials": load_credentials(settings),
     }
     values.update(overrides)
     return simulators.FleetRunConfig(**values)
@@ -321,10 +323,15 @@ def command(
     )
     topic = devices.Topic(record.district, record.kind, record.id, devices.Channel.CMD)
     reply_topic = str(topic.with_channel(devices.Channel.CMD_RESULT))
-    address = urlsplit(url)
+    address = devices.parse_broker_url(url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=body.command_id)
-    if address.username:
-        client.username_pw_set(address.username, address.password)
+    # a downlink command is the operators' API's business: log in as its user
+    login = mqtt_login(settings, url, devices.ServiceRole.API)
+    if login is not None:
+        client.username_pw_set(login.username, login.password)
+    tls = mqtt_tls(settings, url)
+    if tls is not None:
+        client.tls_set_context(devices.ssl_context(tls))
     done = threading.Event()
     answer: list[bytes] = []
 
@@ -340,7 +347,7 @@ def command(
     client.on_message = on_message
     client.on_subscribe = on_subscribe
     client.on_connect = lambda c, *args: c.subscribe(reply_topic, qos=1)
-    client.connect(address.hostname or "127.0.0.1", address.port or 1883, keepalive=30)
+    client.connect(address.host, address.port, keepalive=30)
     client.loop_start()
     try:
         answered = done.wait(timeout_s)

@@ -26,12 +26,20 @@ import aiomqtt
 
 import alerts
 import simulators
-from devices import Registry, load_registry, parse_broker_url
+from devices import (
+    Registry,
+    ServiceRole,
+    load_registry,
+    parse_broker_url,
+    shown_url,
+    ssl_context,
+)
 from gateway import Gateway
 from ingest import DurableStore, Spool, bootstrap_database
 from smartcity import console as live
 from smartcity.alerts_wiring import alert_listeners, alerts_config
 from smartcity.cli_simulate import fleet_registry, run_config, scenario_by_name
+from smartcity.security import broker_security, mqtt_login, mqtt_tls
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from smartcity.wiring import (
@@ -81,15 +89,23 @@ def endpoints_file(settings: Settings) -> Path:
 
 
 @contextlib.contextmanager
-def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
-    """Use the configured servers, or start local ones for whichever is not configured."""
+def local_endpoints(settings: Settings, registry: Registry) -> Iterator[Endpoints]:
+    """Use the configured servers, or start local ones for whichever is not configured.
+
+    The local Mosquitto is secured unless ``SMARTCITY_INSECURE``: TLS on loopback with the
+    local CA's certificates, passwords for the registry's devices and the platform's users,
+    and ACLs (made or brought up to date for ``registry`` before the broker starts).
+    """
     with contextlib.ExitStack() as stack:
         started: list[str] = []
         pids: dict[str, int] = {}
         mqtt_url = settings.mqtt_url
         if mqtt_url is None:
+            secured = not settings.insecure
             broker = LocalMosquitto(
-                Path(settings.data_dir) / "mosquitto", port=settings.local_mqtt_port
+                Path(settings.data_dir) / "mosquitto",
+                port=settings.local_mqtts_port if secured else settings.local_mqtt_port,
+                security=broker_security(settings, registry) if secured else None,
             )
             stack.enter_context(broker)
             mqtt_url = broker.url
@@ -113,7 +129,7 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
     if options.scenario:
         # a replayed scenario runs on the devices' clocks: `for: 10m` means simulated minutes
         settings = settings.model_copy(update={"alerts_event_time": True})
-    with local_endpoints(settings) as endpoints:
+    with local_endpoints(settings, registry) as endpoints:
         note = endpoints_file(settings)
         write_note(settings, endpoints, metrics_port=None)
         try:
@@ -128,7 +144,7 @@ def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | 
     note.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "pid": os.getpid(),
-        "mqtt_url": endpoints.mqtt_url,
+        "mqtt_url": shown_url(endpoints.mqtt_url),
         "influx_url": endpoints.influx_url,
         "metrics_port": metrics_port,
         "started": list(endpoints.started),
@@ -199,11 +215,14 @@ async def _alert_engine(
         return
     rules = alerts.load_rules(settings.rules_path)
     endpoint = parse_broker_url(endpoints.mqtt_url)
+    login = mqtt_login(settings, endpoints.mqtt_url, ServiceRole.ENGINE)
+    tls = mqtt_tls(settings, endpoints.mqtt_url)
     async with aiomqtt.Client(
         endpoint.host,
         endpoint.port,
-        username=endpoint.username,
-        password=endpoint.password,
+        username=login.username if login else None,
+        password=login.password if login else None,
+        tls_context=ssl_context(tls) if tls is not None else None,
         identifier=f"{settings.gateway_client_id}-alerts",
         timeout=settings.alerts_notify_timeout_s,
     ) as client:
@@ -285,7 +304,7 @@ def _snapshot(
             for alert in active
         ),
         endpoints={
-            "broker": endpoints.mqtt_url,
+            "broker": shown_url(endpoints.mqtt_url),
             "influxdb": endpoints.influx_url,
             "metrics": f"http://{gateway.config.metrics_host}:{gateway.metrics_port}/metrics"
             if gateway.metrics_port

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 
 __all__ = [
+    "BrokerSecurity",
     "ChildServer",
     "LocalInfluxDB",
     "LocalMosquitto",
@@ -215,6 +216,23 @@ def _http_status(url: str) -> int | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerSecurity:
+    """What a secured local Mosquitto needs: who may log in, what each may do, its TLS files.
+
+    With it the broker has one listener, TLS on loopback, that requires a client certificate
+    signed by the local CA, a password, and then obeys the ACLs; anonymous login is off. No plain
+    listener is opened beside it: a second, unencrypted door that skips the certificate check is
+    what ends up exposed when someone widens the bind address.
+    """
+
+    password_file: Path
+    acl_file: Path
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
 @dataclass
 class LocalMosquitto(ChildServer):
     """Mosquitto 2.x with persistence, sized so a gateway restart loses no queued message.
@@ -227,6 +245,7 @@ class LocalMosquitto(ChildServer):
     max_inflight_messages: int = 1000
     max_packet_size: int = 1024 * 1024
     extra_config: str = ""
+    security: BrokerSecurity | None = None
 
     def __post_init__(self) -> None:
         self.name = "mosquitto"
@@ -235,17 +254,41 @@ class LocalMosquitto(ChildServer):
 
     @property
     def url(self) -> str:
-        return f"mqtt://{LOOPBACK}:{self.port}"
+        scheme = "mqtts" if self.security is not None else "mqtt"
+        return f"{scheme}://{LOOPBACK}:{self.port}"
 
     def port_setting(self) -> str:
+        if self.security is not None:
+            return "SMARTCITY_LOCAL_MQTTS_PORT (0 picks a free port)"
         return "SMARTCITY_LOCAL_MQTT_PORT (0 picks a free port)"
+
+    def reload(self) -> None:
+        """Re-read the password file and the ACLs (SIGHUP): a rotation needs no restart."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGHUP)
+            log.info("local_server_reloaded", extra={"server": self.name, "port": self.port})
+
+    def _access_lines(self) -> list[str]:
+        security = self.security
+        if security is None:
+            return [f"listener {self.port} {LOOPBACK}", "allow_anonymous true"]
+        return [
+            f"listener {self.port} {LOOPBACK}",
+            f"cafile {security.ca_file}",
+            f"certfile {security.cert_file}",
+            f"keyfile {security.key_file}",
+            "require_certificate true",
+            "tls_version tlsv1.2",
+            "allow_anonymous false",
+            f"password_file {security.password_file}",
+            f"acl_file {security.acl_file}",
+        ]
 
     def config_text(self) -> str:
         persistence = self.data_dir / "mosquitto-data"
         persistence.mkdir(parents=True, exist_ok=True)
         lines = [
-            f"listener {self.port} {LOOPBACK}",
-            "allow_anonymous true",
+            *self._access_lines(),
             "persistence true",
             f"persistence_location {persistence}/",
             "autosave_interval 30",

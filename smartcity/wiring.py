@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devices import device_subscriptions, parse_broker_url
+from devices import ServiceRole, device_subscriptions, parse_broker_url
 from gateway import GatewayConfig
 from ingest import (
     BootstrapConfig,
@@ -18,6 +18,7 @@ from ingest import (
     SpoolConfig,
     StoreConfig,
 )
+from smartcity.security import mqtt_login, mqtt_tls
 from smartcity.settings import Settings
 
 __all__ = [
@@ -32,8 +33,10 @@ __all__ = [
 def gateway_config(
     settings: Settings, mqtt_url: str, *, worker_index: int = 0, worker_count: int | None = None
 ) -> GatewayConfig:
-    """One gateway worker's config."""
+    """One gateway worker's config; it logs in as ``platform.gateway`` unless the URL names
+    a user, and checks a TLS broker's certificate."""
     endpoint = parse_broker_url(mqtt_url)
+    login = mqtt_login(settings, mqtt_url, ServiceRole.GATEWAY)
     subscriptions = (
         (settings.gateway_subscription,)
         if settings.gateway_subscription
@@ -42,8 +45,8 @@ def gateway_config(
     return GatewayConfig(
         mqtt_host=endpoint.host,
         mqtt_port=endpoint.port,
-        mqtt_username=endpoint.username,
-        mqtt_password=endpoint.password,
+        mqtt_username=login.username if login else None,
+        mqtt_password=login.password if login else None,
         client_id=settings.gateway_client_id,
         subscriptions=subscriptions,
         worker_index=worker_index,
@@ -65,6 +68,8 @@ def gateway_config(
         metrics_host=settings.metrics_host,
         metrics_port=settings.metrics_port,
         shutdown_timeout_s=settings.shutdown_timeout_s,
+        mqtt_tls=mqtt_tls(settings, mqtt_url),
+        publisher_property=settings.gateway_publisher_property,
     )
 
 
