@@ -208,9 +208,9 @@ def _say_security(settings: Settings) -> None:
         return
     from smartcity.security import security_paths
 
-    port = settings.local_mqtts_port or "a free port"
+    port = f"127.0.0.1:{settings.local_mqtts_port}" if settings.local_mqtts_port else "loopback"
     err.print(
-        f"smartcity: secured: MQTT over TLS on 127.0.0.1:{port}"
+        f"smartcity: secured: MQTT over TLS on {port}"
         " (client certificate, per-device passwords, ACLs from the registry);"
         f" material in {security_paths(settings).directory}/"
     )
