@@ -57,6 +57,7 @@ class Access(StrEnum):
 
     READ = "read"
     WRITE = "write"
+    DENY = "deny"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +69,15 @@ class Grant:
 
 
 def device_patterns() -> list[Grant]:
-    """The fleet's ``pattern`` lines: ``%u`` (the username) is the device's own id."""
-    grants = [
+    """The fleet's ``pattern`` lines: ``%u`` (the username) is the device's own id.
+
+    The wildcard district level would also match ``city/alerts/...`` and
+    ``city/deadletter/...``, where a device could then plant a message for the alert and
+    dead-letter subscribers to see: those roots are denied first. (Mosquitto checks a user's own
+    lines before the patterns, so the platform users that write there still may.)
+    """
+    grants = [Grant(Access.DENY, alert_filter()), Grant(Access.DENY, deadletter_filter())]
+    grants += [
         Grant(Access.WRITE, device_subscription(device_id=_USERNAME, channel=channel))
         for channel in UPLINK_CHANNELS
     ]
@@ -121,7 +129,8 @@ def acl_text(devices: Iterable[DeviceRecord]) -> str:
         lines.append(f"user {service_username(role)}")
         lines.extend(_line("topic", grant) for grant in service_grants(role, fleet))
     lines.append("")
-    lines.append("# every device (username = its id): its own uplink and its own cmd topic")
+    lines.append("# every device (username = its id): its own uplink and its own cmd topic,")
+    lines.append("# never under the platform's alert and dead-letter roots")
     lines.extend(_line("pattern", grant) for grant in device_patterns())
     return "\n".join(lines) + "\n"
 

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -169,6 +170,41 @@ async def test_a_device_with_its_credentials_is_stored_and_cannot_speak_for_anot
         assert gw.stats().received == 1
     assert [row["power_w"] for row in stored(influxdb.url, influx_database, "SL-A")] == [42.0]
     assert stored(influxdb.url, influx_database, "SL-B") == []
+
+
+async def test_a_device_under_its_own_id_elsewhere_is_dead_lettered_and_kept_off_platform_topics(
+    secured: Secured, influxdb: LocalInfluxDB, influx_database: str, tmp_path: Path
+) -> None:
+    context = ssl_context(secured.tls)
+    port = secured.broker.port
+    seen: list[str] = []
+    monitor, why = connect(
+        port, secured.service(ServiceRole.MONITOR), context, client_id="monitor-test"
+    )
+    assert monitor is not None, why
+    monitor.on_message = lambda c, u, message: seen.append(message.topic)
+    monitor.subscribe("city/#", qos=1)
+    config = replace(secured_gateway(secured), subscriptions=("city/+/+/+/telemetry",))
+    now = int(time.time() * 1000)
+    async with running_gateway(config, REGISTRY, influxdb.url, influx_database, tmp_path) as gw:
+        device, why = connect(port, secured.login("SL-A"), context, client_id="dev-SL-A")
+        assert device is not None, why
+        # the ACL patterns leave district and kind free: the registry check catches those
+        publish(device, "city/elsewhere/streetlight/SL-A/telemetry", telemetry("SL-A", 0, now, 1.0))
+        # an alert or dead-letter lookalike under its own id never reaches their subscribers
+        publish(device, "city/alerts/streetlight/SL-A/telemetry", b"{}")
+        publish(device, "city/deadletter/streetlight/SL-A/telemetry", b"{}")
+        assert await until(lambda: gw.stats().rejected >= 1, timeout_s=20)
+        device.loop_stop()
+        device.disconnect()
+        assert await until(lambda: "city/deadletter/district_mismatch" in seen, timeout_s=10)
+        await asyncio.sleep(0.5)  # anything else published by now has arrived too
+    monitor.loop_stop()
+    monitor.disconnect()
+    assert gw.stats().stored == 0
+    assert gw.stats().rejected_by_reason == {"district_mismatch": 1}
+    # the monitor sees the gateway's dead letter, and nothing the device planted
+    assert seen == ["city/deadletter/district_mismatch"]
 
 
 def test_a_wrong_password_and_an_anonymous_client_are_refused(secured: Secured) -> None:

@@ -26,6 +26,8 @@ def blocks(text: str) -> dict[str, list[str]]:
 def test_devices_may_publish_only_their_own_uplink_and_read_only_their_own_cmd() -> None:
     patterns = [line for line in acl_text(FLEET).splitlines() if line.startswith("pattern")]
     assert patterns == [
+        "pattern deny city/alerts/#",
+        "pattern deny city/deadletter/#",
         "pattern write city/+/+/%u/telemetry",
         "pattern write city/+/+/%u/event",
         "pattern write city/+/+/%u/status",
