@@ -29,7 +29,7 @@ def _settings() -> Settings:
 
 def _registry(settings: Settings) -> tuple[devices.Registry, Path]:
     """The registry ``smartcity up`` would use: the registry file, else the demo fleet."""
-    from smartcity.cli_simulate import fleet_registry
+    from smartcity.assembly import fleet_registry
 
     if Path(settings.registry_path).exists():
         return devices.load_registry(settings.registry_path), Path(settings.registry_path)
@@ -38,7 +38,9 @@ def _registry(settings: Settings) -> tuple[devices.Registry, Path]:
 
 def _running_broker_pid(settings: Settings) -> int | None:
     """The local Mosquitto of a running ``smartcity up`` here, if any."""
-    note = Path(settings.data_dir) / "endpoints.json"
+    from smartcity.platform import state_paths
+
+    note = state_paths(settings)["endpoints"]
     try:
         info = json.loads(note.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -79,10 +79,10 @@ class SecurityPaths:
 
 def security_paths(settings: Settings) -> SecurityPaths:
     """The material's paths from the settings."""
-    directory = Path(settings.security_dir or Path(settings.data_dir) / "security")
+    directory = Path(settings.security_dir)
     return SecurityPaths(
         directory=directory,
-        credentials=Path(settings.credentials_path or directory / "credentials.json"),
+        credentials=Path(settings.credentials_path),
         password_file=directory / "passwd",
         acl_file=directory / "acl",
         ca_cert=directory / "ca.pem",
