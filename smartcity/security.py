@@ -40,8 +40,8 @@ from devices import (
     password_file_text,
     updated_credentials,
 )
+from smartcity.mosquitto_access import BrokerSecurity
 from smartcity.settings import Settings
-from smartcity.stack import BrokerSecurity
 
 __all__ = [
     "SecurityPaths",

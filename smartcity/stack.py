@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from smartcity.mosquitto_access import BrokerSecurity, access_lines
+
 __all__ = [
     "BrokerSecurity",
     "ChildServer",
@@ -216,23 +218,6 @@ def _http_status(url: str) -> int | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerSecurity:
-    """What a secured local Mosquitto needs: who may log in, what each may do, its TLS files.
-
-    With it the broker has one listener, TLS on loopback, that requires a client certificate
-    signed by the local CA, a password, and then obeys the ACLs; anonymous login is off. No plain
-    listener is opened beside it: a second, unencrypted door that skips the certificate check is
-    what ends up exposed when someone widens the bind address.
-    """
-
-    password_file: Path
-    acl_file: Path
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-
-
 @dataclass
 class LocalMosquitto(ChildServer):
     """Mosquitto 2.x with persistence, sized so a gateway restart loses no queued message.
@@ -268,27 +253,11 @@ class LocalMosquitto(ChildServer):
             self.process.send_signal(signal.SIGHUP)
             log.info("local_server_reloaded", extra={"server": self.name, "port": self.port})
 
-    def _access_lines(self) -> list[str]:
-        security = self.security
-        if security is None:
-            return [f"listener {self.port} {LOOPBACK}", "allow_anonymous true"]
-        return [
-            f"listener {self.port} {LOOPBACK}",
-            f"cafile {security.ca_file}",
-            f"certfile {security.cert_file}",
-            f"keyfile {security.key_file}",
-            "require_certificate true",
-            "tls_version tlsv1.2",
-            "allow_anonymous false",
-            f"password_file {security.password_file}",
-            f"acl_file {security.acl_file}",
-        ]
-
     def config_text(self) -> str:
         persistence = self.data_dir / "mosquitto-data"
         persistence.mkdir(parents=True, exist_ok=True)
         lines = [
-            *self._access_lines(),
+            *access_lines(self.port, LOOPBACK, self.security),
             "persistence true",
             f"persistence_location {persistence}/",
             "autosave_interval 30",
