@@ -37,6 +37,7 @@ from devices import (
     device_client_id,
     parse_broker_url,
     parse_topic,
+    shown_url,
     ssl_context,
 )
 from simulators.engine import Outgoing
@@ -80,7 +81,7 @@ class ConnectionPool:
         tls: BrokerTls | None = None,
         credentials: Credentials | None = None,
     ) -> None:
-        self.url = url
+        self.url = shown_url(url)  # for messages: a password in the URL is never shown
         self.address = parse_mqtt_url(url)
         self._tls = tls
         self._credentials = credentials
