@@ -1,4 +1,6 @@
-"""The device catalogue: kinds, payload schemas, the topic scheme, and the fleet registry.
+"""The device catalogue: kinds, payload schemas, the topic scheme, and the fleet registry; and
+the facts every room shares: the sun over the city, YAML with line numbers, validation errors as
+sentences, placement tags.
 
 Imports nothing else of ours; every other room derives its knowledge of devices from here.
 """
@@ -31,6 +33,7 @@ from devices.errors import (
     PayloadInvalid,
     RegistryInvalid,
     TopicInvalid,
+    YamlFileInvalid,
 )
 from devices.payloads import (
     Approach,
@@ -55,19 +58,32 @@ from devices.payloads import (
     parse_ts,
 )
 from devices.registry import (
+    PLACEMENT_TAGS,
     City,
     DeviceRecord,
+    Placement,
     Registry,
     WaterClass,
     dump_registry,
     load_registry,
 )
+from devices.sun import (
+    CIVIL_TWILIGHT_ELEVATION_DEG,
+    SUNRISE_ELEVATION_DEG,
+    SunDay,
+    SunPosition,
+    sun_day,
+    sun_elevation_deg,
+    sun_position,
+)
 from devices.topics import (
+    EVERY_TOPIC,
     UPLINK_CHANNELS,
     Channel,
     Kind,
     Topic,
     alert_filter,
+    alert_subscription,
     alert_topic,
     deadletter_filter,
     deadletter_topic,
@@ -75,16 +91,33 @@ from devices.topics import (
     device_subscriptions,
     parse_topic,
 )
+from devices.validation import (
+    ValidationProblem,
+    describe_validation_error,
+    validation_problems,
+)
 from devices.water_class import (
     WATER_CLASS_LIMITS,
     WaterClassification,
     WaterClassLimit,
     classify_water,
 )
+from devices.yaml_lines import (
+    line_of,
+    load_with_lines,
+    load_yaml_model,
+    read_with_lines,
+    strip_lines,
+    yaml_problem,
+)
 
 __all__ = [
+    "CIVIL_TWILIGHT_ELEVATION_DEG",
     "DEVICE_CLIENT_ID_PREFIX",
+    "EVERY_TOPIC",
     "PAYLOAD_MAX_BYTES",
+    "PLACEMENT_TAGS",
+    "SUNRISE_ELEVATION_DEG",
     "UPLINK_CHANNELS",
     "WATER_CLASS_LIMITS",
     "Access",
@@ -112,6 +145,7 @@ __all__ = [
     "Message",
     "Payload",
     "PayloadInvalid",
+    "Placement",
     "Reading",
     "Registry",
     "RegistryInvalid",
@@ -121,11 +155,14 @@ __all__ = [
     "Status",
     "StreetlightFault",
     "StreetlightTelemetry",
+    "SunDay",
+    "SunPosition",
     "Topic",
     "TopicInvalid",
     "TrafficSignalEvent",
     "TrafficSignalFaultEvent",
     "TrafficSignalTelemetry",
+    "ValidationProblem",
     "VehicleClass",
     "VehiclePass",
     "Violation",
@@ -134,13 +171,16 @@ __all__ = [
     "WaterClassLimit",
     "WaterClassification",
     "WaterQualityTelemetry",
+    "YamlFileInvalid",
     "acl_text",
     "alert_filter",
+    "alert_subscription",
     "alert_topic",
     "classify_water",
     "deadletter_filter",
     "deadletter_topic",
     "decode_message",
+    "describe_validation_error",
     "device_client_id",
     "device_of_client_id",
     "device_patterns",
@@ -149,7 +189,10 @@ __all__ = [
     "dump_registry",
     "generate_password",
     "hash_password",
+    "line_of",
     "load_registry",
+    "load_with_lines",
+    "load_yaml_model",
     "make_authority",
     "make_certificate",
     "parse_broker_url",
@@ -157,12 +200,19 @@ __all__ = [
     "parse_topic",
     "parse_ts",
     "password_file_text",
+    "read_with_lines",
     "schema_for",
     "service_grants",
     "service_username",
     "shown_url",
     "ssl_context",
+    "strip_lines",
     "subject_of",
+    "sun_day",
+    "sun_elevation_deg",
+    "sun_position",
     "updated_credentials",
+    "validation_problems",
     "verify_password",
+    "yaml_problem",
 ]

@@ -3,7 +3,8 @@
 DeviceError
 ├── TopicInvalid(topic, reason)
 ├── PayloadInvalid(topic, reason, field)
-├── RegistryInvalid(path, reason, line)
+├── YamlFileInvalid(path, reason, line)
+│   └── RegistryInvalid(path, reason, line)
 ├── CredentialsInvalid(where, reason)
 └── CertificateInvalid(path, reason)
 """
@@ -18,6 +19,7 @@ __all__ = [
     "PayloadInvalid",
     "RegistryInvalid",
     "TopicInvalid",
+    "YamlFileInvalid",
 ]
 
 
@@ -59,8 +61,12 @@ class PayloadInvalid(DeviceError):
         self.field = field
 
 
-class RegistryInvalid(DeviceError):
-    """A fleet registry file that cannot be loaded; names the file, line and what is wrong."""
+class YamlFileInvalid(DeviceError):
+    """A YAML file that cannot be read or parsed; names the file and, when known, the line.
+
+    Rooms that read their own files re-raise it as their own error (``RegistryInvalid``,
+    ``simulators.FleetFileInvalid``), which is a ``YamlFileInvalid`` too.
+    """
 
     def __init__(self, path: str, reason: str, line: int | None = None) -> None:
         where = f"{path}:{line}" if line is not None else path
@@ -86,3 +92,7 @@ class CertificateInvalid(DeviceError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class RegistryInvalid(YamlFileInvalid):
+    """A fleet registry file that cannot be loaded; names the file, line and what is wrong."""

@@ -14,6 +14,7 @@ path live with the other benchmarks, in ``smartcity.bench``.
 from ingest.bootstrap import (
     DOWNSAMPLED_POLICY,
     RAW_POLICY,
+    ROLLUP_INTERVALS,
     BootstrapResult,
     bootstrap_bucket,
     bootstrap_database,
@@ -50,13 +51,14 @@ from ingest.points import (
 )
 from ingest.spool import Spool, SpoolBatch
 from ingest.stats import IngestStats
-from ingest.store import Durability, DurableStore
+from ingest.store import Durability, DurableStore, PointStore
 from ingest.writer import Writer
 
 __all__ = [
     "DOWNSAMPLED_POLICY",
     "NUMERIC_MEASUREMENTS",
     "RAW_POLICY",
+    "ROLLUP_INTERVALS",
     "BootstrapConfig",
     "BootstrapFailed",
     "BootstrapResult",
@@ -70,6 +72,7 @@ __all__ = [
     "IngestError",
     "IngestStats",
     "Point",
+    "PointStore",
     "Spool",
     "SpoolBatch",
     "SpoolConfig",

@@ -180,6 +180,8 @@ def register(app: typer.Typer) -> None:
         table.add_row("platform", f"pid {info['pid']} {'running' if running else 'NOT running'}")
         table.add_row("broker", str(info["mqtt_url"]))
         table.add_row("influxdb", f"{info['influx_url']} {_ping(info['influx_url'])}")
+        if info.get("grafana_provisioning"):
+            table.add_row("grafana files", f"GF_PATHS_PROVISIONING={info['grafana_provisioning']}")
         metrics = _metrics(info.get("metrics_port"))
         for label, name in (
             ("messages received", "gateway_messages_received_total"),

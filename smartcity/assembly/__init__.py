@@ -9,12 +9,19 @@ own (the defaults live in ``smartcity/settings.py``)::
         gateway = Gateway(gateway_config(settings, mqtt_url), registry, store, sink=engine)
 
 Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, database),
-``engine`` (rule engine and its listeners), ``fleet`` (simulators).
+``engine`` (rule engine and its listeners), ``fleet`` (simulators), ``dashboards`` (Grafana).
 """
 
+from smartcity.assembly.dashboards import (
+    alertmanager_urls,
+    build_dashboards,
+    data_names,
+    grafana_folder,
+    grafana_sources,
+    write_grafana_folder,
+)
 from smartcity.assembly.engine import (
     InfluxAlertRecorder,
-    PointStore,
     alert_engine,
     alert_listeners,
     alert_point,
@@ -33,15 +40,19 @@ from smartcity.assembly.gateway import (
 
 __all__ = [
     "InfluxAlertRecorder",
-    "PointStore",
     "alert_engine",
     "alert_listeners",
     "alert_point",
+    "alertmanager_urls",
     "alerts_config",
     "bootstrap_config",
+    "build_dashboards",
+    "data_names",
     "durable_store",
     "fleet_registry",
     "gateway_config",
+    "grafana_folder",
+    "grafana_sources",
     "influx_writer",
     "load_config",
     "owned_devices",
@@ -49,4 +60,5 @@ __all__ = [
     "scenario_by_name",
     "spool_config",
     "store_config",
+    "write_grafana_folder",
 ]
