@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+import alerts
 import devices
 import simulators
 from smartcity.settings import Settings, SettingsInvalid, load_settings
@@ -67,7 +68,7 @@ def credentials(
     try:
         registry, source = _registry(settings)
         written = write_credentials(settings, registry, rotate=rotate or ())
-    except (devices.DeviceError, simulators.SimulatorError) as exc:
+    except (devices.DeviceError, simulators.SimulatorError, alerts.AlertsError) as exc:
         err.print(f"[red]smartcity: {exc}[/red]")
         raise typer.Exit(2) from None
     paths = security_paths(settings)

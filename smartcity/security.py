@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from alerts import load_subscribers
 from devices import (
     BrokerTls,
     CertificatePair,
@@ -171,12 +172,22 @@ def write_credentials(
     _write(paths.credentials, credentials.to_json().encode("utf-8"), _PRIVATE)
     text = password_file_text(credentials, previous=previous, previous_hashes=hashes)
     _write(paths.password_file, text.encode("utf-8"), _PRIVATE)
-    _write(paths.acl_file, acl_text(registry.values()).encode("utf-8"), _PRIVATE)
+    acl = acl_text(registry.values(), relay_topics=_relay_topics(settings))
+    _write(paths.acl_file, acl.encode("utf-8"), _PRIVATE)
     log.info(
         "credentials_written",
         extra={"devices": len(credentials.devices), "rotated": sorted(rotate)},
     )
     return credentials
+
+
+def _relay_topics(settings: Settings) -> list[str]:
+    """The MQTT topics the notification relay forwards to (its subscriber file), if any."""
+    path = Path(settings.relay_config_path)
+    if not path.exists():
+        return []
+    subscribers = load_subscribers(path)
+    return [s.mqtt_topic for s in subscribers if s.mqtt_topic is not None]
 
 
 def broker_security(settings: Settings, registry: Registry) -> BrokerSecurity:

@@ -63,3 +63,13 @@ def test_no_platform_user_may_write_where_it_only_needs_to_read() -> None:
     ]
     assert "topic write city/+/+/+/cmd" in text["platform.api"]
     assert not any("readwrite" in line for lines in text.values() for line in lines)
+
+
+def test_the_relay_writes_and_the_monitor_reads_only_the_relays_configured_topics() -> None:
+    text = blocks(acl_text(FLEET, relay_topics=["city/wall/alerts"]))
+    assert text["platform.relay"] == [
+        "topic write city/alerts/#",
+        "topic write city/wall/alerts",
+    ]
+    assert "topic read city/wall/alerts" in text["platform.monitor"]
+    assert not any("wall" in line for line in text["platform.engine"])
