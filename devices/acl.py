@@ -108,6 +108,12 @@ def service_grants(
             Grant(Access.READ, device_subscription(channel=Channel.CMD_RESULT)),
             Grant(Access.READ, device_subscription(channel=Channel.STATUS)),
         ]
+    if role is ServiceRole.COMMAND:
+        return [
+            Grant(Access.WRITE, alert_filter()),
+            Grant(Access.WRITE, device_subscription(channel=Channel.CMD)),
+            Grant(Access.READ, device_subscription(channel=Channel.CMD_RESULT)),
+        ]
     if role is ServiceRole.SIMULATOR:
         places = sorted({(device.district, device.kind) for device in devices})
         return [grant for district, kind in places for grant in _place_grants(district, kind)]

@@ -63,6 +63,7 @@ class ServiceRole(StrEnum):
     RELAY = "relay"  # the notification relay: publishes alerts for MQTT subscribers
     API = "api"  # the operators' API: sends downlink commands, reads their replies
     SIMULATOR = "simulator"  # the simulators' pooled links: speak for the simulated fleet
+    COMMAND = "command"  # emergency command: incident notifications, plan steps' commands
     MONITOR = "monitor"  # people and tools that watch alerts and dead letters, read-only
 
 
