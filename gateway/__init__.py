@@ -13,10 +13,17 @@ from gateway.deadletter import DEADLETTER_MEASUREMENT, DeadLetter
 from gateway.errors import BrokerUnavailable, ConfigInvalid, GatewayError, PayloadRejected
 from gateway.partition import owner_of, partition_subscriptions
 from gateway.presence import DeviceState, Presence, SeqVerdict
-from gateway.service import STATS_MEASUREMENT, Gateway, GatewayStats, PointStore
+from gateway.service import (
+    SEQUENCE_MEASUREMENT,
+    STATS_MEASUREMENT,
+    Gateway,
+    GatewayStats,
+    PointStore,
+)
 
 __all__ = [
     "DEADLETTER_MEASUREMENT",
+    "SEQUENCE_MEASUREMENT",
     "STATS_MEASUREMENT",
     "BrokerUnavailable",
     "ConfigInvalid",

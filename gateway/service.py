@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from alerts import Observation, ObservationSink
-from devices import DeviceRecord, Reading, Status
+from devices import DeviceRecord, Reading, Status, Topic
 from gateway.config import GatewayConfig
 from gateway.deadletter import DeadLetter
 from gateway.errors import PayloadRejected
@@ -34,11 +34,13 @@ from gateway.receive import Received, Receiver
 from gateway.validate import Validator
 from ingest import IngestError, Point, WriteFailed, points_from_message
 
-__all__ = ["STATS_MEASUREMENT", "Gateway", "GatewayStats", "PointStore"]
+__all__ = ["SEQUENCE_MEASUREMENT", "STATS_MEASUREMENT", "Gateway", "GatewayStats", "PointStore"]
 
 log = logging.getLogger(__name__)
 
 STATS_MEASUREMENT = "gateway_stats"
+SEQUENCE_MEASUREMENT = "gateway_sequence"
+_UNREGISTERED = "unregistered"
 _CONNECT_TIMEOUT_S = 30.0
 _RETRY_INITIAL_S = 0.1
 _RETRY_MAX_S = 5.0
@@ -129,6 +131,9 @@ class Gateway:
         self._rate_mark = (time.monotonic(), 0)
         self._rate_per_s = 0.0
         self._previous_handed_over: asyncio.Event | None = None
+        # devices whose sequence counts changed since the last stats point: device → (kind,
+        # district)
+        self._sequence_changed: dict[str, tuple[str, str]] = {}
         self.metrics_port: int | None = None
         """The port ``/metrics`` and ``/healthz`` answer on, once listening."""
         self.ready = asyncio.Event()
@@ -274,7 +279,7 @@ class Gateway:
             batch.points.extend(points)
             batch.owners.extend([index] * len(points))
             batch.valid.add(index)
-            self._track(message.topic.device_id, message.payload, item.received_at)
+            self._track(message.topic, accepted.device, message.payload, item.received_at)
             if sink is not None:
                 batch.observations[index] = Observation(
                     message, accepted.device, datetime.fromtimestamp(item.received_at, UTC)
@@ -297,7 +302,10 @@ class Gateway:
             "message_dead_lettered", extra={"topic": letter.topic, "reason": rejected.reason}
         )
 
-    def _track(self, device_id: str, payload: object, received_at: float) -> None:
+    def _track(
+        self, topic: Topic, device: DeviceRecord | None, payload: object, received_at: float
+    ) -> None:
+        device_id = topic.device_id
         if isinstance(payload, Status):
             if self.presence.status(device_id, payload, received_at):
                 log.info(
@@ -307,10 +315,14 @@ class Gateway:
             return
         if isinstance(payload, Reading):
             verdict, missing = self.presence.reading(device_id, payload.seq, received_at)
-            if verdict is SeqVerdict.GAP:
-                self.metrics.sequence.labels(device_id, "gap").inc(missing)
-            elif verdict not in (SeqVerdict.NEXT, SeqVerdict.FIRST):
-                self.metrics.sequence.labels(device_id, verdict.value).inc()
+            if verdict is SeqVerdict.NEXT or verdict is SeqVerdict.FIRST:
+                return
+            # an auto-registered device's district comes from its topic, which anyone may
+            # choose: it would make the label's values unbounded
+            district = device.district if device is not None else _UNREGISTERED
+            labels = self.metrics.sequence.labels(topic.kind.value, district, verdict.value)
+            labels.inc(missing if verdict is SeqVerdict.GAP else 1)
+            self._sequence_changed[device_id] = (topic.kind.value, district)
 
     async def _write(self, batches: asyncio.Queue[_Batch | None], receiver: Receiver) -> None:
         while True:
@@ -409,7 +421,7 @@ class Gateway:
             self._rate_mark = (now, self._received)
             self._refresh_gauges()
             try:
-                await self._make_durable([self._stats_point()])
+                await self._make_durable([self._stats_point(), *self._sequence_points()])
             except WriteFailed as exc:
                 log.error("stats_refused", extra={"reason": exc.reason[:200]})
 
@@ -432,6 +444,30 @@ class Gateway:
             tuple(sorted(fields.items())),
             time.time_ns(),
         )
+
+    def _sequence_points(self) -> list[Point]:
+        """Per-device sequence counts (since start) of the devices whose counts changed."""
+        changed, self._sequence_changed = self._sequence_changed, {}
+        worker = self.config.worker_client_id
+        time_ns = time.time_ns()
+        points = []
+        for device_id, (kind, district) in sorted(changed.items()):
+            state = self.presence.devices[device_id]
+            fields: tuple[tuple[str, bool | int | float | str], ...] = (
+                ("duplicates", state.duplicates),
+                ("late", state.late),
+                ("missing", state.missing),
+                ("replays", state.replays),
+                ("resets", state.resets),
+            )
+            tags = (
+                ("device_id", device_id),
+                ("district", district),
+                ("kind", kind),
+                ("worker", worker),
+            )
+            points.append(Point(SEQUENCE_MEASUREMENT, tags, fields, time_ns))
+        return points
 
     def _refresh_gauges(self) -> None:
         stats = self.stats()
