@@ -40,12 +40,6 @@ from ingest import (
 
 log = logging.getLogger("gateway")
 
-# paho's network thread and the asyncio loop share one GIL. With CPython's default 5 ms switch
-# interval, the thread that just did a syscall waits up to 5 ms to get the GIL back from the one
-# validating a batch; at 1 ms the same gateway drained a QoS 1 backlog at 30,000-40,000 msg/s
-# instead of 17,000-19,000 (bench ingest, this 2-core machine, most runs).
-SWITCH_INTERVAL_S = 0.001
-
 
 def load_config(text: str) -> dict[str, Any]:
     """Parse the worker's JSON configuration; errors name what is missing."""
@@ -152,7 +146,6 @@ def main(argv: list[str]) -> int:
         import uvloop
 
         uvloop.install()
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
     asyncio.run(_main(document))
     return 0
 

@@ -2,8 +2,8 @@
 
 Tasks, in one ``TaskGroup``::
 
-    paho thread ──Handoff──▶ collect ──batches──▶ write ×N ──▶ ack, dead letters, sink
-                                                   stats, http
+    receiver ──Handoff──▶ collect ──batches──▶ write ×N ──▶ ack, dead letters, sink
+    (paho on the loop)                          stats, http, keepalive/reconnect
 
 ``collect`` takes size/age batches from the hand-off, validates each message, updates presence
 and sequence state in receive order, and turns the batch into points (readings and dead letters
@@ -158,7 +158,7 @@ class Gateway:
     async def run(self) -> None:
         """Receive and store until cancelled; then flush and ack within the shutdown timeout."""
         config = self.config
-        handoff: Handoff[Received] = Handoff(config.queue_max, asyncio.get_running_loop())
+        handoff: Handoff[Received] = Handoff(config.queue_max)
         self._handoff = handoff
         if config.worker_count == 1:
             subscriptions = list(config.subscriptions)
@@ -179,7 +179,7 @@ class Gateway:
             handoff=handoff,
         )
         self._receiver = receiver
-        await asyncio.to_thread(receiver.start, _CONNECT_TIMEOUT_S)
+        await receiver.start(_CONNECT_TIMEOUT_S)
         log.info(
             "gateway_started",
             extra={
@@ -198,6 +198,7 @@ class Gateway:
                     for _ in range(config.batches_in_flight)
                 ]
                 group.create_task(self._report_stats())
+                group.create_task(receiver.run())
                 if config.metrics_port is not None:
                     group.create_task(
                         serve_http(
@@ -216,7 +217,7 @@ class Gateway:
                     await self._drain(handoff, [collector, *writers])
                     raise
         finally:
-            await asyncio.to_thread(receiver.stop)
+            await receiver.stop()
             log.info("gateway_stopped", extra={"client_id": config.worker_client_id})
 
     # -- shutdown ---------------------------------------------------------------------------

@@ -57,7 +57,6 @@ def _run(settings: Settings, options: object) -> None:
 
         uvloop.install()
     try:
-        sys.setswitchinterval(0.001)  # the paho thread hands over batches sooner (see bench)
         asyncio.run(main())
     except (
         StackError,
