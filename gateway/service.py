@@ -14,6 +14,7 @@ alike). Several ``write`` tasks make batches durable at once; a batch is acknowl
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -44,6 +45,15 @@ _UNREGISTERED = "unregistered"
 _CONNECT_TIMEOUT_S = 30.0
 _RETRY_INITIAL_S = 0.1
 _RETRY_MAX_S = 5.0
+# CPython's cyclic garbage collector runs a young collection every 700 container allocations,
+# and a message allocates a dozen (its model, Message, Accepted, points, tuples). The batches
+# in flight survive those collections, so they are traversed again and again and promoted, and
+# each full collection also walks everything loaded at start (the registry, the caches). That
+# was 5-9 us of the 16-23 us a message took to validate and convert (README, figures). So once
+# started the gateway moves what it loaded out of the collector's sight (``gc.freeze``) and
+# collects the young generation every 50,000 allocations (a few batches). Garbage stays
+# bounded, and what reference counting frees (nearly everything here) is freed as before.
+_GC_YOUNG_THRESHOLD = 50_000
 
 
 class PointStore(Protocol):
@@ -180,6 +190,7 @@ class Gateway:
         )
         self._receiver = receiver
         await receiver.start(_CONNECT_TIMEOUT_S)
+        _settle_garbage_collector()
         log.info(
             "gateway_started",
             extra={
@@ -497,3 +508,12 @@ class Gateway:
 
     def _bound(self, port: int) -> None:
         self.metrics_port = port
+
+
+def _settle_garbage_collector() -> None:
+    """Freeze what start-up loaded and collect the young generation less often (see above)."""
+    gc.collect()
+    gc.freeze()
+    young, middle, old = gc.get_threshold()
+    if young < _GC_YOUNG_THRESHOLD:
+        gc.set_threshold(_GC_YOUNG_THRESHOLD, middle, old)
