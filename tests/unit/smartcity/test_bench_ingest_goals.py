@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smartcity.bench_ingest import _goals
+from smartcity.bench.ingest import _goals
 
 
 def test_one_worker_below_its_goal_is_not_rescued_by_two_workers() -> None:
