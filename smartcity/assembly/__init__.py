@@ -22,9 +22,12 @@ from smartcity.assembly.dashboards import (
 )
 from smartcity.assembly.engine import (
     InfluxAlertRecorder,
+    NotifierCollector,
     alert_engine,
     alert_listeners,
+    alert_operations,
     alert_point,
+    alertmanager_config,
     alerts_config,
 )
 from smartcity.assembly.fleet import fleet_registry, load_config, run_config, scenario_by_name
@@ -40,9 +43,12 @@ from smartcity.assembly.gateway import (
 
 __all__ = [
     "InfluxAlertRecorder",
+    "NotifierCollector",
     "alert_engine",
     "alert_listeners",
+    "alert_operations",
     "alert_point",
+    "alertmanager_config",
     "alertmanager_urls",
     "alerts_config",
     "bootstrap_config",
