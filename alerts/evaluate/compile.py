@@ -1,0 +1,134 @@
+"""Rule compilation: a ``RuleSet`` turned into what evaluation needs precomputed.
+
+Each rule gets its inhibitors, and the devices it watches where that must be known before any
+of them speaks: an ``absent`` rule's selected devices, a group rule's groups and members. The
+``RuleIndex`` finds a device's rules among a handful of candidates (by kind and district), not
+among every rule of the city, and remembers the answer per device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from alerts.conditions import selects
+from alerts.evaluate.inhibit import link_inhibitors
+from alerts.rules import (
+    Absent,
+    EventRate,
+    Group,
+    Offline,
+    Rule,
+    RuleSet,
+    State,
+    Threshold,
+    WaterClassBelowTarget,
+)
+from devices import DeviceRecord, Kind, Registry
+
+__all__ = ["CompiledRule", "DeviceRules", "GroupState", "RuleIndex", "compile_rules"]
+
+_TELEMETRY_CONDITIONS = (Threshold, State, WaterClassBelowTarget, Group)
+
+
+@dataclass(slots=True)
+class GroupState:
+    """One group of one group rule: its members and those meeting the member condition."""
+
+    district: str
+    value: str  # the group attribute's value: the cabinet id, the river, ...
+    members: tuple[str, ...]
+    matching: set[str] = field(default_factory=set)
+    heard: set[str] = field(default_factory=set)  # members heard from since the state began
+
+
+@dataclass(slots=True)
+class CompiledRule:
+    """A rule with what evaluation needs precomputed."""
+
+    rule: Rule
+    inhibitors: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    groups: dict[str, GroupState] = field(default_factory=dict)  # by group key
+    member_group: dict[str, str] = field(default_factory=dict)  # device id -> group key
+    selected: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRules:
+    """The rules that concern one device, by what wakes them."""
+
+    telemetry: tuple[CompiledRule, ...]
+    event: tuple[CompiledRule, ...]
+    status: tuple[CompiledRule, ...]
+    absent: tuple[CompiledRule, ...]
+
+
+def group_key(by: str, record: DeviceRecord) -> str | None:
+    """The key of the group a device belongs to under ``by``, or ``None`` when it has none."""
+    value = getattr(record, by)
+    return None if value is None else str(value)
+
+
+def compile_rules(rules: RuleSet, registry: Registry) -> dict[str, CompiledRule]:
+    """Every rule by name, with inhibitors linked and absent/group rules' devices selected."""
+    compiled = {rule.name: CompiledRule(rule) for rule in rules}
+    link_inhibitors(compiled)
+    for item in compiled.values():
+        condition = item.rule.condition
+        if not isinstance(condition, Absent | Group):
+            continue
+        devices = [
+            record
+            for record in registry.of_kind(item.rule.kind)
+            if selects(item.rule, record.id, record.district, record)
+        ]
+        if isinstance(condition, Absent):
+            item.selected = tuple(record.id for record in devices)
+            continue
+        members: dict[str, list[DeviceRecord]] = {}
+        for record in devices:
+            key = group_key(condition.by, record)
+            if key is not None:
+                members.setdefault(key, []).append(record)
+        for key, records in members.items():
+            first = records[0]
+            item.groups[key] = GroupState(
+                first.district, str(getattr(first, condition.by)), tuple(r.id for r in records)
+            )
+            for record in records:
+                item.member_group[record.id] = key
+    return compiled
+
+
+class RuleIndex:
+    """Finds the rules of a device; each device's answer is computed once."""
+
+    def __init__(self, compiled: dict[str, CompiledRule], registry: Registry) -> None:
+        self._registry = registry
+        # candidates by (kind, district), "" for rules on every district
+        self._candidates: dict[tuple[Kind, str], list[CompiledRule]] = {}
+        for item in compiled.values():
+            for district in item.rule.select.districts or ("",):
+                self._candidates.setdefault((item.rule.kind, district), []).append(item)
+        self._by_device: dict[str, DeviceRules] = {}
+
+    def for_device(self, device_id: str, kind: Kind, district: str) -> DeviceRules:
+        """The rules that concern this device."""
+        found = self._by_device.get(device_id)
+        if found is not None:
+            return found
+        record = self._registry.get(device_id)
+        candidates = [
+            *self._candidates.get((kind, ""), ()),
+            *self._candidates.get((kind, district), ()),
+        ]
+        chosen = [item for item in candidates if selects(item.rule, device_id, district, record)]
+        found = DeviceRules(
+            telemetry=tuple(
+                c for c in chosen if isinstance(c.rule.condition, _TELEMETRY_CONDITIONS)
+            ),
+            event=tuple(c for c in chosen if isinstance(c.rule.condition, EventRate)),
+            status=tuple(c for c in chosen if isinstance(c.rule.condition, Offline)),
+            absent=tuple(c for c in chosen if isinstance(c.rule.condition, Absent)),
+        )
+        self._by_device[device_id] = found
+        return found

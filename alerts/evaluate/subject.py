@@ -1,0 +1,63 @@
+"""The two small values that cross the evaluator's seams: whom a judgement is about, and what
+it found."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from devices import DeviceRecord
+
+__all__ = ["NO_EXTRAS", "Subject", "Verdict"]
+
+NO_EXTRAS: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Whom an alert is about: one device, or one group of a group rule.
+
+    ``id`` is the key of the alert within its rule: the device id, or ``by=value`` for a group.
+    Labels are built only when an alert is raised (most judgements find nothing wrong).
+    """
+
+    id: str
+    district: str
+    record: DeviceRecord | None = None
+    group: tuple[str, str] | None = None  # (by, value) for a group rule's subject
+
+    @classmethod
+    def device(cls, device_id: str, record: DeviceRecord | None, district: str) -> Subject:
+        """A device, with its registry record when it has one."""
+        return cls(device_id, district, record)
+
+    @classmethod
+    def of_group(cls, by: str, value: str, district: str) -> Subject:
+        """One group of a group rule (``cabinet=C-01`` in its district)."""
+        return cls(group_id(by, value), district, None, (by, value))
+
+    def labels(self) -> dict[str, str]:
+        """The labels this subject gives its alerts (the rule adds its own and ``kind``)."""
+        if self.group is not None:
+            by, value = self.group
+            return {by: value}
+        labels = self.record.tags() if self.record is not None else {"district": self.district}
+        labels["device"] = self.id
+        return labels
+
+
+def group_id(by: str, value: str) -> str:
+    """The subject id of a group."""
+    return f"{by}={value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What judging a condition found: whether it holds, the value that decided, and what else
+    the summary may name (``{pct}``, ``{water_class}``, ``{silent_s}``)."""
+
+    active: bool
+    value: float | None
+    extras: Mapping[str, Any] = field(default_factory=lambda: NO_EXTRAS)
