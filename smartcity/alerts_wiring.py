@@ -2,11 +2,12 @@
 InfluxDB. The one module besides tests that imports both ``alerts`` and ``ingest``.
 
 ```python
-engine = AlertEngine(
-    alerts_config(settings), load_rules(settings.rules_path), registry,
-    settings.alerts_state_path,
-    listeners=alert_listeners(settings, mqtt_client=client, store=durable_store),
-)
+async with alert_publisher(settings, mqtt_url) as publisher:
+    engine = AlertEngine(
+        alerts_config(settings), load_rules(settings.rules_path), registry,
+        settings.alerts_state_path,
+        listeners=alert_listeners(settings, publisher=publisher, store=durable_store),
+    )
 ```
 """
 
@@ -15,13 +16,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-import aiomqtt
-
 from alerts import AlertChange, AlertsConfig, MqttAlertPublisher, Notifier
+from devices import parse_broker_url
 from ingest import Durability, FieldValue, Point
 from smartcity.settings import Settings
 
-__all__ = ["InfluxAlertRecorder", "PointStore", "alert_listeners", "alert_point", "alerts_config"]
+__all__ = [
+    "InfluxAlertRecorder",
+    "PointStore",
+    "alert_listeners",
+    "alert_point",
+    "alert_publisher",
+    "alerts_config",
+]
 
 
 class PointStore(Protocol):
@@ -40,6 +47,10 @@ def alerts_config(settings: Settings) -> AlertsConfig:
         max_clock_skew_s=settings.alerts_max_clock_skew_s,
         notify_timeout_s=settings.alerts_notify_timeout_s,
         shutdown_timeout_s=settings.shutdown_timeout_s,
+        reannounce_interval_s=settings.alerts_reannounce_interval_s,
+        listener_queue_max=settings.alerts_listener_queue_max,
+        retry_min_s=settings.alerts_retry_min_s,
+        retry_max_s=settings.alerts_retry_max_s,
         rules_path=settings.rules_path,
         watch_rules=settings.alerts_watch_rules,
         event_time=settings.alerts_event_time,
@@ -85,37 +96,57 @@ def alert_point(change: AlertChange, measurement: str) -> Point:
 
 
 class InfluxAlertRecorder:
-    """A ``Notifier`` that stores each change as a point through ingest (written or spooled)."""
+    """A ``Notifier`` that stores each change as a point through ingest (written or spooled).
 
-    def __init__(self, store: PointStore, *, measurement: str) -> None:
+    ``notify_timeout_s`` tells the engine to give it longer than other listeners: the store
+    waits up to the InfluxDB write timeout before it spools, and a recorder cancelled before
+    then would lose the point instead of spooling it.
+    """
+
+    def __init__(self, store: PointStore, *, measurement: str, notify_timeout_s: float) -> None:
         self._store = store
         self._measurement = measurement
+        self.notify_timeout_s = notify_timeout_s
 
     async def notify(self, change: AlertChange) -> None:
         """Store one change's point."""
         await self._store.store([alert_point(change, self._measurement)])
 
 
+def alert_publisher(settings: Settings, mqtt_url: str) -> MqttAlertPublisher:
+    """The MQTT publisher of alert changes (an async context manager: it owns its connection
+    and reconnects after a broker restart)."""
+    return MqttAlertPublisher(
+        parse_broker_url(mqtt_url),
+        identifier=f"{settings.gateway_client_id}-alerts",
+        qos=settings.alerts_publish_qos,
+        timeout_s=settings.alerts_notify_timeout_s,
+        reconnect_min_s=settings.alerts_retry_min_s,
+        reconnect_max_s=settings.alerts_retry_max_s,
+    )
+
+
 def alert_listeners(
     settings: Settings,
     *,
-    mqtt_client: aiomqtt.Client | None,
+    publisher: Notifier | None,
     store: PointStore | None,
     notifier: Notifier | None = None,
 ) -> list[Notifier]:
     """The engine's listeners: MQTT publishing, the InfluxDB recorder, and the notifications
     side (a later issue) when there is one."""
     listeners: list[Notifier] = []
-    if mqtt_client is not None:
+    if publisher is not None:
+        listeners.append(publisher)
+    if store is not None:
         listeners.append(
-            MqttAlertPublisher(
-                mqtt_client,
-                qos=settings.alerts_publish_qos,
-                timeout_s=settings.alerts_notify_timeout_s,
+            InfluxAlertRecorder(
+                store,
+                measurement=settings.alerts_influx_measurement,
+                # the write may take its whole timeout before the store spools the point
+                notify_timeout_s=settings.influx_timeout_s + settings.alerts_notify_timeout_s,
             )
         )
-    if store is not None:
-        listeners.append(InfluxAlertRecorder(store, measurement=settings.alerts_influx_measurement))
     if notifier is not None:
         listeners.append(notifier)
     return listeners

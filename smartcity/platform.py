@@ -22,15 +22,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import aiomqtt
-
 import alerts
 import simulators
-from devices import Registry, load_registry, parse_broker_url
+from devices import Registry, load_registry
 from gateway import Gateway
 from ingest import DurableStore, Spool, bootstrap_database
 from smartcity import console as live
-from smartcity.alerts_wiring import alert_listeners, alerts_config
+from smartcity.alerts_wiring import alert_listeners, alert_publisher, alerts_config
 from smartcity.cli_simulate import fleet_registry, run_config, scenario_by_name
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
@@ -198,21 +196,13 @@ async def _alert_engine(
         yield None
         return
     rules = alerts.load_rules(settings.rules_path)
-    endpoint = parse_broker_url(endpoints.mqtt_url)
-    async with aiomqtt.Client(
-        endpoint.host,
-        endpoint.port,
-        username=endpoint.username,
-        password=endpoint.password,
-        identifier=f"{settings.gateway_client_id}-alerts",
-        timeout=settings.alerts_notify_timeout_s,
-    ) as client:
+    async with alert_publisher(settings, endpoints.mqtt_url) as publisher:
         engine = alerts.AlertEngine(
             alerts_config(settings),
             rules,
             registry,
             settings.alerts_state_path,
-            listeners=alert_listeners(settings, mqtt_client=client, store=store),
+            listeners=alert_listeners(settings, publisher=publisher, store=store),
         )
         async with engine:
             yield engine
