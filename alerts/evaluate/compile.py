@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from alerts.conditions import selects
 from alerts.evaluate.inhibit import link_inhibitors
+from alerts.evaluate.subject import group_id
 from alerts.rules import (
     Absent,
     EventRate,
@@ -47,8 +48,8 @@ class CompiledRule:
 
     rule: Rule
     inhibitors: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
-    groups: dict[str, GroupState] = field(default_factory=dict)  # by group key
-    member_group: dict[str, str] = field(default_factory=dict)  # device id -> group key
+    groups: dict[str, GroupState] = field(default_factory=dict)  # by subject id
+    member_group: dict[str, str] = field(default_factory=dict)  # device id -> subject id
     selected: tuple[str, ...] = ()
 
 
@@ -63,9 +64,10 @@ class DeviceRules:
 
 
 def group_key(by: str, record: DeviceRecord) -> str | None:
-    """The key of the group a device belongs to under ``by``, or ``None`` when it has none."""
+    """The group a device belongs to under ``by`` (its subject id, district included: two
+    districts may each have a cabinet ``C-01``), or ``None`` when it has none."""
     value = getattr(record, by)
-    return None if value is None else str(value)
+    return None if value is None else group_id(by, str(value), record.district)
 
 
 def compile_rules(rules: RuleSet, registry: Registry) -> dict[str, CompiledRule]:

@@ -58,7 +58,8 @@ class Evaluator:
         for alert in alerts:
             subject_id = self._subject_of(alert)
             self._book.restore(alert, subject_id)
-            if subject_id is None:
+            if subject_id is None or not self._subject_exists(alert.rule, subject_id):
+                # its rule, its device or its group is gone: it resolves at the next tick
                 self._orphans.append(alert.fingerprint)
 
     # --- rules -----------------------------------------------------------------------------
@@ -286,8 +287,18 @@ class Evaluator:
         condition = item.rule.condition
         if isinstance(condition, Group):
             value = alert.labels.get(condition.by)
-            return None if value is None else group_id(condition.by, value)
+            return None if value is None else group_id(condition.by, value, alert.district)
         return alert.labels.get("device")
+
+    def _subject_exists(self, rule: str, subject_id: str) -> bool:
+        """Whether a rule's subject is still there: a device in the registry, a group with
+        members."""
+        item = self._rules.get(rule)
+        if item is None:
+            return False
+        if isinstance(item.rule.condition, Group):
+            return subject_id in item.groups
+        return subject_id in self._registry
 
     # --- time --------------------------------------------------------------------------------
 
@@ -299,8 +310,11 @@ class Evaluator:
             self._state_since = now
         for fp in self._orphans:
             alert = book.get(fp)
-            if alert is not None and alert.rule not in self._rules:
-                book.end(out, alert, (alert.rule, self._subject_of(alert) or ""), now)
+            if alert is None:
+                continue
+            subject_id = self._subject_of(alert)
+            if subject_id is None or not self._subject_exists(alert.rule, subject_id):
+                book.end(out, alert, (alert.rule, subject_id or ""), now)
         self._orphans = []
         # due for: timers first, so an alert that inhibits others (camera offline) fires before
         # the symptoms it covers (camera silent) can be raised in this same pass
@@ -376,8 +390,7 @@ class Evaluator:
                     last = self._last_received.get(device_id, self._started_at or now)
                     if now - last > condition.silent_after:
                         group.matching.add(device_id)
-            subject_id = group_id(condition.by, group.value)
-            if group.matching or (item.rule.name, subject_id) in self._book:
+            if group.matching or (item.rule.name, key) in self._book:
                 self._judge_group(out, item, key, now)
 
     # --- operators ---------------------------------------------------------------------------

@@ -19,7 +19,8 @@ NO_EXTRAS: Mapping[str, Any] = MappingProxyType({})
 class Subject:
     """Whom an alert is about: one device, or one group of a group rule.
 
-    ``id`` is the key of the alert within its rule: the device id, or ``by=value`` for a group.
+    ``id`` is the key of the alert within its rule: the device id, or ``district/by=value`` for
+    a group (cabinet ids repeat across districts: each district's ``C-01`` is its own group).
     Labels are built only when an alert is raised (most judgements find nothing wrong).
     """
 
@@ -36,7 +37,7 @@ class Subject:
     @classmethod
     def of_group(cls, by: str, value: str, district: str) -> Subject:
         """One group of a group rule (``cabinet=C-01`` in its district)."""
-        return cls(group_id(by, value), district, None, (by, value))
+        return cls(group_id(by, value, district), district, None, (by, value))
 
     def labels(self) -> dict[str, str]:
         """The labels this subject gives its alerts (the rule adds its own and ``kind``)."""
@@ -48,9 +49,9 @@ class Subject:
         return labels
 
 
-def group_id(by: str, value: str) -> str:
-    """The subject id of a group."""
-    return f"{by}={value}"
+def group_id(by: str, value: str, district: str) -> str:
+    """The subject id of a group: the attribute's value within its district."""
+    return f"{district}/{by}={value}"
 
 
 @dataclass(frozen=True, slots=True)
