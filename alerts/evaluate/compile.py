@@ -9,6 +9,8 @@ among every rule of the city, and remembers the answer per device.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import IntEnum
 
 from alerts.conditions import selects
 from alerts.evaluate.inhibit import link_inhibitors
@@ -26,9 +28,10 @@ from alerts.rules import (
 )
 from devices import DeviceRecord, Kind, Registry
 
-__all__ = ["CompiledRule", "DeviceRules", "GroupState", "RuleIndex", "compile_rules"]
+__all__ = ["CompiledRule", "DeviceRules", "GroupState", "Mode", "RuleIndex", "compile_rules"]
 
 _TELEMETRY_CONDITIONS = (Threshold, State, WaterClassBelowTarget, Group)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(slots=True)
@@ -42,11 +45,22 @@ class GroupState:
     heard: set[str] = field(default_factory=set)  # members heard from since the state began
 
 
+class Mode(IntEnum):
+    """How a telemetry rule judges a reading: decided once, at compile time, not per reading."""
+
+    LATEST = 0  # the latest reading alone (threshold, state, water class)
+    WINDOW = 1  # a windowed aggregate of readings
+    GROUP = 2  # a member's reading, judged with its group
+    OTHER = 3  # events, status, absence: not judged from telemetry
+
+
 @dataclass(slots=True)
 class CompiledRule:
     """A rule with what evaluation needs precomputed."""
 
     rule: Rule
+    mode: Mode = Mode.OTHER
+    window_us: int = 0  # a windowed rule's window (threshold or event rate), in microseconds
     inhibitors: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     groups: dict[str, GroupState] = field(default_factory=dict)  # by subject id
     member_group: dict[str, str] = field(default_factory=dict)  # device id -> subject id
@@ -72,7 +86,7 @@ def group_key(by: str, record: DeviceRecord) -> str | None:
 
 def compile_rules(rules: RuleSet, registry: Registry) -> dict[str, CompiledRule]:
     """Every rule by name, with inhibitors linked and absent/group rules' devices selected."""
-    compiled = {rule.name: CompiledRule(rule) for rule in rules}
+    compiled = {rule.name: CompiledRule(rule, *_mode(rule)) for rule in rules}
     link_inhibitors(compiled)
     for item in compiled.values():
         condition = item.rule.condition
@@ -101,6 +115,19 @@ def compile_rules(rules: RuleSet, registry: Registry) -> dict[str, CompiledRule]
     return compiled
 
 
+def _mode(rule: Rule) -> tuple[Mode, int]:
+    condition = rule.condition
+    if isinstance(condition, Group):
+        return Mode.GROUP, 0
+    if isinstance(condition, Threshold) and condition.window is not None:
+        return Mode.WINDOW, condition.window // _MICROSECOND
+    if isinstance(condition, EventRate):
+        return Mode.OTHER, condition.window // _MICROSECOND
+    if isinstance(condition, _TELEMETRY_CONDITIONS):
+        return Mode.LATEST, 0
+    return Mode.OTHER, 0
+
+
 class RuleIndex:
     """Finds the rules of a device; each device's answer is computed once."""
 
@@ -112,6 +139,8 @@ class RuleIndex:
             for district in item.rule.select.districts or ("",):
                 self._candidates.setdefault((item.rule.kind, district), []).append(item)
         self._by_device: dict[str, DeviceRules] = {}
+        # most devices of a kind and district share their rules: one DeviceRules for them all
+        self._shared: dict[tuple[int, ...], DeviceRules] = {}
 
     def for_device(self, device_id: str, kind: Kind, district: str) -> DeviceRules:
         """The rules that concern this device."""
@@ -124,7 +153,12 @@ class RuleIndex:
             *self._candidates.get((kind, district), ()),
         ]
         chosen = [item for item in candidates if selects(item.rule, device_id, district, record)]
-        found = DeviceRules(
+        shared_key = tuple(id(item) for item in chosen)
+        found = self._shared.get(shared_key)
+        if found is not None:
+            self._by_device[device_id] = found
+            return found
+        found = self._shared[shared_key] = DeviceRules(
             telemetry=tuple(
                 c for c in chosen if isinstance(c.rule.condition, _TELEMETRY_CONDITIONS)
             ),

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from alerts.conditions import Window
-from alerts.evaluate.compile import CompiledRule, RuleIndex, compile_rules
+from alerts.conditions import Window, epoch_us, from_epoch_us
+from alerts.evaluate.compile import CompiledRule, Mode, RuleIndex, compile_rules
 from alerts.evaluate.gates import TimeGates
 from alerts.evaluate.judge import (
     event_matches,
@@ -19,7 +19,7 @@ from alerts.evaluate.judge import (
     window_sample,
 )
 from alerts.evaluate.lifecycle import AlertBook, Transition, sorted_by_age
-from alerts.evaluate.subject import Subject, Verdict, group_id
+from alerts.evaluate.subject import QUIET, Subject, Verdict, group_id
 from alerts.interface import Observation
 from alerts.model import Alert
 from alerts.rules import Absent, EventRate, Group, RuleSet, State, Threshold, WaterClassBelowTarget
@@ -49,8 +49,12 @@ class Evaluator:
         self.watermark: datetime | None = None
         self._book = AlertBook(TimeGates(registry.city))
         self._last_received: dict[str, datetime] = {}
-        self._latest: dict[tuple[str, Channel], tuple[datetime, int | None]] = {}
-        self._windows: dict[tuple[str, str], Window] = {}
+        # per channel, per device: (sample time, seq) of the latest reading
+        self._latest: dict[Channel, dict[str, tuple[datetime, int | None]]] = {
+            channel: {} for channel in Channel
+        }
+        # per rule, per subject (nested, not keyed by a tuple: one tuple fewer per window)
+        self._windows: dict[str, dict[str, Window]] = {}
         self._rules: dict[str, CompiledRule] = {}
         self._index = RuleIndex({}, registry)
         self._orphans: list[str] = []
@@ -114,7 +118,7 @@ class Evaluator:
         book = self._book
         out: list[Transition] = []
         for item in rules.absent:
-            book.settle(out, item, subject, Verdict(False, None), received_at)
+            book.settle(out, item, subject, QUIET, received_at)
         if isinstance(payload, Status):
             for item in rules.status:
                 book.settle(out, item, subject, Verdict(not payload.online, None), at)
@@ -125,32 +129,35 @@ class Evaluator:
                     self._mark_member(out, item, device_id, not payload.online, at)
             return out
         assert isinstance(payload, Reading)
-        latest_key = (device_id, topic.channel)
-        latest = self._latest.get(latest_key)
+        latest_of = self._latest[topic.channel]
+        latest = latest_of.get(device_id)
         if latest is not None and latest == (at, payload.seq):
             return out  # an exact repeat: a redelivery
         in_order = latest is None or at >= latest[0]
         if in_order:
-            self._latest[latest_key] = (at, payload.seq)
+            latest_of[device_id] = (at, payload.seq)
         if topic.channel is Channel.EVENT:
             for item in rules.event:
                 self._observe_event(out, item, subject, payload, at)
             return out
+        active = book.keys
         for item in rules.telemetry:
-            condition = item.rule.condition
-            if isinstance(condition, Threshold) and condition.window is not None:
-                self._observe_window(out, item, condition, subject, payload, at)
+            mode = item.mode
+            if mode is Mode.WINDOW:
+                self._observe_window(out, item, subject, payload, at)
             elif not in_order:
                 continue
-            elif isinstance(condition, Group):
-                matches = member_matches(condition.member, payload)
-                self._mark_member(out, item, device_id, matches, at)
-            else:
-                assert isinstance(condition, Threshold | State | WaterClassBelowTarget)
-                was = (item.rule.name, device_id) in book
-                verdict = judge_latest(condition, payload, record, was)
-                if verdict is not None:
+            elif mode is Mode.LATEST:
+                was = (item.rule.name, device_id) in active
+                # the mode says which: no per-reading isinstance (nor cast(), a call) on this path
+                judged: Threshold | State | WaterClassBelowTarget = item.rule.condition  # type: ignore[assignment]
+                verdict = judge_latest(judged, payload, record, was)
+                if verdict is not None and verdict is not QUIET:
                     book.settle(out, item, subject, verdict, at)
+            else:
+                group: Group = item.rule.condition  # type: ignore[assignment]
+                matches = member_matches(group.member, payload)
+                self._mark_member(out, item, device_id, matches, at)
         return out
 
     def _sample_time(self, payload: Payload, received_at: datetime) -> datetime:
@@ -161,30 +168,33 @@ class Evaluator:
             return received_at
         return ts
 
-    def _window(self, key: tuple[str, str]) -> Window:
-        window = self._windows.get(key)
+    def _window(self, rule: str, subject_id: str) -> Window:
+        windows = self._windows.get(rule)
+        if windows is None:
+            windows = self._windows[rule] = {}
+        window = windows.get(subject_id)
         if window is None:
-            window = self._windows[key] = Window()
+            window = windows[subject_id] = Window()
         return window
 
     def _observe_window(
         self,
         out: list[Transition],
         item: CompiledRule,
-        condition: Threshold,
         subject: Subject,
         payload: Payload,
         at: datetime,
     ) -> None:
+        condition: Threshold = item.rule.condition  # type: ignore[assignment]
         raw = window_sample(condition, payload)
         if raw is None:
             return
-        window = self._window((item.rule.name, subject.id))
-        window.add(at, raw)
-        end = window.end()
-        assert end is not None
-        assert condition.window is not None
-        window.trim(end, condition.window)
+        at_us = epoch_us(at)
+        window = self._window(item.rule.name, subject.id)
+        window.add(at_us, raw)
+        end_us = window.times_us[-1]
+        window.trim(end_us, item.window_us)
+        end = at if end_us == at_us else from_epoch_us(end_us)
         self._judge_window(out, item, condition, subject, window, end)
 
     def _judge_window(
@@ -196,11 +206,12 @@ class Evaluator:
         window: Window,
         at: datetime,
     ) -> None:
-        was = (item.rule.name, subject.id) in self._book
+        was = (item.rule.name, subject.id) in self._book.keys
         verdict = judge_window(condition, window, was)
-        assert condition.window is not None
-        if not verdict.active and self._holding(item, subject.id, at, condition.window):
-            return
+        if not verdict.active:
+            assert condition.window is not None
+            if not was or self._holding(item, subject.id, at, condition.window):
+                return
         self._book.settle(out, item, subject, verdict, at)
 
     def _observe_event(
@@ -215,11 +226,12 @@ class Evaluator:
         assert isinstance(condition, EventRate)
         if not event_matches(condition, payload):
             return
-        window = self._window((item.rule.name, subject.id))
-        window.add(at, 1.0)
-        end = window.end()
-        assert end is not None
-        window.trim(end, condition.window)
+        at_us = epoch_us(at)
+        window = self._window(item.rule.name, subject.id)
+        window.add(at_us, 1.0)
+        end_us = window.times_us[-1]
+        window.trim(end_us, item.window_us)
+        end = at if end_us == at_us else from_epoch_us(end_us)
         self._judge_events(out, item, condition, subject, window, end)
 
     def _judge_events(
@@ -231,9 +243,11 @@ class Evaluator:
         window: Window,
         at: datetime,
     ) -> None:
-        was = (item.rule.name, subject.id) in self._book
+        was = (item.rule.name, subject.id) in self._book.keys
         verdict = judge_events(condition, window, was)
-        if not verdict.active and self._holding(item, subject.id, at, condition.window):
+        if not verdict.active and (
+            not was or self._holding(item, subject.id, at, condition.window)
+        ):
             return
         self._book.settle(out, item, subject, verdict, at)
 
@@ -349,10 +363,8 @@ class Evaluator:
         if isinstance(condition, Threshold | EventRate) and (
             not isinstance(condition, Threshold) or condition.window is not None
         ):
-            window = self._windows.get(key) or Window()
-            span = condition.window
-            assert span is not None
-            window.trim(now, span)
+            window = self._windows.get(rule.name, {}).get(subject_id) or Window()
+            window.trim(epoch_us(now), item.window_us)
             subject = Subject.device(subject_id, self._registry.get(subject_id), alert.district)
             if isinstance(condition, Threshold):
                 self._judge_window(out, item, condition, subject, window, now)

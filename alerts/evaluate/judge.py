@@ -7,7 +7,7 @@ from typing import Any
 
 from alerts.conditions import Window, aggregate, crosses, read_field, state_holds
 from alerts.evaluate.compile import GroupState
-from alerts.evaluate.subject import Verdict
+from alerts.evaluate.subject import QUIET, Verdict
 from alerts.rules import EventRate, Group, State, Threshold, WaterClassBelowTarget
 from devices import DeviceRecord, Payload, Reading, WaterQualityTelemetry, classify_water
 
@@ -28,17 +28,22 @@ def judge_latest(
     record: DeviceRecord | None,
     was_active: bool,
 ) -> Verdict | None:
-    """A condition on the device's latest reading; ``None`` when the reading cannot say."""
+    """A condition on the device's latest reading; ``None`` when the reading cannot say, and
+    ``QUIET`` (not a new value: this runs for every reading and rule) when it does not hold
+    and did not before."""
     if isinstance(condition, Threshold):
         raw = read_field(payload, condition.field, condition.reduce)
         if raw is None:
             return None
         value = float(raw)
-        return Verdict(crosses(condition, value, was_active), value)
+        active = crosses(condition, value, was_active)
+        return Verdict(active, value) if active or was_active else QUIET
     if isinstance(condition, State):
         raw = read_field(payload, condition.field, "max")
-        value_or_none = float(raw) if isinstance(raw, int | float) else None
-        return Verdict(state_holds(condition, raw), value_or_none)
+        active = state_holds(condition, raw)
+        if not active and not was_active:
+            return QUIET
+        return Verdict(active, float(raw) if isinstance(raw, int | float) else None)
     if record is None or record.target_class is None:
         return None
     assert isinstance(payload, WaterQualityTelemetry)
@@ -49,6 +54,8 @@ def judge_latest(
         "target_class": record.target_class.value,
     }
     active = found.water_class.rank > record.target_class.rank
+    if not active and not was_active:
+        return QUIET
     return Verdict(active, found.deciding_value, extras)
 
 
@@ -61,7 +68,8 @@ def window_sample(condition: Threshold, payload: Payload) -> float | None:
 def judge_window(condition: Threshold, window: Window, was_active: bool) -> Verdict:
     """A windowed threshold: the window's aggregate against the limit."""
     value = aggregate(window, condition.aggregate)
-    return Verdict(value is not None and crosses(condition, value, was_active), value)
+    active = value is not None and crosses(condition, value, was_active)
+    return Verdict(active, value) if active or was_active else QUIET
 
 
 def event_matches(condition: EventRate, payload: Reading) -> bool:
@@ -79,7 +87,8 @@ def event_matches(condition: EventRate, payload: Reading) -> bool:
 def judge_events(condition: EventRate, window: Window, was_active: bool) -> Verdict:
     """An event rate: the number of events in the window against the limit."""
     count = float(len(window.values))
-    return Verdict(crosses(condition, count, was_active), count)
+    active = crosses(condition, count, was_active)
+    return Verdict(active, count) if active or was_active else QUIET
 
 
 def member_matches(member: Threshold | State, payload: Payload) -> bool:

@@ -45,6 +45,8 @@ class AlertBook:
         self.gates = gates
         self._alerts: dict[str, Alert] = {}
         self._by_subject: dict[tuple[str, str], str] = {}
+        # (rule, subject id) of every active alert, for the evaluator's hot path (read only)
+        self.keys: Mapping[tuple[str, str], str] = self._by_subject
 
     # --- reading -----------------------------------------------------------------------------
 
