@@ -9,6 +9,9 @@ Tasks, in one ``TaskGroup``::
 and sequence state in receive order, and turns the batch into points (readings and dead letters
 alike). Several ``write`` tasks make batches durable at once; a batch is acknowledged only after
 ``store`` returned, and handed to the rule engine in the order the batches were made.
+
+Long because: the service's tasks (collect, write, acknowledge, stats, health) share one
+batch state; receiving, presence, sequence and dead letters are already modules of their own.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
 
 from alerts import Observation, ObservationSink
 from devices import DeviceRecord, Reading, Status
@@ -32,9 +34,9 @@ from gateway.partition import partition_subscriptions
 from gateway.presence import Presence, SeqVerdict
 from gateway.receive import Received, Receiver
 from gateway.validate import Validator
-from ingest import IngestError, Point, WriteFailed, points_from_message
+from ingest import IngestError, Point, PointStore, WriteFailed, points_from_message
 
-__all__ = ["STATS_MEASUREMENT", "Gateway", "GatewayStats", "PointStore"]
+__all__ = ["STATS_MEASUREMENT", "Gateway", "GatewayStats"]
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +44,6 @@ STATS_MEASUREMENT = "gateway_stats"
 _CONNECT_TIMEOUT_S = 30.0
 _RETRY_INITIAL_S = 0.1
 _RETRY_MAX_S = 5.0
-
-
-class PointStore(Protocol):
-    """What the gateway stores through: ``ingest.DurableStore`` or a test's stand-in.
-
-    ``store`` returns once the points are durable (database or spool) and raises an
-    ``ingest.IngestError`` when they are not.
-    """
-
-    async def store(self, points: Sequence[Point]) -> object:
-        """Make the points durable, or raise."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +113,7 @@ class Gateway:
         self._rejected = 0
         self._rejected_by_reason: dict[str, int] = {}
         self._in_flight = 0
+        self._handed_to_rules = 0
         self._handoff: Handoff[Received] | None = None
         self._receiver: Receiver | None = None
         self._last_ns = 0
@@ -334,9 +325,11 @@ class Gateway:
             if batch.previous is not None:
                 await batch.previous.wait()
             if self._sink is not None and batch.observations:
-                await self._sink.submit(
-                    [batch.observations[i] for i in sorted(batch.observations) if i in batch.valid]
-                )
+                handed = [
+                    batch.observations[i] for i in sorted(batch.observations) if i in batch.valid
+                ]
+                await self._sink.submit(handed)
+                self._handed_to_rules += len(handed)
             batch.handed_over.set()
 
     async def _make_batch_durable(self, batch: _Batch) -> None:
@@ -425,7 +418,13 @@ class Gateway:
             "devices_online": stats.devices_online,
             "rate_per_s": float(stats.rate_per_s),
             "connected": stats.connected,
+            "handed_to_rules": self._handed_to_rules,
         }
+        # the store's figures, for the platform dashboard's spool depth and write latency;
+        # one type per field for ever: InfluxDB refuses a float where an int was written
+        figures = self._store.stats()
+        fields["spool_points"] = int(figures.spool_points)
+        fields["write_seconds_last"] = float(figures.write_seconds_last)
         return Point(
             STATS_MEASUREMENT,
             (("worker", self.config.worker_client_id),),
@@ -441,11 +440,7 @@ class Gateway:
         self.metrics.connected.set(1 if stats.connected else 0)
         if self._receiver is not None:
             self.metrics.connects.set(self._receiver.connects)
-        store_stats = getattr(self._store, "stats", None)
-        if callable(store_stats):
-            depth = getattr(store_stats(), "spool_points", None)
-            if isinstance(depth, int):
-                self.metrics.spool_depth.set(depth)
+        self.metrics.spool_depth.set(self._store.stats().spool_points)
 
     def _health(self) -> tuple[bool, dict[str, object]]:
         self._refresh_gauges()

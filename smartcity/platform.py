@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -26,19 +27,20 @@ import alerts
 import simulators
 from devices import Registry, load_registry
 from gateway import Gateway
-from ingest import DurableStore, Spool, bootstrap_database
+from ingest import DurableStore
 from smartcity import console as live
-from smartcity.alerts_wiring import alert_listeners, alert_publisher, alerts_config
-from smartcity.cli_simulate import fleet_registry, run_config, scenario_by_name
+from smartcity.assembly import (
+    alert_engine,
+    durable_store,
+    fleet_registry,
+    gateway_config,
+    owned_devices,
+    run_config,
+    scenario_by_name,
+    write_grafana_folder,
+)
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
-from smartcity.wiring import (
-    bootstrap_config,
-    gateway_config,
-    influx_writer,
-    spool_config,
-    store_config,
-)
 
 __all__ = [
     "Endpoints",
@@ -47,6 +49,7 @@ __all__ = [
     "local_endpoints",
     "replay_start",
     "run_platform",
+    "state_paths",
 ]
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,7 @@ class Endpoints:
     influx_url: str
     started: tuple[str, ...] = ()
     pids: dict[str, int] = field(default_factory=dict)
+    grafana: str | None = None  # the Grafana provisioning folder written for them
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +75,28 @@ class PlatformOptions:
     scenario: str | None = None
     speed: float | None = None
     console: bool = True
+    # smartcity gateway: the worker SMARTCITY_GATEWAY_WORKER_INDEX of SMARTCITY_GATEWAY_WORKERS;
+    # smartcity up: one gateway for the whole fleet, in this process
+    partitioned: bool = False
 
 
 def endpoints_file(settings: Settings) -> Path:
     """Where a running platform writes its endpoints, for ``smartcity status``."""
-    return Path(settings.data_dir) / "endpoints.json"
+    return state_paths(settings)["endpoints"]
+
+
+def state_paths(settings: Settings) -> dict[str, Path]:
+    """Everything a platform writes, by what it is: under the data folder unless a setting
+    places it elsewhere, so two platforms with two data folders share nothing."""
+    data = Path(settings.data_dir)
+    return {
+        "mosquitto": data / "mosquitto",
+        "influxdb": data / "influxdb",
+        "endpoints": data / "endpoints.json",
+        "spool": settings.spool_dir,
+        "alerts_state": settings.alerts_state_path,
+        "log": settings.log_file,
+    }
 
 
 @contextlib.contextmanager
@@ -87,7 +108,7 @@ def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
         mqtt_url = settings.mqtt_url
         if mqtt_url is None:
             broker = LocalMosquitto(
-                Path(settings.data_dir) / "mosquitto", port=settings.local_mqtt_port
+                state_paths(settings)["mosquitto"], port=settings.local_mqtt_port
             )
             stack.enter_context(broker)
             mqtt_url = broker.url
@@ -96,7 +117,7 @@ def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
         influx_url = settings.influx_url
         if influx_url is None:
             database = LocalInfluxDB(
-                Path(settings.data_dir) / "influxdb", port=settings.local_influx_port
+                state_paths(settings)["influxdb"], port=settings.local_influx_port
             )
             stack.enter_context(database)
             influx_url = database.url
@@ -112,6 +133,11 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
         # a replayed scenario runs on the devices' clocks: `for: 10m` means simulated minutes
         settings = settings.model_copy(update={"alerts_event_time": True})
     with local_endpoints(settings) as endpoints:
+        # Grafana's provisioning for this platform's servers, so a local Grafana can be
+        # pointed at it (GF_PATHS_PROVISIONING); the console and `status` say where
+        grafana = write_grafana_folder(settings, registry, influx_url=endpoints.influx_url)
+        log.info("grafana_provisioning_written", extra={"path": str(grafana.provisioning)})
+        endpoints = dataclasses.replace(endpoints, grafana=str(grafana.provisioning))
         note = endpoints_file(settings)
         write_note(settings, endpoints, metrics_port=None)
         try:
@@ -131,6 +157,7 @@ def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | 
         "metrics_port": metrics_port,
         "started": list(endpoints.started),
         "server_pids": endpoints.pids,
+        "grafana_provisioning": endpoints.grafana,
     }
     temporary = note.with_suffix(".tmp")
     temporary.write_text(json.dumps(document), encoding="utf-8")
@@ -148,21 +175,19 @@ def _registry(settings: Settings, *, demo: bool) -> Registry:
 async def _serve(
     settings: Settings, options: PlatformOptions, registry: Registry, endpoints: Endpoints
 ) -> None:
-    if settings.influx_api == "v1":
-        await bootstrap_database(bootstrap_config(settings, endpoints.influx_url))
-    writer = influx_writer(settings, endpoints.influx_url)
     fleet_stats = simulators.SimulationStats()
+    config = (
+        gateway_config(settings, endpoints.mqtt_url)
+        if options.partitioned
+        else gateway_config(settings, endpoints.mqtt_url, worker_index=0, worker_count=1)
+    )
     async with (
-        writer,
-        DurableStore(writer, Spool(spool_config(settings)), store_config(settings)) as store,
-        _alert_engine(settings, options, registry, endpoints, store) as engine,
+        durable_store(settings, endpoints.influx_url) as store,
+        _alert_engine(
+            settings, options, owned_devices(registry, config), endpoints, store
+        ) as engine,
     ):
-        gateway = Gateway(
-            gateway_config(settings, endpoints.mqtt_url, worker_count=1),
-            registry,
-            store,
-            sink=engine,
-        )
+        gateway = Gateway(config, registry, store, sink=engine)
         async with asyncio.TaskGroup() as group:
             group.create_task(gateway.run(), name="gateway")
             await gateway.ready.wait()
@@ -195,17 +220,13 @@ async def _alert_engine(
     if not options.engine:
         yield None
         return
-    rules = alerts.load_rules(settings.rules_path)
-    async with alert_publisher(settings, endpoints.mqtt_url) as publisher:
-        engine = alerts.AlertEngine(
-            alerts_config(settings),
-            rules,
-            registry,
-            settings.alerts_state_path,
-            listeners=alert_listeners(settings, publisher=publisher, store=store),
-        )
-        async with engine:
-            yield engine
+    client_id = f"{settings.gateway_client_id}-alerts"
+    if options.partitioned and settings.gateway_workers > 1:
+        client_id += f"-{settings.gateway_worker_index}of{settings.gateway_workers}"
+    async with alert_engine(
+        settings, registry, endpoints.mqtt_url, store, client_id=client_id
+    ) as engine:
+        yield engine
 
 
 async def _run_demo(
@@ -280,6 +301,7 @@ def _snapshot(
             "metrics": f"http://{gateway.config.metrics_host}:{gateway.metrics_port}/metrics"
             if gateway.metrics_port
             else "off",
+            "grafana": f"GF_PATHS_PROVISIONING={endpoints.grafana}" if endpoints.grafana else "off",
         },
     )
 

@@ -168,14 +168,21 @@ class Evaluator:
             return received_at
         return ts
 
-    def _window(self, rule: str, subject_id: str) -> Window:
-        windows = self._windows.get(rule)
+    def _add_sample(
+        self, item: CompiledRule, subject: Subject, at: datetime, value: float
+    ) -> tuple[Window, datetime]:
+        """Put a sample in the subject's window of the rule; the window and its newest time."""
+        windows = self._windows.get(item.rule.name)
         if windows is None:
-            windows = self._windows[rule] = {}
-        window = windows.get(subject_id)
+            windows = self._windows[item.rule.name] = {}
+        window = windows.get(subject.id)
         if window is None:
-            window = windows[subject_id] = Window()
-        return window
+            window = windows[subject.id] = Window()
+        at_us = epoch_us(at)
+        window.add(at_us, value)
+        end_us = window.times_us[-1]
+        window.trim(end_us, item.window_us)
+        return window, at if end_us == at_us else from_epoch_us(end_us)
 
     def _observe_window(
         self,
@@ -187,32 +194,9 @@ class Evaluator:
     ) -> None:
         condition: Threshold = item.rule.condition  # type: ignore[assignment]
         raw = window_sample(condition, payload)
-        if raw is None:
-            return
-        at_us = epoch_us(at)
-        window = self._window(item.rule.name, subject.id)
-        window.add(at_us, raw)
-        end_us = window.times_us[-1]
-        window.trim(end_us, item.window_us)
-        end = at if end_us == at_us else from_epoch_us(end_us)
-        self._judge_window(out, item, condition, subject, window, end)
-
-    def _judge_window(
-        self,
-        out: list[Transition],
-        item: CompiledRule,
-        condition: Threshold,
-        subject: Subject,
-        window: Window,
-        at: datetime,
-    ) -> None:
-        was = (item.rule.name, subject.id) in self._book.keys
-        verdict = judge_window(condition, window, was)
-        if not verdict.active:
-            assert condition.window is not None
-            if not was or self._holding(item, subject.id, at, condition.window):
-                return
-        self._book.settle(out, item, subject, verdict, at)
+        if raw is not None:
+            window, end = self._add_sample(item, subject, at, raw)
+            self._judge_windowed(out, item, subject, window, end)
 
     def _observe_event(
         self,
@@ -222,31 +206,29 @@ class Evaluator:
         payload: Reading,
         at: datetime,
     ) -> None:
-        condition = item.rule.condition
-        assert isinstance(condition, EventRate)
-        if not event_matches(condition, payload):
-            return
-        at_us = epoch_us(at)
-        window = self._window(item.rule.name, subject.id)
-        window.add(at_us, 1.0)
-        end_us = window.times_us[-1]
-        window.trim(end_us, item.window_us)
-        end = at if end_us == at_us else from_epoch_us(end_us)
-        self._judge_events(out, item, condition, subject, window, end)
+        condition: EventRate = item.rule.condition  # type: ignore[assignment]
+        if event_matches(condition, payload):
+            window, end = self._add_sample(item, subject, at, 1.0)
+            self._judge_windowed(out, item, subject, window, end)
 
-    def _judge_events(
+    def _judge_windowed(
         self,
         out: list[Transition],
         item: CompiledRule,
-        condition: EventRate,
         subject: Subject,
         window: Window,
         at: datetime,
     ) -> None:
+        """A windowed threshold or an event rate, judged on its window as it is at ``at``."""
+        condition = item.rule.condition
         was = (item.rule.name, subject.id) in self._book.keys
-        verdict = judge_events(condition, window, was)
+        if isinstance(condition, EventRate):
+            verdict = judge_events(condition, window, was)
+        else:
+            assert isinstance(condition, Threshold)
+            verdict = judge_window(condition, window, was)
         if not verdict.active and (
-            not was or self._holding(item, subject.id, at, condition.window)
+            not was or self._holding(item, subject.id, at, timedelta(microseconds=item.window_us))
         ):
             return
         self._book.settle(out, item, subject, verdict, at)
@@ -366,10 +348,7 @@ class Evaluator:
             window = self._windows.get(rule.name, {}).get(subject_id) or Window()
             window.trim(epoch_us(now), item.window_us)
             subject = Subject.device(subject_id, self._registry.get(subject_id), alert.district)
-            if isinstance(condition, Threshold):
-                self._judge_window(out, item, condition, subject, window, now)
-            else:
-                self._judge_events(out, item, condition, subject, window, now)
+            self._judge_windowed(out, item, subject, window, now)
 
     def _tick_absent(
         self, out: list[Transition], item: CompiledRule, condition: Absent, now: datetime

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.conditions import within
 from alerts.rules import When
-from alerts.sun import sun_elevation_deg
 from devices import City
 
 __all__ = ["TimeGates"]
@@ -47,6 +46,5 @@ class TimeGates:
         """The sun's elevation over the city, in degrees, to the minute."""
         minute = int(at.timestamp() // 60)
         if self._sun_cache[0] != minute:
-            city = self._city
-            self._sun_cache = (minute, sun_elevation_deg(at, city.latitude, city.longitude))
+            self._sun_cache = (minute, self._city.sun_elevation_deg(at))
         return self._sun_cache[1]

@@ -12,7 +12,8 @@ import aiomqtt
 import orjson
 
 from alerts import AlertEngine, load_rules
-from smartcity.alerts_wiring import alert_publisher, alerts_config
+from devices import alert_subscription
+from smartcity.assembly import alert_publisher, alerts_config
 from smartcity.settings import load_settings
 from tests.support import until
 from tests.unit.alerts.factory import REGISTRY, observe
@@ -31,7 +32,7 @@ rules:
 async def receive(port: int, into: list[dict[str, Any]], subscribed: asyncio.Event) -> None:
     """An operator's client on city/alerts/#, until cancelled."""
     async with aiomqtt.Client("127.0.0.1", port, identifier="operator") as client:
-        await client.subscribe("city/alerts/#", qos=1)
+        await client.subscribe(alert_subscription(), qos=1)
         subscribed.set()
         async for message in client.messages:
             assert isinstance(message.payload, bytes)

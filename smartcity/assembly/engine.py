@@ -2,41 +2,36 @@
 InfluxDB. The one module besides tests that imports both ``alerts`` and ``ingest``.
 
 ```python
-async with alert_publisher(settings, mqtt_url) as publisher:
-    engine = AlertEngine(
-        alerts_config(settings), load_rules(settings.rules_path), registry,
-        settings.alerts_state_path,
-        listeners=alert_listeners(settings, publisher=publisher, store=durable_store),
-    )
+async with alert_engine(settings, registry, mqtt_url, durable_store) as engine:
+    ...  # the engine, its MQTT publisher (own, reconnecting connection) and InfluxDB recorder
 ```
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+import contextlib
+from collections.abc import AsyncIterator
 
-from alerts import AlertChange, AlertsConfig, MqttAlertPublisher, Notifier
-from devices import parse_broker_url
-from ingest import Durability, FieldValue, Point
+from alerts import (
+    AlertChange,
+    AlertEngine,
+    AlertsConfig,
+    MqttAlertPublisher,
+    Notifier,
+    load_rules,
+)
+from devices import PLACEMENT_TAGS, Registry, parse_broker_url
+from ingest import FieldValue, Point, PointStore
 from smartcity.settings import Settings
 
 __all__ = [
     "InfluxAlertRecorder",
-    "PointStore",
+    "alert_engine",
     "alert_listeners",
     "alert_point",
     "alert_publisher",
     "alerts_config",
 ]
-
-
-class PointStore(Protocol):
-    """Where points become durable: ``ingest.DurableStore`` (written, or spooled)."""
-
-    async def store(self, points: Sequence[Point]) -> Durability:
-        """Make points durable."""
-        ...
 
 
 def alerts_config(settings: Settings) -> AlertsConfig:
@@ -73,7 +68,7 @@ def alert_point(change: AlertChange, measurement: str) -> Point:
         "rule": alert.rule,
         "severity": alert.severity,
     }
-    for name in ("device", "cabinet", "river", "section", "junction"):
+    for name in ("device", *PLACEMENT_TAGS):
         value = alert.labels.get(name)
         if value:
             tags[name] = value
@@ -113,12 +108,14 @@ class InfluxAlertRecorder:
         await self._store.store([alert_point(change, self._measurement)])
 
 
-def alert_publisher(settings: Settings, mqtt_url: str) -> MqttAlertPublisher:
+def alert_publisher(
+    settings: Settings, mqtt_url: str, *, client_id: str | None = None
+) -> MqttAlertPublisher:
     """The MQTT publisher of alert changes (an async context manager: it owns its connection
     and reconnects after a broker restart)."""
     return MqttAlertPublisher(
         parse_broker_url(mqtt_url),
-        identifier=f"{settings.gateway_client_id}-alerts",
+        identifier=client_id or f"{settings.gateway_client_id}-alerts",
         qos=settings.alerts_publish_qos,
         timeout_s=settings.alerts_notify_timeout_s,
         reconnect_min_s=settings.alerts_retry_min_s,
@@ -150,3 +147,28 @@ def alert_listeners(
     if notifier is not None:
         listeners.append(notifier)
     return listeners
+
+
+@contextlib.asynccontextmanager
+async def alert_engine(
+    settings: Settings,
+    registry: Registry,
+    mqtt_url: str,
+    store: PointStore | None,
+    *,
+    client_id: str | None = None,
+) -> AsyncIterator[AlertEngine]:
+    """The rule engine with its rules, its state file and its listeners (alerts published on
+    MQTT through their own connection, ``client_id``, recorded through ``store``), entered and
+    left. ``registry`` is the devices it judges: a gateway worker's engine judges its own."""
+    rules = load_rules(settings.rules_path)
+    async with alert_publisher(settings, mqtt_url, client_id=client_id) as publisher:
+        engine = AlertEngine(
+            alerts_config(settings),
+            rules,
+            registry,
+            settings.alerts_state_path,
+            listeners=alert_listeners(settings, publisher=publisher, store=store),
+        )
+        async with engine:
+            yield engine

@@ -23,7 +23,7 @@ def ingest(
     results_dir: Annotated[Path, typer.Option(help="where the JSON is kept")] = _RESULTS,
 ) -> None:
     """Broker → gateway → InfluxDB: sustained QoS 1 rate, latency, memory, and the limits."""
-    from smartcity.bench_ingest import run_ingest_bench
+    from smartcity.bench.ingest import run_ingest_bench
 
     figures = run_ingest_bench(
         messages=messages, latency_s=latency_s, workers=workers, results_dir=results_dir
@@ -54,7 +54,7 @@ def rules(
 ) -> None:
     """Rule engine: readings/s with the default pack and 1,000 extra rules over 100,000
     devices, its memory, and publish-to-alert latency through broker and gateway."""
-    from smartcity.bench_rules import run_benchmark
+    from smartcity.bench.rules import run_benchmark
 
     known = ("throughput", "engine", "latency")
     unknown = sorted(set(part or ()) - set(known))

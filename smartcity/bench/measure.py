@@ -16,12 +16,8 @@ from pathlib import Path
 
 import orjson
 
-from devices import DeviceRecord, Message, decode_message
-from ingest.config import SpoolConfig
-from ingest.lineprotocol import encode_lines
-from ingest.points import Point, points_from_message
-from ingest.spool import Spool
-from ingest.writer import Writer
+from devices import Channel, DeviceRecord, Message, Topic, decode_message
+from ingest import Point, Spool, SpoolConfig, Writer, encode_lines, points_from_message
 
 __all__ = [
     "EncodeFigures",
@@ -170,7 +166,7 @@ def sample_traffic(count: int) -> list[tuple[str, bytes, DeviceRecord]]:
                 "vehicles_per_min": 12.0,
             }
         device = devices[kind]
-        topic = f"city/{device.district}/{kind}/{device.id}/{channel}"
+        topic = str(Topic(device.district, device.kind, device.id, Channel(channel)))
         out.append((topic, orjson.dumps(payload), device))
     return out
 

@@ -44,13 +44,28 @@ from alerts import (
     load_rules,
     parse_rules,
 )
-from devices import Channel, Kind, Registry, Topic, decode_message, load_registry
+from devices import (
+    Channel,
+    Kind,
+    Registry,
+    Topic,
+    alert_subscription,
+    decode_message,
+    load_registry,
+)
 from gateway import Gateway
 from ingest import DurableStore, Spool
-from smartcity.alerts_wiring import alert_listeners, alert_publisher, alerts_config
+from smartcity.assembly import (
+    alert_listeners,
+    alert_publisher,
+    alerts_config,
+    gateway_config,
+    influx_writer,
+    spool_config,
+    store_config,
+)
 from smartcity.settings import Settings, load_settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
-from smartcity.wiring import gateway_config, influx_writer, spool_config, store_config
 
 __all__ = ["extra_rules", "run_benchmark"]
 
@@ -386,7 +401,9 @@ async def latency(settings: Settings, probes: int, background_rate_s: float) -> 
                         store,
                         sink=engine,
                     )
-                    await operator.subscribe("city/alerts/+/streetlight/bench-latency", qos=1)
+                    await operator.subscribe(
+                        alert_subscription(kind=Kind.STREETLIGHT, rule="bench-latency"), qos=1
+                    )
                     answers = _Answers()
                     async with asyncio.TaskGroup() as group:
                         running = group.create_task(gateway.run())

@@ -1,0 +1,66 @@
+"""Settings → every room's config and objects: the one place where settings meet the rooms.
+
+The CLI parses arguments and calls these; rooms take frozen configs with no defaults of their
+own (the defaults live in ``smartcity/settings.py``)::
+
+    async with durable_store(settings, influx_url) as store, alert_engine(
+        settings, registry, mqtt_url, store
+    ) as engine:
+        gateway = Gateway(gateway_config(settings, mqtt_url), registry, store, sink=engine)
+
+Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, database),
+``engine`` (rule engine and its listeners), ``fleet`` (simulators), ``dashboards`` (Grafana).
+"""
+
+from smartcity.assembly.dashboards import (
+    alertmanager_urls,
+    build_dashboards,
+    data_names,
+    grafana_folder,
+    grafana_sources,
+    write_grafana_folder,
+)
+from smartcity.assembly.engine import (
+    InfluxAlertRecorder,
+    alert_engine,
+    alert_listeners,
+    alert_point,
+    alert_publisher,
+    alerts_config,
+)
+from smartcity.assembly.fleet import fleet_registry, load_config, run_config, scenario_by_name
+from smartcity.assembly.gateway import (
+    bootstrap_config,
+    durable_store,
+    gateway_config,
+    influx_writer,
+    owned_devices,
+    spool_config,
+    store_config,
+)
+
+__all__ = [
+    "InfluxAlertRecorder",
+    "alert_engine",
+    "alert_listeners",
+    "alert_point",
+    "alert_publisher",
+    "alertmanager_urls",
+    "alerts_config",
+    "bootstrap_config",
+    "build_dashboards",
+    "data_names",
+    "durable_store",
+    "fleet_registry",
+    "gateway_config",
+    "grafana_folder",
+    "grafana_sources",
+    "influx_writer",
+    "load_config",
+    "owned_devices",
+    "run_config",
+    "scenario_by_name",
+    "spool_config",
+    "store_config",
+    "write_grafana_folder",
+]
