@@ -178,3 +178,28 @@ async def test_a_restarted_engine_reannounces_restored_alerts_on_demand(rules_di
         await run.flush()
     assert recorder.seen() == [("firing", "SL-1")]
     assert recorder.changes[0].reannounced
+
+
+class Patient(Recorder):
+    """A listener that takes longer than the engine's notify timeout, and says so."""
+
+    notify_timeout_s = 5.0
+
+    async def notify(self, change: AlertChange) -> None:
+        await asyncio.sleep(0.3)
+        await super().notify(change)
+
+
+async def test_a_listener_may_ask_for_a_longer_notify_timeout(rules_dir, tmp_path):
+    clock = FakeClock()
+    patient, hasty = Patient(), Patient()
+    hasty.notify_timeout_s = 0  # falls back to the engine's 0.1 s
+    async with engine(
+        rules_dir, tmp_path / "s.sqlite", clock, patient, hasty, notify_timeout_s=0.1
+    ) as run:
+        await run.submit([observe("SL-1", clock.now, lamp_temp_c=95)])
+        await run.flush()
+        patient_stats, hasty_stats = run.listener_stats()
+    assert patient.seen() == [("firing", "SL-1")]
+    assert (patient_stats.delivered, patient_stats.failed) == (1, 0)
+    assert hasty_stats.failed >= 1
