@@ -8,12 +8,23 @@ Public API::
         await engine.submit(observations)
         engine.active_alerts()
         await engine.reload_from("config/rules")            # a bad file keeps the running rules
+        await engine.reannounce()                           # every firing alert, to every listener
+        engine.listener_stats()                             # delivered, failed, dropped, owed
+
+A listener is any ``Notifier`` (``async def notify(change)``); see ``alerts.model.Notifier``.
 """
 
+from alerts.announce import ListenerStats
 from alerts.document import alert_document, change_document
 from alerts.durations import format_duration, parse_duration
 from alerts.engine import AlertEngine, AlertsConfig, EngineClosed
-from alerts.errors import AlertsError, AlertStateUnusable, RuleFileInvalid, RuleTestFileInvalid
+from alerts.errors import (
+    AlertNotDelivered,
+    AlertsError,
+    AlertStateUnusable,
+    RuleFileInvalid,
+    RuleTestFileInvalid,
+)
 from alerts.evaluate import Evaluator, Transition
 from alerts.interface import Observation, ObservationSink
 from alerts.model import Alert, AlertChange, AlertState, ChangeKind, Notifier, fingerprint
@@ -27,6 +38,7 @@ __all__ = [
     "Alert",
     "AlertChange",
     "AlertEngine",
+    "AlertNotDelivered",
     "AlertState",
     "AlertStateUnusable",
     "AlertStore",
@@ -35,6 +47,7 @@ __all__ = [
     "ChangeKind",
     "EngineClosed",
     "Evaluator",
+    "ListenerStats",
     "MqttAlertPublisher",
     "Notifier",
     "Observation",
