@@ -73,7 +73,6 @@ class AlertChange:
     alert: Alert
     change: ChangeKind
     at: datetime
-    silenced: bool = False
     reannounced: bool = False
 
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alerts import AlertsError
+from command import CommandError, IncidentStore
 from devices import DeviceError
 from gateway import GatewayError
 from ingest import IngestError
@@ -70,6 +71,7 @@ def _run(settings: Settings, options: object) -> None:
         GatewayError,
         IngestError,
         AlertsError,
+        CommandError,
         ExceptionGroup,
     ) as exc:
         known = _known_failures(exc)
@@ -94,11 +96,19 @@ def _known_failures(exc: BaseException) -> list[BaseException]:
             GatewayError,
             IngestError,
             AlertsError,
+            CommandError,
             SimulatorError,
         )
         return leaves if all(isinstance(leaf, known) for leaf in leaves) else []
     if isinstance(
-        exc, StackError | DeviceError | OSError | GatewayError | IngestError | AlertsError
+        exc,
+        StackError
+        | DeviceError
+        | OSError
+        | GatewayError
+        | IngestError
+        | AlertsError
+        | CommandError,
     ):
         return [exc]
     return []
@@ -120,7 +130,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Start the whole platform; Ctrl-C stops it all.
 
-        Local Mosquitto and InfluxDB (unless SMARTCITY_MQTT_URL / SMARTCITY_INFLUX_URL are set),
+        Local Mosquitto, InfluxDB and Alertmanager (unless SMARTCITY_MQTT_URL /
+        SMARTCITY_INFLUX_URL / SMARTCITY_ALERTMANAGER_URL are set),
         the gateway, the rule engine, and with --demo a simulated city.
         """
         from smartcity.platform import PlatformOptions
@@ -171,6 +182,8 @@ def register(app: typer.Typer) -> None:
         table.add_row("platform", f"pid {info['pid']} {'running' if running else 'NOT running'}")
         table.add_row("broker", str(info["mqtt_url"]))
         table.add_row("influxdb", f"{info['influx_url']} {_ping(info['influx_url'])}")
+        for url in info.get("alertmanager_urls", []):
+            table.add_row("alertmanager", f"{url} {_ping(url, '/-/ready')}")
         if info.get("grafana_provisioning"):
             table.add_row("grafana files", f"GF_PATHS_PROVISIONING={info['grafana_provisioning']}")
         metrics = _metrics(info.get("metrics_port"))
@@ -181,6 +194,9 @@ def register(app: typer.Typer) -> None:
             ("in flight", "gateway_messages_in_flight"),
             ("devices online", "gateway_devices_online"),
             ("points in the spool", "gateway_spool_points"),
+            ("alerts sent to Alertmanager", "smartcity_alertmanager_alerts_sent_total"),
+            ("Alertmanager sends failed", "smartcity_alertmanager_sends_errored_total"),
+            ("alerts dropped", "smartcity_alertmanager_alerts_dropped_total"),
         ):
             if name in metrics:
                 table.add_row(label, f"{metrics[name]:,.0f}")
@@ -191,6 +207,12 @@ def register(app: typer.Typer) -> None:
             table.add_row("alerts", f"{firing} firing, {len(active) - firing} pending")
             for alert in active[:10]:
                 table.add_row(f"  {alert.severity}", f"{alert.rule}: {alert.summary}")
+        if Path(settings.incidents_state_path).exists():
+            with IncidentStore(settings.incidents_state_path) as incidents:
+                open_ones = [incidents.get(number) for number in incidents.ids()]
+            table.add_row("incidents", f"{len(open_ones)} not closed")
+            for incident in open_ones[:10]:
+                table.add_row(f"  #{incident.id} {incident.status.value}", incident.title)
         Console().print(table)
         if not running:
             raise typer.Exit(1)
@@ -204,9 +226,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _ping(url: str) -> str:
+def _ping(url: str, path: str = "/ping") -> str:
     try:
-        code = httpx.get(f"{url}/ping", timeout=2).status_code
+        code = httpx.get(f"{url}{path}", timeout=2).status_code
     except httpx.HTTPError as exc:
         return f"(down: {type(exc).__name__})"
     return "(up)" if code in (200, 204) else f"(answers {code})"

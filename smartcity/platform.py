@@ -2,9 +2,10 @@
 
 ``smartcity up`` runs :func:`run_platform`. The local servers are children of this process
 (started only when ``SMARTCITY_MQTT_URL`` / ``SMARTCITY_INFLUX_URL`` are unset); everything
-else is a task in one ``TaskGroup``. Stopping (Ctrl-C, SIGTERM) cancels the group: the
-simulators say goodbye, the gateway flushes and acks, the engine saves its state, and only
-then are the servers stopped.
+else (gateway, the incident service's ticker, the demo, the console) is a task in one
+``TaskGroup``; the incident service listens to the rule engine. Stopping (Ctrl-C, SIGTERM)
+cancels the group: the simulators say goodbye, the gateway flushes and acks, the engine saves
+its state, and only then are the servers stopped.
 """
 
 from __future__ import annotations
@@ -24,21 +25,26 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import alerts
+import command
 import simulators
 from devices import Registry, load_registry
 from gateway import Gateway
 from ingest import DurableStore
 from smartcity import console as live
 from smartcity.assembly import (
+    NotifierCollector,
     alert_engine,
+    alertmanager_config,
     durable_store,
     fleet_registry,
     gateway_config,
+    incident_service,
     owned_devices,
     run_config,
     scenario_by_name,
     write_grafana_folder,
 )
+from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 
@@ -61,6 +67,7 @@ class Endpoints:
 
     mqtt_url: str
     influx_url: str
+    alertmanager_urls: tuple[str, ...] = ()
     started: tuple[str, ...] = ()
     pids: dict[str, int] = field(default_factory=dict)
     grafana: str | None = None  # the Grafana provisioning folder written for them
@@ -92,16 +99,20 @@ def state_paths(settings: Settings) -> dict[str, Path]:
     return {
         "mosquitto": data / "mosquitto",
         "influxdb": data / "influxdb",
+        "alertmanager": data / "alertmanager",
         "endpoints": data / "endpoints.json",
         "spool": settings.spool_dir,
         "alerts_state": settings.alerts_state_path,
+        "incidents_state": settings.incidents_state_path,
+        "relay_state": settings.relay_state_path,
         "log": settings.log_file,
     }
 
 
 @contextlib.contextmanager
-def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
-    """Use the configured servers, or start local ones for whichever is not configured."""
+def local_endpoints(settings: Settings, *, alertmanager: bool = True) -> Iterator[Endpoints]:
+    """Use the configured servers, or start local ones for whichever is not configured (an
+    Alertmanager only when asked: the rule engine runs)."""
     with contextlib.ExitStack() as stack:
         started: list[str] = []
         pids: dict[str, int] = {}
@@ -123,7 +134,20 @@ def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
             influx_url = database.url
             started.append("influxdb")
             pids["influxdb"] = database.pid or 0
-        yield Endpoints(mqtt_url, influx_url, tuple(started), pids)
+        alertmanager_urls = settings.alertmanager_urls
+        if not alertmanager_urls and alertmanager:
+            local = LocalAlertmanager(
+                state_paths(settings)["alertmanager"],
+                port=settings.local_alertmanager_port,
+                config_source=settings.alertmanager_config_path,
+                smtp_smarthost=settings.alertmanager_smtp_smarthost,
+                webhook_url=settings.alertmanager_webhook_url,
+            )
+            stack.enter_context(local)
+            alertmanager_urls = (local.url,)
+            started.append("alertmanager")
+            pids["alertmanager"] = local.pid or 0
+        yield Endpoints(mqtt_url, influx_url, alertmanager_urls, tuple(started), pids)
 
 
 async def run_platform(settings: Settings, options: PlatformOptions) -> None:
@@ -132,10 +156,15 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
     if options.scenario:
         # a replayed scenario runs on the devices' clocks: `for: 10m` means simulated minutes
         settings = settings.model_copy(update={"alerts_event_time": True})
-    with local_endpoints(settings) as endpoints:
+    with local_endpoints(settings, alertmanager=options.engine) as endpoints:
         # Grafana's provisioning for this platform's servers, so a local Grafana can be
         # pointed at it (GF_PATHS_PROVISIONING); the console and `status` say where
-        grafana = write_grafana_folder(settings, registry, influx_url=endpoints.influx_url)
+        grafana = write_grafana_folder(
+            settings,
+            registry,
+            influx_url=endpoints.influx_url,
+            alertmanager=endpoints.alertmanager_urls,
+        )
         log.info("grafana_provisioning_written", extra={"path": str(grafana.provisioning)})
         endpoints = dataclasses.replace(endpoints, grafana=str(grafana.provisioning))
         note = endpoints_file(settings)
@@ -154,6 +183,7 @@ def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | 
         "pid": os.getpid(),
         "mqtt_url": endpoints.mqtt_url,
         "influx_url": endpoints.influx_url,
+        "alertmanager_urls": list(endpoints.alertmanager_urls),
         "metrics_port": metrics_port,
         "started": list(endpoints.started),
         "server_pids": endpoints.pids,
@@ -183,11 +213,15 @@ async def _serve(
     )
     async with (
         durable_store(settings, endpoints.influx_url) as store,
-        _alert_engine(
-            settings, options, owned_devices(registry, config), endpoints, store
-        ) as engine,
+        _alert_engine(settings, options, owned_devices(registry, config), endpoints, store) as (
+            engine,
+            notifier,
+            incidents,
+        ),
     ):
         gateway = Gateway(config, registry, store, sink=engine)
+        if notifier is not None:  # sent, errored, dropped beside the gateway's figures
+            gateway.metrics.registry.register(NotifierCollector(notifier))
         async with asyncio.TaskGroup() as group:
             group.create_task(gateway.run(), name="gateway")
             await gateway.ready.wait()
@@ -197,6 +231,8 @@ async def _serve(
                     while gateway.metrics_port is None:  # noqa: ASYNC110
                         await asyncio.sleep(0.01)
             write_note(settings, endpoints, metrics_port=gateway.metrics_port)
+            if incidents is not None:
+                group.create_task(incidents.run(), name="incidents")
             if options.demo:
                 group.create_task(
                     _run_demo(settings, options, registry, endpoints, fleet_stats), name="demo"
@@ -216,17 +252,55 @@ async def _alert_engine(
     registry: Registry,
     endpoints: Endpoints,
     store: DurableStore,
-) -> AsyncIterator[alerts.AlertEngine | None]:
+) -> AsyncIterator[
+    tuple[
+        alerts.AlertEngine | None,
+        alerts.AlertmanagerNotifier | None,
+        command.IncidentService | None,
+    ]
+]:
     if not options.engine:
-        yield None
+        yield None, None, None
         return
     client_id = f"{settings.gateway_client_id}-alerts"
     if options.partitioned and settings.gateway_workers > 1:
         client_id += f"-{settings.gateway_worker_index}of{settings.gateway_workers}"
-    async with alert_engine(
-        settings, registry, endpoints.mqtt_url, store, client_id=client_id
-    ) as engine:
-        yield engine
+    async with (
+        alerts.AlertmanagerNotifier(
+            alertmanager_config(settings, endpoints.alertmanager_urls)
+        ) as notifier,
+        _incident_service(settings, options, registry, endpoints, store, notifier) as incidents,
+        alert_engine(
+            settings,
+            registry,
+            endpoints.mqtt_url,
+            store,
+            client_id=client_id,
+            notifier=notifier,
+            listeners=[incidents] if incidents is not None else [],
+        ) as engine,
+    ):
+        yield engine, notifier, incidents
+
+
+@contextlib.asynccontextmanager
+async def _incident_service(
+    settings: Settings,
+    options: PlatformOptions,
+    registry: Registry,
+    endpoints: Endpoints,
+    store: DurableStore,
+    notifier: alerts.AlertmanagerNotifier,
+) -> AsyncIterator[command.IncidentService | None]:
+    """Emergency command beside the one rule engine of ``smartcity up``; partitioned gateway
+    workers run none (several auto-openers would race to open the same incident)."""
+    if not options.engine or options.partitioned:
+        yield None
+        return
+    async with incident_service(
+        settings, registry, endpoints.mqtt_url, store, notifiers=[notifier]
+    ) as incidents:
+        yield incidents
 
 
 async def _run_demo(
@@ -298,6 +372,7 @@ def _snapshot(
         endpoints={
             "broker": endpoints.mqtt_url,
             "influxdb": endpoints.influx_url,
+            "alertmanager": ", ".join(endpoints.alertmanager_urls) or "off",
             "metrics": f"http://{gateway.config.metrics_host}:{gateway.metrics_port}/metrics"
             if gateway.metrics_port
             else "off",

@@ -9,7 +9,8 @@ own (the defaults live in ``smartcity/settings.py``)::
         gateway = Gateway(gateway_config(settings, mqtt_url), registry, store, sink=engine)
 
 Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, database),
-``engine`` (rule engine and its listeners), ``fleet`` (simulators), ``dashboards`` (Grafana).
+``engine`` (rule engine and its listeners), ``incidents`` (emergency command), ``fleet``
+(simulators), ``dashboards`` (Grafana).
 """
 
 from smartcity.assembly.dashboards import (
@@ -22,10 +23,13 @@ from smartcity.assembly.dashboards import (
 )
 from smartcity.assembly.engine import (
     InfluxAlertRecorder,
+    NotifierCollector,
     alert_engine,
     alert_listeners,
+    alert_operations,
     alert_point,
     alert_publisher,
+    alertmanager_config,
     alerts_config,
 )
 from smartcity.assembly.fleet import fleet_registry, load_config, run_config, scenario_by_name
@@ -38,13 +42,18 @@ from smartcity.assembly.gateway import (
     spool_config,
     store_config,
 )
+from smartcity.assembly.incidents import InfluxIncidentRecorder, incident_point, incident_service
 
 __all__ = [
     "InfluxAlertRecorder",
+    "InfluxIncidentRecorder",
+    "NotifierCollector",
     "alert_engine",
     "alert_listeners",
+    "alert_operations",
     "alert_point",
     "alert_publisher",
+    "alertmanager_config",
     "alertmanager_urls",
     "alerts_config",
     "bootstrap_config",
@@ -55,6 +64,8 @@ __all__ = [
     "gateway_config",
     "grafana_folder",
     "grafana_sources",
+    "incident_point",
+    "incident_service",
     "influx_writer",
     "load_config",
     "owned_devices",
