@@ -28,6 +28,7 @@ from smartcity.assembly.engine import (
     alert_listeners,
     alert_operations,
     alert_point,
+    alert_publisher,
     alertmanager_config,
     alerts_config,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "alert_listeners",
     "alert_operations",
     "alert_point",
+    "alert_publisher",
     "alertmanager_config",
     "alertmanager_urls",
     "alerts_config",
