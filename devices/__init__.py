@@ -4,7 +4,13 @@ Imports nothing else of ours; every other room derives its knowledge of devices 
 """
 
 from devices.broker import BrokerAddress, parse_broker_url
-from devices.commands import Command, CommandAction, CommandResult
+from devices.commands import (
+    ACTIONS_BY_KIND,
+    Command,
+    CommandAction,
+    CommandResult,
+    actions_for,
+)
 from devices.decode import PAYLOAD_MAX_BYTES, Message, decode_message, schema_for
 from devices.errors import (
     BrokerUrlInvalid,
@@ -62,6 +68,7 @@ from devices.water_class import (
 )
 
 __all__ = [
+    "ACTIONS_BY_KIND",
     "PAYLOAD_MAX_BYTES",
     "UPLINK_CHANNELS",
     "WATER_CLASS_LIMITS",
@@ -103,6 +110,7 @@ __all__ = [
     "WaterClassLimit",
     "WaterClassification",
     "WaterQualityTelemetry",
+    "actions_for",
     "alert_topic",
     "classify_water",
     "deadletter_topic",

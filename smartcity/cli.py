@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from smartcity import cli_alerts, cli_bench, cli_platform, cli_rules, cli_simulate
+from smartcity import cli_alerts, cli_api, cli_bench, cli_platform, cli_rules, cli_simulate
 
 __all__ = ["app", "main"]
 
@@ -19,6 +19,7 @@ app.add_typer(cli_simulate.app, name="simulate", help="Simulated devices: fleets
 app.add_typer(cli_rules.app, name="rules", help="Alert rules: check and test rule files.")
 app.add_typer(cli_alerts.app, name="alerts", help="Alerts: list, acknowledge, silence.")
 app.add_typer(cli_bench.app, name="bench", help="Benchmarks that print JSON figures.")
+app.add_typer(cli_api.app, name="api", help="The operators' HTTP API; its tokens.")
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alerts import AlertsError
+from api import ApiError
 from devices import DeviceError
 from gateway import GatewayError
 from ingest import IngestError
@@ -66,6 +67,7 @@ def _run(settings: Settings, options: object) -> None:
         GatewayError,
         IngestError,
         AlertsError,
+        ApiError,
         ExceptionGroup,
     ) as exc:
         known = _known_failures(exc)
@@ -91,10 +93,12 @@ def _known_failures(exc: BaseException) -> list[BaseException]:
             IngestError,
             AlertsError,
             SimulatorError,
+            ApiError,
         )
         return leaves if all(isinstance(leaf, known) for leaf in leaves) else []
     if isinstance(
-        exc, StackError | DeviceError | OSError | GatewayError | IngestError | AlertsError
+        exc,
+        StackError | DeviceError | OSError | GatewayError | IngestError | AlertsError | ApiError,
     ):
         return [exc]
     return []
@@ -117,7 +121,8 @@ def register(app: typer.Typer) -> None:
         """Start the whole platform; Ctrl-C stops it all.
 
         Local Mosquitto and InfluxDB (unless SMARTCITY_MQTT_URL / SMARTCITY_INFLUX_URL are set),
-        the gateway, the rule engine, and with --demo a simulated city.
+        the gateway, the rule engine, the operators' API (SMARTCITY_API_PORT), and with --demo a
+        simulated city.
         """
         from smartcity.platform import PlatformOptions
 
@@ -163,6 +168,9 @@ def register(app: typer.Typer) -> None:
         table.add_row("platform", f"pid {info['pid']} {'running' if running else 'NOT running'}")
         table.add_row("broker", str(info["mqtt_url"]))
         table.add_row("influxdb", f"{info['influx_url']} {_ping(info['influx_url'])}")
+        api_url = info.get("api_url")
+        if api_url:
+            table.add_row("api", f"{api_url} {_api_health(api_url)}  (docs at {api_url}/docs)")
         metrics = _metrics(info.get("metrics_port"))
         for label, name in (
             ("messages received", "gateway_messages_received_total"),
@@ -200,6 +208,19 @@ def _ping(url: str) -> str:
     except httpx.HTTPError as exc:
         return f"(down: {type(exc).__name__})"
     return "(up)" if code in (200, 204) else f"(answers {code})"
+
+
+def _api_health(url: str) -> str:
+    try:
+        answer = httpx.get(f"{url}/healthz", timeout=5)
+    except httpx.HTTPError as exc:
+        return f"(down: {type(exc).__name__})"
+    if answer.status_code == 200:
+        return "(up)"
+    down = [
+        name for name, state in answer.json().get("dependencies", {}).items() if not state["ok"]
+    ]
+    return f"(degraded: {', '.join(down)} down)"
 
 
 def _metrics(port: object) -> dict[str, float]:

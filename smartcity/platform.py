@@ -31,6 +31,7 @@ from gateway import Gateway
 from ingest import DurableStore, Spool, bootstrap_database
 from smartcity import console as live
 from smartcity.alerts_wiring import alert_listeners, alerts_config
+from smartcity.api_wiring import build_api
 from smartcity.cli_simulate import fleet_registry, run_config, scenario_by_name
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
@@ -122,7 +123,13 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
             note.unlink(missing_ok=True)
 
 
-def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | None) -> None:
+def write_note(
+    settings: Settings,
+    endpoints: Endpoints,
+    *,
+    metrics_port: int | None,
+    api_url: str | None = None,
+) -> None:
     """Tell ``smartcity status`` where this platform is (rewritten once the gateway listens)."""
     note = endpoints_file(settings)
     note.parent.mkdir(parents=True, exist_ok=True)
@@ -131,6 +138,7 @@ def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | 
         "mqtt_url": endpoints.mqtt_url,
         "influx_url": endpoints.influx_url,
         "metrics_port": metrics_port,
+        "api_url": api_url,
         "started": list(endpoints.started),
         "server_pids": endpoints.pids,
     }
@@ -173,7 +181,18 @@ async def _serve(
                     # the metrics listener binds just after the gateway subscribes
                     while gateway.metrics_port is None:  # noqa: ASYNC110
                         await asyncio.sleep(0.01)
-            write_note(settings, endpoints, metrics_port=gateway.metrics_port)
+            api_url = None
+            if settings.api_port is not None:
+                api = build_api(
+                    settings,
+                    registry,
+                    mqtt_url=endpoints.mqtt_url,
+                    influx_url=endpoints.influx_url,
+                    gateway=gateway,
+                )
+                api_url = api.server.url
+                group.create_task(api.run(), name="api")
+            write_note(settings, endpoints, metrics_port=gateway.metrics_port, api_url=api_url)
             if options.demo:
                 group.create_task(
                     _run_demo(settings, options, registry, endpoints, fleet_stats), name="demo"
@@ -181,7 +200,9 @@ async def _serve(
             if options.console:
 
                 def snapshot() -> live.Snapshot:
-                    return _snapshot(registry, gateway, store, engine, fleet_stats, endpoints)
+                    return _snapshot(
+                        registry, gateway, store, engine, fleet_stats, endpoints, api_url
+                    )
 
                 group.create_task(live.run_console(snapshot), name="console")
 
@@ -259,6 +280,7 @@ def _snapshot(
     engine: alerts.AlertEngine | None,
     fleet: simulators.SimulationStats,
     endpoints: Endpoints,
+    api_url: str | None,
 ) -> live.Snapshot:
     stats = gateway.stats()
     active = engine.active_alerts() if engine is not None else []
@@ -290,6 +312,7 @@ def _snapshot(
             "metrics": f"http://{gateway.config.metrics_host}:{gateway.metrics_port}/metrics"
             if gateway.metrics_port
             else "off",
+            "api": f"{api_url}/docs" if api_url else "off",
         },
     )
 

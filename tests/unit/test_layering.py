@@ -15,7 +15,8 @@ ALLOWED = {
     "alerts": {"devices"},
     "dashboards": {"devices"},
     "gateway": {"devices", "ingest", "alerts"},
-    "smartcity": {"devices", "simulators", "ingest", "alerts", "dashboards", "gateway"},
+    "api": {"devices", "alerts", "command", "ingest"},
+    "smartcity": {"devices", "simulators", "ingest", "alerts", "dashboards", "gateway", "api"},
 }
 
 

@@ -1,0 +1,74 @@
+"""The app factory: every dependency passed in, one router per concern."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, FastAPI
+from fastapi.exceptions import RequestValidationError
+
+from api.commands import CommandDesk
+from api.context import ApiContext
+from api.problems import RequestIds, validation_failed
+from api.ratelimit import FailedAttempts
+from api.routers import alerts, commands, devices, health, tokens
+from api.sources import AlertReader, HealthCheck, PresenceSource
+from api.tokens import TokenStore
+from devices import Registry
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """\
+The operators' API of the smartcity platform: alerts, devices and their presence, downlink
+commands, health. Every call but `/healthz` needs `Authorization: Bearer <token>`; a token is made
+with `smartcity api token create --name NAME --scope read|operate|admin`. Scopes include each
+other: read < operate (send commands) < admin (manage tokens).
+"""
+
+
+def create_app(
+    *,
+    registry: Registry,
+    alerts_store: AlertReader,
+    presence: PresenceSource,
+    commands_desk: CommandDesk,
+    token_store: TokenStore,
+    limiter: FailedAttempts,
+    health_checks: Sequence[HealthCheck] = (),
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """The operators' API as an ASGI app; serve it with ``api.ApiServer`` or any ASGI server.
+
+    ``routers`` adds concerns built elsewhere (acknowledgements and silences, Alertmanager's
+    webhook) beside the built-in ones; they reach the dependencies with
+    ``Depends(api.context)`` and guard themselves with ``Depends(api.require(Scope.X))``.
+    """
+    app = FastAPI(
+        title="smartcity operators' API",
+        version="1",
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.context = ApiContext(
+        registry=registry,
+        alerts=alerts_store,
+        presence=presence,
+        commands=commands_desk,
+        tokens=token_store,
+        limiter=limiter,
+        health=tuple(health_checks),
+    )
+    app.add_exception_handler(RequestValidationError, validation_failed)
+    app.add_middleware(RequestIds)
+    for router in (
+        health.router,
+        alerts.router,
+        devices.router,
+        commands.router,
+        tokens.router,
+        *routers,
+    ):
+        app.include_router(router)
+    return app

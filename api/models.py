@@ -1,0 +1,226 @@
+"""The API's request and response bodies (frozen pydantic models; OpenAPI is drawn from them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerts import Alert
+from api.audit import CommandRecord, CommandStatus
+from api.sources import DevicePresence
+from api.tokens import Scope, TokenRecord
+from devices import CommandAction, DeviceRecord, Kind, SignalMode
+
+__all__ = [
+    "AlertChangeOut",
+    "AlertOut",
+    "CommandIn",
+    "CommandOut",
+    "DeliveryOut",
+    "DeviceList",
+    "DeviceOut",
+    "HealthOut",
+    "TokenIn",
+    "TokenIssued",
+    "TokenOut",
+]
+
+_FROZEN = ConfigDict(frozen=True)
+
+
+class AlertOut(BaseModel):
+    """An alert as the engine holds it."""
+
+    model_config = _FROZEN
+
+    fingerprint: str
+    rule: str
+    kind: Kind
+    district: str
+    severity: str
+    state: str
+    labels: dict[str, str]
+    summary: str
+    runbook: str
+    value: float | None
+    active_since: datetime
+    fired_at: datetime | None
+    resolved_at: datetime | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+
+    @classmethod
+    def of(cls, alert: Alert) -> AlertOut:
+        """From the engine's value."""
+        return cls(
+            fingerprint=alert.fingerprint,
+            rule=alert.rule,
+            kind=alert.kind,
+            district=alert.district,
+            severity=alert.severity,
+            state=alert.state.value,
+            labels=dict(alert.labels),
+            summary=alert.summary,
+            runbook=alert.runbook,
+            value=alert.value,
+            active_since=alert.active_since,
+            fired_at=alert.fired_at,
+            resolved_at=alert.resolved_at,
+            acknowledged_by=alert.acknowledged_by,
+            acknowledged_at=alert.acknowledged_at,
+        )
+
+
+class AlertChangeOut(BaseModel):
+    """One announced change of an alert (history), with the alert it happened to."""
+
+    model_config = _FROZEN
+
+    at: datetime
+    change: str
+    alert: AlertOut
+
+
+class DeviceOut(BaseModel):
+    """A device of the registry with its presence."""
+
+    model_config = _FROZEN
+
+    id: str
+    kind: Kind
+    district: str
+    group: dict[str, str] = Field(description="cabinet, river, section, junction")
+    online: bool | None = Field(description="null: not heard of since the platform started")
+    last_seen: datetime | None
+
+    @classmethod
+    def of(cls, device: DeviceRecord, presence: DevicePresence | None) -> DeviceOut:
+        """From the registry's record and the presence source."""
+        tags = device.tags()
+        tags.pop("district", None)
+        return cls(
+            id=device.id,
+            kind=device.kind,
+            district=device.district,
+            group=tags,
+            online=presence.online if presence else None,
+            last_seen=presence.last_seen if presence else None,
+        )
+
+
+class DeviceList(BaseModel):
+    """A page of devices; ``total`` counts every match."""
+
+    model_config = _FROZEN
+
+    total: int
+    online: int
+    devices: list[DeviceOut]
+
+
+class CommandIn(BaseModel):
+    """A downlink command: the action, its arguments, and one target (a device, a cabinet's
+    lights, or a junction's signals; ``district`` narrows a cabinet or junction)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: CommandAction
+    device_id: str | None = None
+    cabinet: str | None = None
+    junction: str | None = None
+    district: str | None = None
+    level_pct: float | None = Field(default=None, description="dim: 0-100")
+    plan_id: int | None = Field(default=None, description="set_plan: 0-255")
+    mode: SignalMode | None = Field(default=None, description="set_mode")
+    duration_s: float | None = Field(default=None, description="how long it holds (dim, set_mode)")
+
+
+class DeliveryOut(BaseModel):
+    """One device's part of a command."""
+
+    model_config = _FROZEN
+
+    device_id: str
+    status: CommandStatus
+    detail: str
+    answered_at: datetime | None
+
+
+class CommandOut(BaseModel):
+    """A command as audited."""
+
+    model_config = _FROZEN
+
+    id: str = Field(description="the correlation id the devices echo in cmd_result")
+    action: CommandAction
+    arguments: dict[str, object]
+    target: str
+    status: CommandStatus
+    requested_by: str
+    requested_at: datetime
+    deadline: datetime
+    deliveries: list[DeliveryOut]
+
+    @classmethod
+    def of(cls, record: CommandRecord) -> CommandOut:
+        """From the audit's record."""
+        return cls(
+            id=record.id,
+            action=record.action,
+            arguments=dict(record.arguments),
+            target=record.target,
+            status=record.status,
+            requested_by=record.requested_by,
+            requested_at=record.requested_at,
+            deadline=record.deadline,
+            deliveries=[
+                DeliveryOut(
+                    device_id=d.device_id,
+                    status=d.status,
+                    detail=d.detail,
+                    answered_at=d.answered_at,
+                )
+                for d in record.deliveries
+            ],
+        )
+
+
+class HealthOut(BaseModel):
+    """``ok`` when every dependency is; each dependency's state."""
+
+    model_config = _FROZEN
+
+    status: str
+    dependencies: dict[str, dict[str, object]]
+
+
+class TokenIn(BaseModel):
+    """A token to make."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$", description="who will hold it")
+    scope: Scope
+
+
+class TokenOut(BaseModel):
+    """A token as listed: never its secret."""
+
+    model_config = _FROZEN
+
+    id: str
+    name: str
+    scope: Scope
+    created_at: datetime
+
+    @classmethod
+    def of(cls, record: TokenRecord) -> TokenOut:
+        """From the store's record."""
+        return cls(id=record.id, name=record.name, scope=record.scope, created_at=record.created_at)
+
+
+class TokenIssued(TokenOut):
+    """A token just made; ``token`` is shown this once."""
+
+    token: str

@@ -1,0 +1,101 @@
+"""Alerts: the active ones, one by fingerprint, and the history of changes (scope read)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+
+from alerts import Alert, Severity
+from api.auth import require
+from api.context import ApiContext, context
+from api.models import AlertChangeOut, AlertOut
+from api.problems import field_error
+from api.tokens import Scope
+from devices import Kind
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/alerts", tags=["alerts"], dependencies=[Depends(require(Scope.READ))])
+
+Context = Annotated[ApiContext, Depends(context)]
+
+
+def _matches(
+    alert: Alert,
+    district: str | None,
+    kind: Kind | None,
+    severity: Severity | None,
+    rule: str | None,
+) -> bool:
+    return (
+        (district is None or alert.district == district)
+        and (kind is None or alert.kind is kind)
+        and (severity is None or alert.severity == severity.value)
+        and (rule is None or alert.rule == rule)
+    )
+
+
+@router.get("", response_model=list[AlertOut])
+async def active_alerts(
+    ctx: Context,
+    district: str | None = None,
+    kind: Kind | None = None,
+    severity: Severity | None = None,
+    rule: str | None = None,
+    state: Literal["pending", "firing"] | None = None,
+) -> list[AlertOut]:
+    """Alerts pending or firing now, oldest first."""
+    found = await asyncio.to_thread(ctx.alerts.alerts, include_resolved=False)
+    return [
+        AlertOut.of(alert)
+        for alert in found
+        if _matches(alert, district, kind, severity, rule)
+        and (state is None or alert.state.value == state)
+    ]
+
+
+@router.get("/history", response_model=list[AlertChangeOut])
+async def alert_history(
+    ctx: Context,
+    district: str | None = None,
+    kind: Kind | None = None,
+    severity: Severity | None = None,
+    rule: str | None = None,
+    since: Annotated[datetime | None, Query(description="RFC 3339, with an offset")] = None,
+    until: Annotated[datetime | None, Query(description="RFC 3339, with an offset")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[AlertChangeOut]:
+    """Announced changes (firing, resolved, acknowledged), newest first, from the engine's
+    store; filtered by the alert's district, kind, severity and rule, and by time."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise field_error(("query", name), "needs a UTC offset, e.g. 2026-12-01T08:00:00Z")
+    alerts, history = await asyncio.gather(
+        asyncio.to_thread(ctx.alerts.alerts, include_resolved=True),
+        asyncio.to_thread(ctx.alerts.history),
+    )
+    by_fingerprint = {alert.fingerprint: alert for alert in alerts}
+    changes: list[AlertChangeOut] = []
+    for fingerprint, _rule, change, at in reversed(history):
+        if (since is not None and at < since) or (until is not None and at > until):
+            continue
+        alert = by_fingerprint.get(fingerprint)
+        if alert is None or not _matches(alert, district, kind, severity, rule):
+            continue
+        changes.append(AlertChangeOut(at=at, change=change, alert=AlertOut.of(alert)))
+        if len(changes) >= limit:
+            break
+    return changes
+
+
+@router.get("/{fingerprint}", response_model=AlertOut)
+async def one_alert(ctx: Context, fingerprint: str) -> AlertOut:
+    """One alert by its fingerprint, active or resolved."""
+    found = await asyncio.to_thread(ctx.alerts.alerts, include_resolved=True)
+    for alert in found:
+        if alert.fingerprint == fingerprint:
+            return AlertOut.of(alert)
+    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {fingerprint}")
