@@ -45,9 +45,7 @@ class ApiServer:
     @property
     def port(self) -> int:
         """The port it listens on (after ``bind``)."""
-        if self._socket is None:
-            return self._port
-        return int(self._socket.getsockname()[1])
+        return self._port
 
     @property
     def url(self) -> str:
@@ -68,6 +66,7 @@ class ApiServer:
         sock.listen(128)
         sock.setblocking(False)
         self._socket = sock
+        self._port = int(sock.getsockname()[1])
 
     async def run(self) -> None:
         """Serve until cancelled; then finish the requests in progress and close."""
