@@ -40,7 +40,7 @@ def _public(error: Any) -> dict[str, object]:
     named = [part for part in location if isinstance(part, str) and part not in ("body", "query")]
     return {
         "loc": location,
-        "field": ".".join(str(part) for part in named) or None,
+        "field": ".".join(str(part) for part in named) or "body",
         "msg": str(error.get("msg", "")).removeprefix("Value error, "),
         "type": str(error.get("type", "value_error")),
     }

@@ -132,7 +132,10 @@ class TokenStore:
             )
             tokens[token_id] = record
             self._write(tokens)
-        log.info("api_token_created", extra={"token_id": token_id, "name": name, "scope": scope})
+        log.info(
+            "api_token_created",
+            extra={"token_id": token_id, "token_name": name, "scope": scope.value},
+        )
         return IssuedToken(record, secret)
 
     def list(self) -> list[TokenRecord]:
@@ -150,7 +153,7 @@ class TokenStore:
                 raise TokenNotFound(key)
             del tokens[found.id]
             self._write(tokens)
-        log.info("api_token_revoked", extra={"token_id": found.id, "name": found.name})
+        log.info("api_token_revoked", extra={"token_id": found.id, "token_name": found.name})
         return found
 
     # --- the file ------------------------------------------------------------------------------

@@ -28,6 +28,12 @@ REGISTRY = demo_registry()
 DIM = {"device_id": "SL-0001", "action": "dim", "level_pct": 30}
 
 
+@pytest.fixture(autouse=True)
+def every_log_call_runs(caplog: pytest.LogCaptureFixture) -> None:
+    """Log calls run as in production (a bad ``extra`` key raises only when a record is made)."""
+    caplog.set_level(logging.DEBUG)
+
+
 @pytest.fixture
 async def harness(
     tmp_path: Path, mosquitto: LocalMosquitto, influxdb: LocalInfluxDB
@@ -92,7 +98,10 @@ async def test_refused_commands_publish_nothing_and_audit_nothing(
     assert await audited(harness) == 1
 
 
-async def test_only_an_admin_token_manages_tokens(harness: Harness) -> None:
+async def test_only_an_admin_token_manages_tokens(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every log call runs, as in production
     async with harness.client() as client:
         refused = await client.post(
             "/tokens",

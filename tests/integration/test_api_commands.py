@@ -4,6 +4,7 @@ devices on the real broker, replies matched by correlation id, audited with who 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -22,6 +23,12 @@ SILENT = "CP-0008"  # in the registry, but no simulator plays it: its commands t
 SIMULATED = devices.Registry.from_records(
     [REGISTRY[i] for i in REGISTRY if i != SILENT], city=REGISTRY.city
 )
+
+
+@pytest.fixture(autouse=True)
+def every_log_call_runs(caplog: pytest.LogCaptureFixture) -> None:
+    """Log calls run as in production (a bad ``extra`` key raises only when a record is made)."""
+    caplog.set_level(logging.DEBUG)
 
 
 @pytest.fixture
