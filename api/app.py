@@ -16,7 +16,9 @@ from api.sources import AlertReader, HealthCheck, PresenceSource
 from api.tokens import TokenStore
 from devices import Registry
 
-__all__ = ["create_app"]
+__all__ = ["BODY_MAX_BYTES", "create_app"]
+
+BODY_MAX_BYTES = 64 * 1024
 
 DESCRIPTION = """\
 The operators' API of the smartcity platform: alerts, devices and their presence, downlink
@@ -50,6 +52,8 @@ def create_app(
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        # every body the API takes is a few hundred bytes; a huge one is refused (413)
+        max_body_size=BODY_MAX_BYTES,
     )
     app.state.context = ApiContext(
         registry=registry,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ class MqttLinkConfig:
     timeout_s: float
     retry_initial_s: float
     retry_max_s: float
+    tls_context: ssl.SSLContext | None  # None: plain MQTT
 
 
 class MqttLink:
@@ -83,6 +85,7 @@ class MqttLink:
                     clean_session=False,
                     keepalive=config.keepalive_s,
                     timeout=config.timeout_s,
+                    tls_context=config.tls_context,
                 ) as client:
                     for channel in self._handlers:
                         await client.subscribe(device_subscription(channel=channel), qos=1)

@@ -14,6 +14,7 @@ import logging
 import math
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -32,10 +33,24 @@ class _Embedded(uvicorn.Server):
 
 
 class ApiServer:
-    """``bind()`` (the port is known after it; 0 picks a free one), then ``await run()``."""
+    """``bind()`` (the port is known after it; 0 picks a free one), then ``await run()``.
 
-    def __init__(self, app: FastAPI, *, host: str, port: int, shutdown_timeout_s: float) -> None:
+    With ``tls_cert`` and ``tls_key`` (PEM files) it serves HTTPS only.
+    """
+
+    def __init__(
+        self,
+        app: FastAPI,
+        *,
+        host: str,
+        port: int,
+        shutdown_timeout_s: float,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+    ) -> None:
         self._app = app
+        self._tls_cert = tls_cert
+        self._tls_key = tls_key
         self.host = host
         self._port = port
         self._shutdown_timeout_s = shutdown_timeout_s
@@ -49,9 +64,10 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        """Where it answers, e.g. ``http://127.0.0.1:8000``."""
+        """Where it answers, e.g. ``http://127.0.0.1:8000`` (``https`` with a certificate)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self._tls_cert else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     def bind(self) -> None:
         """Take the port now, so a taken port fails the start with a clear error."""
@@ -80,6 +96,8 @@ class ApiServer:
             lifespan="off",  # the app's dependencies live outside it
             timeout_graceful_shutdown=math.ceil(self._shutdown_timeout_s),
             server_header=False,
+            ssl_certfile=self._tls_cert,
+            ssl_keyfile=self._tls_key,
         )
         server = _Embedded(config)
         serving = asyncio.ensure_future(server.serve(sockets=[self._socket]))

@@ -116,6 +116,7 @@ def build_api(
             timeout_s=settings.alerts_notify_timeout_s,
             retry_initial_s=settings.ingest_retry_initial_s,
             retry_max_s=settings.ingest_retry_max_s,
+            tls_context=None,  # plain MQTT until the secured stack lands (issue 11)
         )
     )
     audit = CommandAudit(settings.api_commands_path or Path(settings.data_dir) / "commands.sqlite")

@@ -77,6 +77,7 @@ async def running_api(
             timeout_s=5.0,
             retry_initial_s=0.1,
             retry_max_s=1.0,
+            tls_context=None,
         )
     )
     audit = api.CommandAudit(tmp_path / "commands.sqlite")

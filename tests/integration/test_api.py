@@ -191,6 +191,18 @@ async def test_a_malformed_command_is_422_naming_the_field_and_sends_nothing(
     assert await audited(harness) == 0
 
 
+async def test_a_huge_body_is_refused_before_it_is_read(harness: Harness) -> None:
+    huge = b'{"device_id": "SL-0001", "action": "reboot", "pad": "' + b"x" * 200_000 + b'"}'
+    async with harness.client() as client:
+        answer = await client.post(
+            "/commands",
+            content=huge,
+            headers={**harness.headers("operate"), "Content-Type": "application/json"},
+        )
+    assert answer.status_code == 413
+    assert await audited(harness) == 0
+
+
 async def test_a_command_to_an_unknown_device_or_group_is_404(harness: Harness) -> None:
     async with harness.client() as client:
         device = await client.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -149,3 +150,72 @@ async def test_while_the_broker_is_down_a_command_fails_at_once_and_after_it_goe
     assert "not connected to the broker" in delivery["detail"]
     assert back.status_code == 202  # the broker took it; no device plays SL-0001 here
     assert back.json()["status"] == "sent"
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smartcity test")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "api.crt", directory / "api.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_with_a_certificate_the_api_speaks_https_only(
+    tmp_path: Path, mosquitto: LocalMosquitto
+) -> None:
+    cert, key = self_signed(tmp_path)
+    async with running_api(tmp_path, mosquitto.url, REGISTRY) as harness:
+        server = api.ApiServer(
+            harness.app,
+            host="127.0.0.1",
+            port=0,
+            shutdown_timeout_s=5,
+            tls_cert=cert,
+            tls_key=key,
+        )
+        server.bind()
+        serving = asyncio.create_task(server.run())
+        try:
+            await server.started.wait()
+            assert server.url.startswith("https://127.0.0.1:")
+            async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=cert)) as tls:
+                health = await tls.get(f"{server.url}/healthz")
+            plain = server.url.replace("https://", "http://")
+            async with httpx.AsyncClient() as client:
+                with pytest.raises(httpx.HTTPError):
+                    await client.get(f"{plain}/healthz")
+        finally:
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
+    assert health.status_code == 200
