@@ -101,3 +101,23 @@ def test_smartcity_api_serves_on_its_own_and_stops_on_ctrl_c(
     log = (tmp_path / "api.log").read_text()
     assert '"event":"api_stopped"' in log
     assert token not in log
+
+
+def test_a_taken_port_stops_the_start_naming_the_setting(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "SMARTCITY_DATA_DIR": str(tmp_path),
+            "SMARTCITY_MQTT_URL": "mqtt://127.0.0.1:1",
+            "SMARTCITY_API_PORT": str(port),
+            "SMARTCITY_ALERTS_STATE_PATH": str(tmp_path / "alerts.sqlite"),
+        }
+        refused = smartcity(env, "api")
+    assert refused.returncode == 1
+    assert f"127.0.0.1:{port}" in refused.stderr
+    assert "SMARTCITY_API_PORT" in refused.stderr
