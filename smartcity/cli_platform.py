@@ -217,9 +217,10 @@ def _api_health(url: str) -> str:
         return f"(down: {type(exc).__name__})"
     if answer.status_code == 200:
         return "(up)"
-    down = [
-        name for name, state in answer.json().get("dependencies", {}).items() if not state["ok"]
-    ]
+    if answer.status_code != 503:
+        return f"(answers {answer.status_code})"
+    states = answer.json().get("dependencies", {})
+    down = [name for name, state in states.items() if not state.get("ok")]
     return f"(degraded: {', '.join(down)} down)"
 
 
