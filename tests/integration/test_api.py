@@ -141,10 +141,13 @@ async def test_wrong_tokens_from_one_address_are_limited_with_retry_after(
         codes = [(await client.get("/alerts", headers=bad)).status_code for _ in range(5)]
         limited = await client.get("/alerts", headers=bad)
         even_right = await client.get("/alerts", headers=harness.headers("admin"))
+        command = await client.post("/commands", json=DIM, headers=harness.headers("operate"))
     assert codes == [401] * 5
     assert limited.status_code == 429
     assert 0 < int(limited.headers["retry-after"]) <= 60
     assert even_right.status_code == 429  # no guessing on while the address is held back
+    assert command.status_code == 429
+    assert harness.audit.recent(10) == []  # read directly: the API still holds this address back
 
 
 async def test_tokens_never_reach_the_log(
