@@ -47,7 +47,9 @@ async def active_alerts(
     rule: str | None = None,
     state: Literal["pending", "firing"] | None = None,
 ) -> list[AlertOut]:
-    """Alerts pending or firing now, oldest first."""
+    """Alerts pending or firing now, oldest first.
+
+    Scope: read."""
     found = await asyncio.to_thread(ctx.alerts.alerts, include_resolved=False)
     return [
         AlertOut.of(alert)
@@ -69,7 +71,9 @@ async def alert_history(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[AlertChangeOut]:
     """Announced changes (firing, resolved, acknowledged), newest first, from the engine's
-    store; filtered by the alert's district, kind, severity and rule, and by time."""
+    store; filtered by the alert's district, kind, severity and rule, and by time.
+
+    Scope: read."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise field_error(("query", name), "needs a UTC offset, e.g. 2026-12-01T08:00:00Z")
@@ -93,7 +97,9 @@ async def alert_history(
 
 @router.get("/{fingerprint}", response_model=AlertOut)
 async def one_alert(ctx: Context, fingerprint: str) -> AlertOut:
-    """One alert by its fingerprint, active or resolved."""
+    """One alert by its fingerprint, active or resolved.
+
+    Scope: read."""
     found = await asyncio.to_thread(ctx.alerts.alerts, include_resolved=True)
     for alert in found:
         if alert.fingerprint == fingerprint:

@@ -99,7 +99,9 @@ async def send_command(
     ] = 0,
 ) -> CommandOut:
     """Send a command, QoS 1, with a correlation id; 202 while devices have not all answered,
-    200 when they did within ``wait_s``. Read it back at ``/commands/{id}``."""
+    200 when they did within ``wait_s``. Read it back at ``/commands/{id}``.
+
+    Scope: operate."""
     command = _command(body)
     target, devices = _targets(body, ctx.registry)
     record = await ctx.commands.send(
@@ -116,7 +118,9 @@ async def send_command(
 async def recent_commands(
     ctx: Context, limit: Annotated[int, Query(ge=1, le=1_000)] = 50
 ) -> list[CommandOut]:
-    """The audit: newest commands first, with who asked and what each device answered."""
+    """The audit: newest commands first, with who asked and what each device answered.
+
+    Scope: read."""
     return [CommandOut.of(record) for record in await ctx.commands.recent(limit)]
 
 
@@ -126,7 +130,9 @@ async def one_command(
     command_id: str,
     wait_s: Annotated[float, Query(ge=0, le=60, description="wait for it to finish")] = 0,
 ) -> CommandOut:
-    """One command by id: its status and each device's answer."""
+    """One command by id: its status and each device's answer.
+
+    Scope: read."""
     record = await ctx.commands.wait(command_id, wait_s)
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no command {command_id}")

@@ -32,7 +32,9 @@ async def list_devices(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DeviceList:
-    """Devices in registry order, with presence; ``total`` and ``online`` count every match."""
+    """Devices in registry order, with presence; ``total`` and ``online`` count every match.
+
+    Scope: read."""
     presence = ctx.presence.presence()
     matches: list[DeviceOut] = []
     for device in ctx.registry.values():
@@ -57,7 +59,9 @@ async def list_devices(
 
 @router.get("/{device_id}", response_model=DeviceOut)
 async def one_device(ctx: Context, device_id: str) -> DeviceOut:
-    """One device with its presence."""
+    """One device with its presence.
+
+    Scope: read."""
     device = ctx.registry.get(device_id)
     if device is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id} in the registry")

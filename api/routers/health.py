@@ -18,7 +18,9 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", response_model=HealthOut)
 async def healthz(response: Response, ctx: Annotated[ApiContext, Depends(context)]) -> HealthOut:
-    """Each dependency's state: broker, InfluxDB, alert store, gateway (when in-process)."""
+    """Each dependency's state: broker, InfluxDB, alert store, gateway (when in-process).
+
+    No token needed."""
     results = await asyncio.gather(*(check.check() for check in ctx.health))
     ok = all(result.ok for result in results)
     if not ok:

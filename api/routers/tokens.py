@@ -22,13 +22,17 @@ Context = Annotated[ApiContext, Depends(context)]
 
 @router.get("", response_model=list[TokenOut])
 async def list_tokens(ctx: Context) -> list[TokenOut]:
-    """Every live token, oldest first; never a secret."""
+    """Every live token, oldest first; never a secret.
+
+    Scope: admin."""
     return [TokenOut.of(record) for record in await asyncio.to_thread(ctx.tokens.list)]
 
 
 @router.post("", response_model=TokenIssued, status_code=status.HTTP_201_CREATED)
 async def create_token(ctx: Context, body: TokenIn) -> TokenIssued:
-    """Make a token; its secret is in this answer and nowhere else."""
+    """Make a token; its secret is in this answer and nowhere else.
+
+    Scope: admin."""
     try:
         issued = await asyncio.to_thread(ctx.tokens.create, body.name, body.scope)
     except TokenNameTaken as exc:
@@ -45,7 +49,9 @@ async def create_token(ctx: Context, body: TokenIn) -> TokenIssued:
 
 @router.delete("/{key}", response_model=TokenOut)
 async def revoke_token(ctx: Context, key: str) -> TokenOut:
-    """Revoke a token by id or name; it stops working at once."""
+    """Revoke a token by id or name; it stops working at once.
+
+    Scope: admin."""
     try:
         record = await asyncio.to_thread(ctx.tokens.revoke, key)
     except TokenNotFound as exc:
