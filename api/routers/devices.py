@@ -36,7 +36,8 @@ async def list_devices(
 
     Scope: read."""
     presence = ctx.presence.presence()
-    matches: list[DeviceOut] = []
+    total = online_count = 0
+    page: list[DeviceOut] = []
     for device in ctx.registry.values():
         if (
             (district is not None and device.district != district)
@@ -49,12 +50,12 @@ async def list_devices(
         is_online = bool(seen and seen.online)
         if online is not None and is_online is not online:
             continue
-        matches.append(DeviceOut.of(device, seen))
-    return DeviceList(
-        total=len(matches),
-        online=sum(1 for device in matches if device.online),
-        devices=matches[offset : offset + limit],
-    )
+        # only the page is turned into answers: a city of 100,000 is counted, not copied
+        if offset <= total < offset + limit:
+            page.append(DeviceOut.of(device, seen))
+        total += 1
+        online_count += is_online
+    return DeviceList(total=total, online=online_count, devices=page)
 
 
 @router.get("/{device_id}", response_model=DeviceOut)
