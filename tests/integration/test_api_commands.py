@@ -219,3 +219,35 @@ async def test_with_a_certificate_the_api_speaks_https_only(
             serving.cancel()
             await asyncio.gather(serving, return_exceptions=True)
     assert health.status_code == 200
+
+
+async def test_a_stopped_server_finishes_the_request_in_progress_first(
+    tmp_path: Path, mosquitto: LocalMosquitto
+) -> None:
+    async with running_api(tmp_path, mosquitto.url, REGISTRY, command_timeout_s=30) as harness:
+        server = api.ApiServer(harness.app, host="127.0.0.1", port=0, shutdown_timeout_s=5)
+        server.bind()
+        serving = asyncio.create_task(server.run())
+        await server.started.wait()
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            sent = await client.post(
+                "/commands",
+                json={"device_id": "SL-0001", "action": "reboot"},  # nobody plays SL-0001 here
+                headers=harness.headers("operate"),
+            )
+            waiting = asyncio.create_task(
+                client.get(
+                    f"/commands/{sent.json()['id']}",
+                    params={"wait_s": 1.5},
+                    headers=harness.headers("read"),
+                )
+            )
+            await asyncio.sleep(0.3)  # the request is in progress: the server is told to stop
+            serving.cancel()
+            answer = await waiting
+        await asyncio.gather(serving, return_exceptions=True)
+        with pytest.raises(httpx.ConnectError):
+            async with httpx.AsyncClient(base_url=server.url) as late:
+                await late.get("/healthz")
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "sent"
