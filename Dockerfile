@@ -9,6 +9,7 @@ COPY gateway gateway
 COPY ingest ingest
 COPY alerts alerts
 COPY dashboards dashboards
+COPY api api
 COPY smartcity smartcity
 RUN pip install --no-cache-dir --no-deps --no-build-isolation -e .
 USER nobody

@@ -141,6 +141,9 @@ def register(app: typer.Typer) -> None:
     def gateway(
         engine: Annotated[bool, typer.Option(help="also run the rule engine")] = True,
         console: Annotated[bool, typer.Option(help="show the live console")] = False,
+        api: Annotated[
+            bool, typer.Option(help="also serve the operators' API (else: smartcity api)")
+        ] = False,
     ) -> None:
         """Run the gateway and the rule engine, without simulators.
 
@@ -149,7 +152,7 @@ def register(app: typer.Typer) -> None:
         """
         from smartcity.platform import PlatformOptions
 
-        _run(_settings(), PlatformOptions(engine=engine, demo=False, console=console))
+        _run(_settings(), PlatformOptions(engine=engine, demo=False, console=console, api=api))
 
     @app.command()
     def status() -> None:

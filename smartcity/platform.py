@@ -74,6 +74,7 @@ class PlatformOptions:
     scenario: str | None = None
     speed: float | None = None
     console: bool = True
+    api: bool = True  # the operators' API, on SMARTCITY_API_PORT (unset: off)
 
 
 def endpoints_file(settings: Settings) -> Path:
@@ -182,7 +183,7 @@ async def _serve(
                     while gateway.metrics_port is None:  # noqa: ASYNC110
                         await asyncio.sleep(0.01)
             api_url = None
-            if settings.api_port is not None:
+            if options.api and settings.api_port is not None:
                 api = build_api(
                     settings,
                     registry,

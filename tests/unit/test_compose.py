@@ -71,5 +71,14 @@ def test_every_setting_compose_passes_is_a_real_setting() -> None:
 
 def test_the_image_holds_every_room() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    for room in ("devices", "simulators", "gateway", "ingest", "alerts", "dashboards", "smartcity"):
+    for room in (
+        "devices",
+        "simulators",
+        "gateway",
+        "ingest",
+        "alerts",
+        "dashboards",
+        "api",
+        "smartcity",
+    ):
         assert f"COPY {room} {room}" in dockerfile

@@ -14,7 +14,7 @@ import pytest
 from smartcity.logs import JsonFormatter
 
 ROOT = Path(__file__).resolve().parents[2]
-ROOMS = ("devices", "simulators", "gateway", "ingest", "alerts", "dashboards", "smartcity")
+ROOMS = ("devices", "simulators", "gateway", "ingest", "alerts", "dashboards", "api", "smartcity")
 RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
