@@ -28,10 +28,12 @@ __all__ = ["RequestIds", "field_error", "validation_failed"]
 log = logging.getLogger(__name__)
 
 
-def field_error(location: Sequence[str | int], message: str) -> RequestValidationError:
+def field_error(
+    location: Sequence[str | int], message: str, *, kind: str = "value_error"
+) -> RequestValidationError:
     """A 422 about one field, e.g. ``field_error(("body", "action"), "...")``."""
     return RequestValidationError(
-        [{"type": "value_error", "loc": tuple(location), "msg": message, "input": None}]
+        [{"type": kind, "loc": tuple(location), "msg": message, "input": None}]
     )
 
 

@@ -44,7 +44,7 @@ def _command(body: CommandIn) -> Command:
         message = str(first["msg"]).removeprefix("Value error, ")
         if not location:  # a check across fields: "dim needs level_pct"
             location = [message.rsplit(" ", 1)[-1]] if " needs " in message else ["action"]
-        raise field_error(("body", *location), message) from None
+        raise field_error(("body", *location), message, kind=str(first["type"])) from None
 
 
 def _targets(body: CommandIn, registry: Registry) -> tuple[str, list[DeviceRecord]]:

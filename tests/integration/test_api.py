@@ -194,6 +194,25 @@ async def test_a_malformed_command_is_422_naming_the_field_and_sends_nothing(
     assert await audited(harness) == 0
 
 
+async def test_the_answer_to_an_out_of_range_level_is_the_one_the_readme_shows(
+    harness: Harness,
+) -> None:
+    async with harness.client() as client:
+        answer = await client.post(
+            "/commands", json={**DIM, "level_pct": 300}, headers=harness.headers("operate")
+        )
+    assert answer.json() == {
+        "detail": [
+            {
+                "loc": ["body", "level_pct"],
+                "field": "level_pct",
+                "msg": "Input should be less than or equal to 100",
+                "type": "less_than_equal",
+            }
+        ]
+    }
+
+
 async def test_a_huge_body_is_refused_before_it_is_read(harness: Harness) -> None:
     huge = b'{"device_id": "SL-0001", "action": "reboot", "pad": "' + b"x" * 200_000 + b'"}'
     async with harness.client() as client:
