@@ -15,6 +15,9 @@ replayed time (a scenario run at 600× speed), where arrival time means nothing.
 
 A reading older than the device's latest (out of order) still enters windows and counts, but does
 not overwrite the latest state; an exact repeat (same ``ts`` and ``seq``) is ignored.
+
+Long because: not yet split along its seams (compilation, judgement, lifecycle, gates,
+inhibition); issue 9 splits it.
 """
 
 from __future__ import annotations

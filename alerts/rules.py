@@ -13,6 +13,9 @@ condition, and says how loud (severity), who (labels), what (summary) and how to
         condition: {type: threshold, field: approaches.queue_veh, above: 25, clear: 15}
 
 Errors name the file, line, rule and field: ``rules.yaml:12: rule 'x': field 'above': ...``.
+
+Long because: the rule schema is one strict model per condition type, each with its own
+cross-field check, and the loader that reports their errors by file:line sits beside them.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ One worker::
     gateway = Gateway(config, registry, store, sink=engine)   # store: ingest.DurableStore
     await gateway.run()                                        # until cancelled; flushes first
 
-``python -m gateway CONFIG.json`` runs a worker as its own process (see ``gateway.__main__``).
+``smartcity gateway`` assembles and runs it from settings (``smartcity.assembly``).
 """
 
 from gateway.config import GatewayConfig, UnknownDevices

@@ -9,6 +9,9 @@ Tasks, in one ``TaskGroup``::
 and sequence state in receive order, and turns the batch into points (readings and dead letters
 alike). Several ``write`` tasks make batches durable at once; a batch is acknowledged only after
 ``store`` returned, and handed to the rule engine in the order the batches were made.
+
+Long because: the service's tasks (collect, write, acknowledge, stats, health) share one
+batch state; receiving, presence, sequence and dead letters are already modules of their own.
 """
 
 from __future__ import annotations

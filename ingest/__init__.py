@@ -7,20 +7,10 @@ The gateway calls, per batch of decoded messages::
 
 with ``store`` a ``DurableStore(writer, Spool(spool_config), store_config)`` entered as an async
 context manager, and ``writer`` an ``InfluxV1Writer`` or ``InfluxV2Writer``. A benchmark may
-call a writer directly: ``await writer.write(encode_lines(points))``, or use
-``measure_writer(writer, sample_points(300_000), batch_points=5_000, concurrency=4)``,
-``measure_encode(50_000)`` and ``measure_spool(...)``, which return frozen figures.
+call a writer directly: ``await writer.write(encode_lines(points))``; the measurements of this
+path live with the other benchmarks, in ``smartcity.bench``.
 """
 
-from ingest.bench import (
-    EncodeFigures,
-    SpoolFigures,
-    WriteFigures,
-    measure_encode,
-    measure_spool,
-    measure_writer,
-    sample_points,
-)
 from ingest.bootstrap import (
     DOWNSAMPLED_POLICY,
     RAW_POLICY,
@@ -72,7 +62,6 @@ __all__ = [
     "BootstrapResult",
     "Durability",
     "DurableStore",
-    "EncodeFigures",
     "FieldValue",
     "InfluxV1Config",
     "InfluxV1Writer",
@@ -86,13 +75,11 @@ __all__ = [
     "SpoolConfig",
     "SpoolCorrupt",
     "SpoolError",
-    "SpoolFigures",
     "SpoolFull",
     "SpoolWriteFailed",
     "StoreConfig",
     "StoreUnavailable",
     "WriteFailed",
-    "WriteFigures",
     "Writer",
     "bootstrap_bucket",
     "bootstrap_database",
@@ -100,11 +87,7 @@ __all__ = [
     "downsampling_tasks_flux",
     "encode_line",
     "encode_lines",
-    "measure_encode",
-    "measure_spool",
-    "measure_writer",
     "plate_hash",
     "point_time_ns",
     "points_from_message",
-    "sample_points",
 ]

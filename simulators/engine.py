@@ -3,6 +3,9 @@
 Pure: no I/O and no wall clock. ``step(t)`` is what every device reports at simulated time
 ``t``; the transport decides when and over which connection it goes out. The same registry,
 seed, scenario and sequence of ``t`` give the same bytes.
+
+Long because: one class steps every device (reading, sensor faults, status, delivery,
+commands) over one seeded state that each of those parts reads and changes.
 """
 
 from __future__ import annotations

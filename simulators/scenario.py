@@ -12,6 +12,9 @@ A scenario file (YAML)::
 ``at`` is a local clock time on the scenario's first day (``26:10`` is 02:10 the next day) or an
 offset from the start (``+90m``); ``for`` and ``duration`` take ``s``, ``m``, ``h``, ``d``
 (``1h30m``). Named scenarios ship in ``config/scenarios/``.
+
+Long because: the scenario file's schema, its timeline and its loader belong together: the
+loader's errors name the schema's fields and the timeline's times.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from smartcity import cli_alerts, cli_api, cli_bench, cli_platform, cli_rules, cli_simulate
+from smartcity import cli_alerts, cli_api, cli_platform, cli_rules, cli_simulate
+from smartcity.bench import cli as cli_bench
 
 __all__ = ["app", "main"]
 

@@ -38,7 +38,7 @@ def serve(ctx: typer.Context) -> None:
     SMARTCITY_INFLUX_URL for its health), on SMARTCITY_API_HOST:SMARTCITY_API_PORT."""
     if ctx.invoked_subcommand is not None:
         return
-    from smartcity.api_wiring import build_api
+    from smartcity.assembly import build_api
     from smartcity.platform import install_signal_handlers
 
     settings = _settings()
@@ -72,7 +72,7 @@ def create(
     scope: Annotated[Scope, typer.Option("--scope", help="read, operate or admin")] = Scope.READ,
 ) -> None:
     """Make a token and print it, once: only its hash is kept."""
-    from smartcity.api_wiring import token_store
+    from smartcity.assembly import token_store
 
     store = token_store(_settings())
     try:
@@ -90,7 +90,7 @@ def create(
 @token_app.command("list")
 def list_tokens() -> None:
     """List the live tokens (never their secrets)."""
-    from smartcity.api_wiring import token_store
+    from smartcity.assembly import token_store
 
     try:
         records = token_store(_settings()).list()
@@ -108,7 +108,7 @@ def revoke(
     key: Annotated[str, typer.Argument(help="the token's id or name")],
 ) -> None:
     """Revoke a token; a running API refuses it from the next request."""
-    from smartcity.api_wiring import token_store
+    from smartcity.assembly import token_store
 
     try:
         record = token_store(_settings()).revoke(key)

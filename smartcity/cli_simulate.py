@@ -22,49 +22,13 @@ from rich.table import Table
 
 import devices
 import simulators
+from smartcity.assembly import fleet_registry, load_config, run_config, scenario_by_name
 from smartcity.settings import Settings, load_settings
 
-__all__ = ["app", "fleet_registry", "run_config", "scenario_by_name"]
+__all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True)
 console = Console(stderr=True)
-
-
-def run_config(settings: Settings, mqtt_url: str, **overrides: Any) -> simulators.FleetRunConfig:
-    """A ``FleetRunConfig`` from the settings, with keyword overrides (``speed=720`` …)."""
-    values: dict[str, Any] = {
-        "mqtt_url": mqtt_url,
-        "seed": settings.simulate_seed,
-        "interval_s": settings.simulate_interval_s,
-        "speed": settings.simulate_speed,
-        "start": None,
-        "end": None,
-        "scenario": None,
-        "connections": settings.simulate_connections,
-        "dedicated_max": settings.simulate_dedicated_max,
-        "inflight_max": settings.simulate_inflight_max,
-        "client_id_prefix": settings.simulate_client_id_prefix,
-        "connect_timeout_s": settings.simulate_connect_timeout_s,
-        "shutdown_timeout_s": settings.shutdown_timeout_s,
-    }
-    values.update(overrides)
-    return simulators.FleetRunConfig(**values)
-
-
-def scenario_by_name(settings: Settings, name_or_path: str) -> simulators.Scenario:
-    """A shipped scenario by name (``pollution-spill``) or any scenario file by path."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = settings.simulate_scenarios_dir / f"{name_or_path}.yaml"
-    return simulators.load_scenario(path)
-
-
-def fleet_registry(path: Path) -> devices.Registry:
-    """A registry from a fleet file (counts) or from a registry file (a device list)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if "\ndevices:" in text or text.startswith("devices:"):
-        return devices.load_registry(path)
-    return simulators.generate_registry(simulators.load_fleet_spec(path))
 
 
 @app.command()
@@ -253,20 +217,14 @@ def load(
     """Load a broker with a simulated city spread over processes; print the achieved rate."""
     settings = load_settings()
     with _broker(settings, mqtt_url) as url:
-        config = simulators.LoadConfig(
-            mqtt_url=url,
-            fleet=simulators.scaled_fleet_spec(devices_count),
-            seed=settings.simulate_seed,
+        config = load_config(
+            settings,
+            url,
+            devices_count=devices_count,
             processes=processes,
             rate_msg_s=rate,
             duration_s=duration_s,
             qos=qos,
-            connections=settings.simulate_connections,
-            inflight_max=settings.simulate_inflight_max,
-            interval_s=settings.simulate_interval_s,
-            start_s=datetime.now(UTC).timestamp(),
-            client_id_prefix=f"{settings.simulate_client_id_prefix}-load",
-            connect_timeout_s=settings.simulate_connect_timeout_s,
         )
         with console.status(f"{processes} processes publishing for {duration_s:g} s …"):
             result = simulators.run_load(config)
@@ -279,7 +237,7 @@ def bench(
     results_dir: Annotated[Path, typer.Option("--results-dir")] = Path("bench/results"),
 ) -> None:
     """Publish rates (one process, multi-process, the broker's own limit) and memory, as JSON."""
-    from smartcity.bench_simulate import run_benchmark
+    from smartcity.bench.simulate import run_benchmark
 
     typer.echo(json.dumps(run_benchmark(quick=quick, results_dir=results_dir), indent=2))
 

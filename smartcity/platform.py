@@ -22,26 +22,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import aiomqtt
-
 import alerts
 import simulators
-from devices import Registry, load_registry, parse_broker_url
+from devices import Registry, load_registry
 from gateway import Gateway
-from ingest import DurableStore, Spool, bootstrap_database
+from ingest import DurableStore
 from smartcity import console as live
-from smartcity.alerts_wiring import alert_listeners, alerts_config
-from smartcity.api_wiring import build_api
-from smartcity.cli_simulate import fleet_registry, run_config, scenario_by_name
+from smartcity.assembly import (
+    alert_engine,
+    build_api,
+    durable_store,
+    fleet_registry,
+    gateway_config,
+    owned_devices,
+    run_config,
+    scenario_by_name,
+)
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
-from smartcity.wiring import (
-    bootstrap_config,
-    gateway_config,
-    influx_writer,
-    spool_config,
-    store_config,
-)
 
 __all__ = [
     "Endpoints",
@@ -50,6 +48,7 @@ __all__ = [
     "local_endpoints",
     "replay_start",
     "run_platform",
+    "state_paths",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,12 +73,31 @@ class PlatformOptions:
     scenario: str | None = None
     speed: float | None = None
     console: bool = True
+    # smartcity gateway: the worker SMARTCITY_GATEWAY_WORKER_INDEX of SMARTCITY_GATEWAY_WORKERS;
+    # smartcity up: one gateway for the whole fleet, in this process
+    partitioned: bool = False
     api: bool = True  # the operators' API, on SMARTCITY_API_PORT (unset: off)
 
 
 def endpoints_file(settings: Settings) -> Path:
     """Where a running platform writes its endpoints, for ``smartcity status``."""
-    return Path(settings.data_dir) / "endpoints.json"
+    return state_paths(settings)["endpoints"]
+
+
+def state_paths(settings: Settings) -> dict[str, Path]:
+    """Everything a platform writes, by what it is: under the data folder unless a setting
+    places it elsewhere, so two platforms with two data folders share nothing."""
+    data = Path(settings.data_dir)
+    return {
+        "mosquitto": data / "mosquitto",
+        "influxdb": data / "influxdb",
+        "endpoints": data / "endpoints.json",
+        "spool": settings.spool_dir,
+        "alerts_state": settings.alerts_state_path,
+        "api_tokens": settings.api_tokens_file,
+        "api_commands": settings.api_commands_path,
+        "log": settings.log_file,
+    }
 
 
 @contextlib.contextmanager
@@ -91,7 +109,7 @@ def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
         mqtt_url = settings.mqtt_url
         if mqtt_url is None:
             broker = LocalMosquitto(
-                Path(settings.data_dir) / "mosquitto", port=settings.local_mqtt_port
+                state_paths(settings)["mosquitto"], port=settings.local_mqtt_port
             )
             stack.enter_context(broker)
             mqtt_url = broker.url
@@ -100,7 +118,7 @@ def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
         influx_url = settings.influx_url
         if influx_url is None:
             database = LocalInfluxDB(
-                Path(settings.data_dir) / "influxdb", port=settings.local_influx_port
+                state_paths(settings)["influxdb"], port=settings.local_influx_port
             )
             stack.enter_context(database)
             influx_url = database.url
@@ -159,21 +177,19 @@ def _registry(settings: Settings, *, demo: bool) -> Registry:
 async def _serve(
     settings: Settings, options: PlatformOptions, registry: Registry, endpoints: Endpoints
 ) -> None:
-    if settings.influx_api == "v1":
-        await bootstrap_database(bootstrap_config(settings, endpoints.influx_url))
-    writer = influx_writer(settings, endpoints.influx_url)
     fleet_stats = simulators.SimulationStats()
+    config = (
+        gateway_config(settings, endpoints.mqtt_url)
+        if options.partitioned
+        else gateway_config(settings, endpoints.mqtt_url, worker_index=0, worker_count=1)
+    )
     async with (
-        writer,
-        DurableStore(writer, Spool(spool_config(settings)), store_config(settings)) as store,
-        _alert_engine(settings, options, registry, endpoints, store) as engine,
+        durable_store(settings, endpoints.influx_url) as store,
+        _alert_engine(
+            settings, options, owned_devices(registry, config), endpoints, store
+        ) as engine,
     ):
-        gateway = Gateway(
-            gateway_config(settings, endpoints.mqtt_url, worker_count=1),
-            registry,
-            store,
-            sink=engine,
-        )
+        gateway = Gateway(config, registry, store, sink=engine)
         async with asyncio.TaskGroup() as group:
             group.create_task(gateway.run(), name="gateway")
             await gateway.ready.wait()
@@ -219,25 +235,13 @@ async def _alert_engine(
     if not options.engine:
         yield None
         return
-    rules = alerts.load_rules(settings.rules_path)
-    endpoint = parse_broker_url(endpoints.mqtt_url)
-    async with aiomqtt.Client(
-        endpoint.host,
-        endpoint.port,
-        username=endpoint.username,
-        password=endpoint.password,
-        identifier=f"{settings.gateway_client_id}-alerts",
-        timeout=settings.alerts_notify_timeout_s,
-    ) as client:
-        engine = alerts.AlertEngine(
-            alerts_config(settings),
-            rules,
-            registry,
-            settings.alerts_state_path,
-            listeners=alert_listeners(settings, mqtt_client=client, store=store),
-        )
-        async with engine:
-            yield engine
+    client_id = f"{settings.gateway_client_id}-alerts"
+    if options.partitioned and settings.gateway_workers > 1:
+        client_id += f"-{settings.gateway_worker_index}of{settings.gateway_workers}"
+    async with alert_engine(
+        settings, registry, endpoints.mqtt_url, store, client_id=client_id
+    ) as engine:
+        yield engine
 
 
 async def _run_demo(

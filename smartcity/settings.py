@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "SettingsInvalid", "load_settings"]
@@ -31,7 +31,11 @@ class Settings(BaseSettings):
     )
 
     # --- where things are --------------------------------------------------------------------
-    data_dir: Path = Field(default=Path(".smartcity"), description="local stack data, spool, state")
+    data_dir: Path = Field(
+        default=Path(".smartcity"),
+        description="everything the platform writes: local servers' data, spool, alert state,"
+        " logs; every path setting left unset lies under it",
+    )
     registry_path: Path = Field(
         default=Path("config/fleet.yaml"), description="the fleet registry the gateway reads"
     )
@@ -94,7 +98,17 @@ class Settings(BaseSettings):
     )
     gateway_keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive")
     gateway_workers: int = Field(
-        default=1, ge=1, le=64, description="worker processes; each owns a partition of devices"
+        default=1,
+        ge=1,
+        le=64,
+        description="`smartcity gateway` processes sharing the fleet; each owns a partition of"
+        " devices",
+    )
+    gateway_worker_index: int = Field(
+        default=0,
+        ge=0,
+        description="which of the SMARTCITY_GATEWAY_WORKERS this `smartcity gateway` process is,"
+        " from 0",
     )
     gateway_batch_max: int = Field(default=2000, ge=1, le=100_000, description="messages a batch")
     gateway_batch_age_s: float = Field(
@@ -167,7 +181,10 @@ class Settings(BaseSettings):
     influx_downsample_for: str = Field(
         default="10m", pattern=r"^(\d+[smhdw])+$", description="how far back each CQ run reaches"
     )
-    spool_dir: Path | None = Field(default=None, description="unset: {data_dir}/spool")
+    spool_dir: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "spool",
+        description="points waiting for InfluxDB; unset: {data_dir}/spool",
+    )
     spool_max_bytes: int = Field(
         default=1024**3,
         ge=1024 * 1024,
@@ -226,8 +243,9 @@ class Settings(BaseSettings):
         default=Path("config/rules"), description="rule file or folder of *.yaml rule files"
     )
     alerts_state_path: Path = Field(
-        default=Path(".smartcity/alerts.sqlite"),
-        description="SQLite file of alert state, acknowledgements and silences",
+        default_factory=lambda data: data["data_dir"] / "alerts.sqlite",
+        description="SQLite file of alert state, acknowledgements and silences;"
+        " unset: {data_dir}/alerts.sqlite",
     )
     alerts_queue_max: int = Field(
         default=1000, ge=1, description="batches of observations waiting for the rule engine"
@@ -265,11 +283,12 @@ class Settings(BaseSettings):
     api_port: int | None = Field(
         default=8000, ge=0, le=65535, description="0: any free port; unset: no API in smartcity up"
     )
-    api_tokens_file: Path | None = Field(
-        default=None, description="hashed API tokens (mode 0600); unset: {data_dir}/api-tokens.json"
+    api_tokens_file: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "api-tokens.json",
+        description="hashed API tokens (mode 0600); unset: {data_dir}/api-tokens.json",
     )
-    api_commands_path: Path | None = Field(
-        default=None,
+    api_commands_path: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "commands.sqlite",
         description="SQLite audit of downlink commands; unset: {data_dir}/commands.sqlite",
     )
     api_command_timeout_s: float = Field(
@@ -295,7 +314,18 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="DEBUG, INFO, WARNING or ERROR"
     )
-    log_file: Path | None = Field(default=None, description="JSON log lines go here; unset: stderr")
+    log_file: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "smartcity.log",
+        description="JSON log lines of `smartcity up` / `gateway`; unset: {data_dir}/smartcity.log",
+    )
+
+    @field_validator("gateway_worker_index")
+    @classmethod
+    def _check_worker_index(cls, value: int, info: ValidationInfo) -> int:
+        workers = info.data.get("gateway_workers")
+        if workers is not None and value >= workers:
+            raise ValueError(f"must be below SMARTCITY_GATEWAY_WORKERS ({workers})")
+        return value
 
     @field_validator("mqtt_url")
     @classmethod
@@ -319,6 +349,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False):
+            if error["type"] == "default_factory_not_called":
+                continue  # a path under a data_dir that is itself invalid, and named above
             name = "SMARTCITY_" + "_".join(str(part) for part in error["loc"]).upper()
             message = str(error["msg"]).removeprefix("Value error, ")
             secret = any(word in name for word in ("KEY", "PASSWORD", "TOKEN"))

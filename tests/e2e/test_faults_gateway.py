@@ -1,11 +1,11 @@
 """The gateway under faults: nothing the broker accepted is lost, nothing is stored twice.
 
-Each test streams QoS 1 readings through a gateway running as its own process
-(``python -m gateway``), breaks something mid-stream, and then checks that InfluxDB holds every
-message the broker acknowledged to the publisher exactly once: the count, and the sum of a field
-whose value each message derives from its device and sequence (so a wrong or mixed-up point
-shows). A point's identity is (measurement, tags, time), so a redelivered message overwrites
-itself; a lost one lowers the count.
+Each test streams QoS 1 readings through ``smartcity gateway`` running as its own process,
+configured by its environment as in production, breaks something mid-stream, and then checks
+that InfluxDB holds every message the broker acknowledged to the publisher exactly once: the
+count, and the sum of a field whose value each message derives from its device and sequence (so
+a wrong or mixed-up point shows). A point's identity is (measurement, tags, time), so a
+redelivered message overwrites itself; a lost one lowers the count.
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ from devices import Registry
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.integration.test_gateway_support import (
     Publisher,
-    WorkerProcess,
     create_database,
     district_subscriptions,
     fleet,
-    gateway_config,
+    gateway_process,
     stored_readings,
     stream,
     unique_district,
@@ -40,9 +39,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 STREAM = 100_000
 
 
-def _subscriptions(registry: object) -> tuple[str, ...]:
-    assert isinstance(registry, Registry)
-    return district_subscriptions(*{record.district for record in registry.values()})
+def _subscription(registry: Registry) -> str:
+    (district,) = {record.district for record in registry.values()}
+    return district_subscriptions(district)[0]
 
 
 def _publish_in_background(
@@ -82,7 +81,7 @@ def _check_exactly_once(
 
 
 @pytest.fixture
-def registry_and_stream() -> tuple[object, list[tuple[str, bytes, float]]]:
+def registry_and_stream() -> tuple[Registry, list[tuple[str, bytes, float]]]:
     registry = fleet(100, district=unique_district())
     return registry, stream(registry, STREAM, int(time.time() * 1000) - 600_000)
 
@@ -92,16 +91,17 @@ def test_a_gateway_killed_again_and_again_loses_nothing_and_stores_nothing_twice
     influxdb: LocalInfluxDB,
     influx_database: str,
     tmp_path: Path,
-    registry_and_stream: tuple[object, list[tuple[str, bytes, float]]],
+    registry_and_stream: tuple[Registry, list[tuple[str, bytes, float]]],
 ) -> None:
     registry, messages = registry_and_stream
     create_database(influxdb.url, influx_database)
-    worker = WorkerProcess(
+    worker = gateway_process(
         tmp_path,
-        gateway_config(mosquitto.port, subscriptions=_subscriptions(registry)),
         registry,
-        influxdb.url,
-        influx_database,  # type: ignore[arg-type]
+        mqtt_port=mosquitto.port,
+        influx_url=influxdb.url,
+        database=influx_database,
+        gateway_subscription=_subscription(registry),
     )
     worker.start()
     publisher = Publisher(mosquitto.port)
@@ -125,17 +125,18 @@ def test_influxdb_down_for_a_minute_is_a_delay_not_a_loss(
     mosquitto: LocalMosquitto,
     make_influxdb: Callable[..., LocalInfluxDB],
     tmp_path: Path,
-    registry_and_stream: tuple[object, list[tuple[str, bytes, float]]],
+    registry_and_stream: tuple[Registry, list[tuple[str, bytes, float]]],
 ) -> None:
     registry, messages = registry_and_stream
     influx = make_influxdb()
     create_database(influx.url, "faults")
-    worker = WorkerProcess(
+    worker = gateway_process(
         tmp_path,
-        gateway_config(mosquitto.port, subscriptions=_subscriptions(registry)),
         registry,
-        influx.url,
-        "faults",  # type: ignore[arg-type]
+        mqtt_port=mosquitto.port,
+        influx_url=influx.url,
+        database="faults",
+        gateway_subscription=_subscription(registry),
     )
     worker.start()
     publisher = Publisher(mosquitto.port)
@@ -160,17 +161,18 @@ def test_a_mosquitto_restart_mid_stream_loses_nothing(
     influxdb: LocalInfluxDB,
     influx_database: str,
     tmp_path: Path,
-    registry_and_stream: tuple[object, list[tuple[str, bytes, float]]],
+    registry_and_stream: tuple[Registry, list[tuple[str, bytes, float]]],
 ) -> None:
     registry, messages = registry_and_stream
     broker = make_mosquitto()
     create_database(influxdb.url, influx_database)
-    worker = WorkerProcess(
+    worker = gateway_process(
         tmp_path,
-        gateway_config(broker.port, subscriptions=_subscriptions(registry)),
         registry,
-        influxdb.url,
-        influx_database,  # type: ignore[arg-type]
+        mqtt_port=broker.port,
+        influx_url=influxdb.url,
+        database=influx_database,
+        gateway_subscription=_subscription(registry),
     )
     worker.start()
     publisher = Publisher(broker.port)
@@ -217,12 +219,13 @@ def test_a_full_spool_disk_holds_messages_at_the_broker_until_influxdb_returns(
     influx = make_influxdb()
     create_database(influx.url, "diskfull")
     with _small_disk(tmp_path / "spool", "2m") as real_disk:
-        worker = WorkerProcess(
+        worker = gateway_process(
             tmp_path,
-            gateway_config(mosquitto.port, subscriptions=_subscriptions(registry)),
-            registry,  # type: ignore[arg-type]
-            influx.url,
-            "diskfull",
+            registry,
+            mqtt_port=mosquitto.port,
+            influx_url=influx.url,
+            database="diskfull",
+            gateway_subscription=_subscription(registry),
             spool_dir=tmp_path / "spool",
             # without a small disk to fill, the spool's own bound stands in for it
             spool_max_bytes=512 * 1024 * 1024 if real_disk else 2 * 1024 * 1024,

@@ -1,7 +1,8 @@
 """A reading travels from a simulated device to InfluxDB: every kind, field by field.
 
-The real stack (Mosquitto, InfluxDB 1.6), the real gateway and the real simulator; the test
-listens on the broker beside the gateway to know what was sent, then reads it back with InfluxQL.
+The real stack (Mosquitto, InfluxDB 1.6), ``smartcity gateway`` as its own process, configured
+as in production, and the real simulator; the test listens on the broker beside the gateway to
+know what was sent, then reads it back with InfluxQL.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,19 +23,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 import simulators
 from devices import Kind, Registry, device_subscriptions, load_registry, parse_topic
-from gateway import Gateway
-from ingest import DurableStore, Spool, bootstrap_database
-from smartcity.cli_simulate import run_config
+from smartcity.assembly import run_config
+from smartcity.bench.gateway_process import GatewayProcess
 from smartcity.settings import Settings, load_settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
-from smartcity.wiring import (
-    bootstrap_config,
-    gateway_config,
-    influx_writer,
-    spool_config,
-    store_config,
-)
-from tests.support import influx_query
+from tests.support import influx_query, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATE_KEY = "walking-skeleton-key"
@@ -94,54 +86,71 @@ def settings_for(tmp_path: Path, database: str) -> Settings:
     )
 
 
+def gateway_for(
+    settings: Settings, mosquitto: LocalMosquitto, influxdb: LocalInfluxDB
+) -> GatewayProcess:
+    """``smartcity gateway`` as its own process, configured by its environment as in production."""
+    return GatewayProcess(
+        settings.data_dir / "gateway",
+        {
+            "mqtt_url": mosquitto.url,
+            "influx_url": influxdb.url,
+            "influx_database": settings.influx_database,
+            "registry_path": ROOT / "config" / "fleet.yaml",
+            "rules_path": ROOT / "config" / "rules",
+            "plate_hash_key": PLATE_KEY,
+            "gateway_client_id": settings.gateway_client_id,
+            "gateway_ts_past_max_s": settings.gateway_ts_past_max_s,
+            "spool_fsync": "never",
+            "log_level": "WARNING",
+        },
+        cwd=settings.data_dir,
+    )
+
+
 async def run_city(
     settings: Settings,
     registry: Registry,
     mosquitto: LocalMosquitto,
-    influxdb: LocalInfluxDB,
+    gateway: GatewayProcess,
     *,
     start: datetime,
     rounds: int,
     garbage: list[tuple[str, bytes]],
-) -> Gateway:
-    """Gateway up, simulated city for ``rounds`` report rounds (backfill), garbage mixed in."""
-    await bootstrap_database(bootstrap_config(settings, influxdb.url))
-    writer = influx_writer(settings, influxdb.url)
-    async with (
-        writer,
-        DurableStore(writer, Spool(spool_config(settings)), store_config(settings)) as store,
-    ):
-        gateway = Gateway(gateway_config(settings, mosquitto.url, worker_count=1), registry, store)
-        async with asyncio.TaskGroup() as group:
-            running = group.create_task(gateway.run())
-            await asyncio.wait_for(gateway.ready.wait(), 30)
-            config = run_config(
-                settings,
-                mosquitto.url,
-                speed=0.0,
-                start=start,
-                end=start + timedelta(seconds=settings.simulate_interval_s * rounds),
-                client_id_prefix=f"skeleton-{settings.influx_database}",
-                dedicated_max=4,
-            )
-            stats = simulators.SimulationStats()
-            fleet = group.create_task(simulators.run_fleet(config, registry, stats=stats))
-            publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="skeleton-garbage")
-            publisher.connect("127.0.0.1", mosquitto.port)
-            publisher.loop_start()
-            for topic, payload in garbage:
-                publisher.publish(topic, payload, qos=1).wait_for_publish(10)
-                await asyncio.sleep(0.05)
-            publisher.loop_stop()
-            publisher.disconnect()
-            await asyncio.wait_for(fleet, 120)
-            expected = stats.messages_published + len(garbage)
-            async with asyncio.timeout(60):
-                # polling the figures the gateway exposes is exactly what an operator does
-                while gateway.stats().received < expected or gateway.stats().in_flight:  # noqa: ASYNC110
-                    await asyncio.sleep(0.1)
-            running.cancel()
-    return gateway
+) -> None:
+    """Simulated city for ``rounds`` report rounds (backfill) through a running gateway,
+    garbage mixed in; returns once the gateway has handled every message."""
+    config = run_config(
+        settings,
+        mosquitto.url,
+        speed=0.0,
+        start=start,
+        end=start + timedelta(seconds=settings.simulate_interval_s * rounds),
+        client_id_prefix=f"skeleton-{settings.influx_database}",
+        dedicated_max=4,
+    )
+    stats = simulators.SimulationStats()
+    async with asyncio.TaskGroup() as group:
+        fleet = group.create_task(simulators.run_fleet(config, registry, stats=stats))
+        publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="skeleton-garbage")
+        publisher.connect("127.0.0.1", mosquitto.port)
+        publisher.loop_start()
+        for topic, payload in garbage:
+            publisher.publish(topic, payload, qos=1).wait_for_publish(10)
+            await asyncio.sleep(0.05)
+        publisher.loop_stop()
+        publisher.disconnect()
+        await asyncio.wait_for(fleet, 120)
+    expected = stats.messages_published + len(garbage)
+
+    def handled() -> bool:
+        return (
+            gateway.metric("gateway_messages_received") >= expected
+            and gateway.metric("gateway_messages_in_flight") == 0
+        )
+
+    # polling the figures the gateway exposes is exactly what an operator does
+    assert await asyncio.to_thread(wait_for, handled, timeout_s=60)
 
 
 def test_readings_of_every_kind_arrive_in_influxdb_field_by_field(
@@ -150,7 +159,6 @@ def test_readings_of_every_kind_arrive_in_influxdb_field_by_field(
     influx_database: str,
     listener: Listener,
     tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = settings_for(tmp_path, influx_database)
     registry = load_registry(ROOT / "config" / "fleet.yaml")
@@ -162,18 +170,25 @@ def test_readings_of_every_kind_arrive_in_influxdb_field_by_field(
         (f"city/{light.district}/streetlight/NOBODY-1/telemetry", b"{}"),
     ]
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-    caplog.set_level(logging.WARNING, logger="gateway")
-
-    gateway = asyncio.run(
-        run_city(settings, registry, mosquitto, influxdb, start=start, rounds=3, garbage=garbage)
-    )
+    gateway = gateway_for(settings, mosquitto, influxdb)
+    gateway.start()
+    try:
+        asyncio.run(
+            run_city(settings, registry, mosquitto, gateway, start=start, rounds=3, garbage=garbage)
+        )
+        rejected = gateway.metric("gateway_messages_rejected")
+    finally:
+        assert gateway.stop() == 0
 
     # The malformed messages were rejected with a reason, and the gateway went on.
-    stats = gateway.stats()
-    assert stats.rejected == len(garbage)
-    rejections = [r for r in caplog.records if r.getMessage() == "message_dead_lettered"]
+    assert rejected == len(garbage)
+    events = [
+        orjson.loads(line)
+        for line in (gateway.data_dir / "smartcity.log").read_text(encoding="utf-8").splitlines()
+    ]
+    rejections = [event for event in events if event["event"] == "message_dead_lettered"]
     assert len(rejections) == len(garbage)
-    assert all(getattr(record, "reason", "") for record in rejections)
+    assert all(event.get("reason") for event in rejections)
 
     sent = listener.sent()
     valid = [(topic, payload) for topic, payload in sent if (topic, payload) not in garbage]

@@ -25,7 +25,7 @@ from alerts import AlertEngine, AlertsConfig, load_rules
 from devices import Registry, load_registry
 from gateway import Gateway
 from ingest import DurableStore, InfluxV1Writer, Spool
-from smartcity.alerts_wiring import alert_listeners, alerts_config
+from smartcity.assembly import alert_listeners, alerts_config
 from smartcity.settings import load_settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.integration.test_gateway_support import (

@@ -19,11 +19,11 @@ from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.integration.test_gateway_support import (
     STORE_CONFIG,
     Publisher,
-    WorkerProcess,
     create_database,
     district_subscriptions,
     fleet,
     gateway_config,
+    gateway_process,
     influx_config,
     running_gateway,
     spool_config,
@@ -56,8 +56,14 @@ def test_sigterm_flushes_and_acks_so_a_restart_receives_nothing_again(
     registry = fleet(10, district=district)
     messages = stream(registry, 20_000, int(time.time() * 1000) - 60_000)
     create_database(influxdb.url, influx_database)
-    config = gateway_config(mosquitto.port, subscriptions=district_subscriptions(district))
-    worker = WorkerProcess(tmp_path, config, registry, influxdb.url, influx_database)
+    worker = gateway_process(
+        tmp_path,
+        registry,
+        mqtt_port=mosquitto.port,
+        influx_url=influxdb.url,
+        database=influx_database,
+        gateway_subscription=district_subscriptions(district)[0],
+    )
     worker.start()
     publisher = Publisher(mosquitto.port)
     try:

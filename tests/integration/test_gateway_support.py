@@ -2,18 +2,14 @@
 
 A fleet of streetlights, payloads whose content can be checked back from InfluxDB, a QoS 1
 publisher that counts what the broker accepted, and ways to run a gateway in this process or as
-its own process (``python -m gateway``).
+its own process (``smartcity gateway``, configured by its environment as in production).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
@@ -36,7 +32,7 @@ from ingest import (
     SpoolConfig,
     StoreConfig,
 )
-from smartcity.stack import free_port
+from smartcity.bench.gateway_process import GatewayProcess
 from tests.support import influx_query, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -254,112 +250,49 @@ def dead_letters(url: str, database: str) -> list[dict[str, Any]]:
     return influx_query(url, database, 'SELECT * FROM "deadletter"')
 
 
-class WorkerProcess:
-    """A gateway worker as a real process, ``python -m gateway``, killable with SIGKILL."""
+# What the tests change from the settings' defaults: small timeouts, no fsync (speed), stats
+# every second, and a window and hand-off large enough for 100,000-message bursts.
+TEST_SETTINGS: dict[str, object] = {
+    "influx_timeout_s": 5.0,
+    "ingest_retry_initial_s": 0.2,
+    "ingest_retry_max_s": 2.0,
+    "spool_fsync": "never",
+    "spool_segment_max_bytes": 4 * 1024 * 1024,
+    "gateway_receive_max": 20_000,
+    "gateway_queue_max": 40_000,
+    "gateway_keepalive_s": 10,
+    "gateway_stats_interval_s": 1.0,
+    "plate_hash_key": "test-key",
+    "log_level": "WARNING",
+}
 
-    def __init__(
-        self,
-        workdir: Path,
-        config: GatewayConfig,
-        registry: Registry,
-        url: str,
-        database: str,
-        *,
-        spool_max_bytes: int = 512 * 1024 * 1024,
-        spool_dir: Path | None = None,
-        name: str = "worker",
-    ) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        registry_path = workdir / "fleet.yaml"
-        if not registry_path.exists():
-            dump_registry(registry, registry_path)
-        self.ready_file = workdir / f"{name}.ready"
-        self.log_path = workdir / f"{name}.log"
-        section = {name: getattr(config, name) for name in GatewayConfig.__dataclass_fields__}
-        section["plate_hash_key"] = config.plate_hash_key.decode()
-        section["subscriptions"] = list(config.subscriptions)
-        if section["metrics_port"] == 0:
-            section["metrics_port"] = free_port()
-        self.document = {
-            "gateway": section,
-            "registry_path": str(registry_path),
-            "influx": {"url": url, "database": database, "timeout_s": 5.0},
-            "spool": {
-                "directory": str(spool_dir or workdir / f"{name}-spool"),
-                "max_bytes": spool_max_bytes,
-                "segment_max_bytes": 4 * 1024 * 1024,
-                "fsync": "never",
-            },
-            "store": {"max_in_flight": 4, "retry_initial_s": 0.2, "retry_max_s": 2.0},
-            "ready_file": str(self.ready_file),
-            "log_level": "WARNING",
-        }
-        self.config_path = workdir / f"{name}.json"
-        self.config_path.write_text(json.dumps(self.document))
-        self.process: subprocess.Popen[bytes] | None = None
-        self.metrics_port = int(section["metrics_port"])
 
-    def start(self, timeout_s: float = 30) -> None:
-        for _ in range(3):
-            if self._start_once(timeout_s):
-                return
-            if "Address already in use" not in self.log_path.read_text():
-                break
-            # another process took the metrics port free_port() found: pick another
-            self.metrics_port = free_port()
-            self.document["gateway"]["metrics_port"] = self.metrics_port
-            self.config_path.write_text(json.dumps(self.document))
-        raise AssertionError(f"gateway did not start; log:\n{self.log_path.read_text()}")
-
-    def _start_once(self, timeout_s: float) -> bool:
-        self.ready_file.unlink(missing_ok=True)
-        self.log_path.write_bytes(b"")
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", str(self.config_path)],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        process = self.process
-        started = wait_for(
-            lambda: self.ready_file.exists() or process.poll() is not None,
-            timeout_s=timeout_s,
-            interval_s=0.05,
-        )
-        if started and self.ready_file.exists():
-            return True
-        self.kill()
-        return False
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        return self.process.returncode
-
-    def metrics(self) -> str:
-        return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
-
-    def metric(self, name: str) -> float:
-        """The sum of a metric's samples (all labels)."""
-        total = 0.0
-        for line in self.metrics().splitlines():
-            sample = line.split("{", 1)[0].split(" ", 1)[0]
-            if sample in (name, name + "_total"):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
+def gateway_process(
+    workdir: Path,
+    registry: Registry,
+    *,
+    mqtt_port: int,
+    influx_url: str,
+    database: str,
+    name: str = "gateway",
+    engine: bool = True,
+    **settings: object,
+) -> GatewayProcess:
+    """``smartcity gateway`` as its own process, configured by its environment as in
+    production: the registry, broker and database given, its data in ``workdir/name``,
+    ``settings`` (Settings field names) over the test defaults."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    registry_path = workdir / "fleet.yaml"
+    if not registry_path.exists():
+        dump_registry(registry, registry_path)
+    values: dict[str, object] = {
+        **TEST_SETTINGS,
+        "mqtt_url": f"mqtt://127.0.0.1:{mqtt_port}",
+        "influx_url": influx_url,
+        "influx_database": database,
+        "registry_path": registry_path,
+        "rules_path": ROOT / "config" / "rules",
+        "gateway_client_id": f"gw-test-{time.monotonic_ns()}",
+        **settings,
+    }
+    return GatewayProcess(workdir / name, values, engine=engine, cwd=workdir)

@@ -1,9 +1,8 @@
-"""Several gateway processes share the fleet without splitting a device between them."""
+"""Several ``smartcity gateway`` processes share the fleet without splitting a device."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,9 @@ from gateway import owner_of
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.integration.test_gateway_support import (
     Publisher,
-    WorkerProcess,
     create_database,
     fleet,
-    gateway_config,
+    gateway_process,
     stored_readings,
     stream,
     unique_district,
@@ -33,15 +31,16 @@ def test_three_workers_store_everything_once_and_each_device_stays_with_one_work
     registry = fleet(30, district=unique_district())
     messages = stream(registry, 6000, int(time.time() * 1000) - 60_000)
     create_database(influxdb.url, influx_database)
-    base = gateway_config(mosquitto.port, worker_count=WORKERS)
     workers = [
-        WorkerProcess(
+        gateway_process(
             tmp_path,
-            replace(base, worker_index=index),
             registry,
-            influxdb.url,
-            influx_database,
+            mqtt_port=mosquitto.port,
+            influx_url=influxdb.url,
+            database=influx_database,
             name=f"worker-{index}",
+            gateway_workers=WORKERS,
+            gateway_worker_index=index,
         )
         for index in range(WORKERS)
     ]

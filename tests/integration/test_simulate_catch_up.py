@@ -15,7 +15,7 @@ import orjson
 
 import devices
 import simulators
-from smartcity.cli_simulate import run_config
+from smartcity.assembly import run_config
 from smartcity.platform import replay_start
 from smartcity.settings import load_settings
 from smartcity.stack import LocalMosquitto

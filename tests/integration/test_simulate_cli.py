@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 import devices
 import simulators
+from smartcity.assembly import run_config
 from smartcity.cli import app
-from smartcity.cli_simulate import run_config
 from smartcity.settings import load_settings
 from smartcity.stack import LocalMosquitto
 from tests.support import wait_for

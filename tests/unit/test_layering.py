@@ -66,3 +66,56 @@ def test_other_rooms_use_only_a_rooms_public_names(room: str) -> None:
                 # ``from room import name`` yields "room" and "room.name": only the latter counts
                 offences.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
     assert offences == []
+
+
+def is_cli_module(path: Path) -> bool:
+    """The command line's own modules: ``cli.py``, ``cli_*.py`` and ``__main__.py`` anywhere
+    under ``smartcity/``. They parse arguments and call the assembly; nothing else imports them."""
+    relative = path.relative_to(ROOT)
+    return relative.parts[0] == "smartcity" and (
+        path.stem == "cli" or path.stem.startswith("cli_") or path.stem == "__main__"
+    )
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_module_outside_the_command_line_imports_a_command_line_module() -> None:
+    """``platform.py`` once took helpers from ``cli_simulate.py``: the front door's logic then
+    lived in an argument parser. Lazy imports inside functions count too."""
+    sources = [path for room in ALLOWED for path in sorted((ROOT / room).rglob("*.py"))]
+    cli_modules = {module_name(path) for path in sources if is_cli_module(path)}
+    assert "smartcity.cli" in cli_modules  # the rule below is about something that exists
+    offences = []
+    for path in sources:
+        if is_cli_module(path):
+            continue
+        for module, line in imports_of(path):
+            if module in cli_modules:
+                offences.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert offences == []
+
+
+LINES_MAX = 400
+BENCHMARKS = ROOT / "smartcity" / "bench"
+
+
+def test_no_module_is_long_without_a_reason_at_its_top() -> None:
+    """One concern per module, a few hundred lines at most (STYLE.md). A module that must be
+    longer says why in its docstring, in a line starting ``Long because:``. The benchmarks are
+    exempt, like the tests."""
+    offences = []
+    for room in ALLOWED:
+        for path in sorted((ROOT / room).rglob("*.py")):
+            if path.is_relative_to(BENCHMARKS):
+                continue
+            text = path.read_text(encoding="utf-8")
+            lines = text.count("\n")
+            if lines <= LINES_MAX:
+                continue
+            docstring = ast.get_docstring(ast.parse(text)) or ""
+            if not any(line.startswith("Long because:") for line in docstring.splitlines()):
+                offences.append(f"{path.relative_to(ROOT)}: {lines} lines and no 'Long because:'")
+    assert offences == []

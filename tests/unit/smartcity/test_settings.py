@@ -51,3 +51,61 @@ def test_settings_cannot_change_once_read() -> None:
     settings = load_settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.gateway_batch_max = 3  # type: ignore[misc]
+
+
+# Paths the platform reads and never writes: configuration shipped in the checkout.
+INPUTS = {"registry_path", "rules_path", "simulate_fleet_path", "simulate_scenarios_dir"}
+
+
+def test_two_data_dirs_share_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Two platforms run from one checkout with different data dirs once shared their alert
+    state. Every path a platform writes, and every path setting that is not configuration it
+    only reads, follows SMARTCITY_DATA_DIR when left unset."""
+    from smartcity.platform import state_paths
+
+    written: dict[str, set[Path]] = {}
+    for name in ("a", "b"):
+        monkeypatch.setenv("SMARTCITY_DATA_DIR", str(tmp_path / name))
+        settings = load_settings()
+        paths = state_paths(settings)
+        path_settings = {
+            field: value
+            for field, value in settings.model_dump().items()
+            if isinstance(value, Path) and field not in INPUTS and field != "data_dir"
+        }
+        # a new path setting must be derived from the data dir and listed in state_paths
+        assert set(path_settings.values()) <= set(paths.values())
+        for what, path in paths.items():
+            assert path.is_relative_to(tmp_path / name), f"{what}: {path}"
+        written[name] = set(paths.values())
+    assert not written["a"] & written["b"]
+
+
+def test_a_path_set_explicitly_stays_where_it_was_put(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SMARTCITY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SMARTCITY_ALERTS_STATE_PATH", str(tmp_path / "shared" / "alerts.sqlite"))
+    settings = load_settings()
+    assert settings.alerts_state_path == tmp_path / "shared" / "alerts.sqlite"
+    assert settings.spool_dir == tmp_path / "data" / "spool"
+
+
+def test_a_bad_data_dir_is_named_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsInvalid) as caught:
+        load_settings(data_dir=[1])
+    message = str(caught.value)
+    assert "SMARTCITY_DATA_DIR" in message
+    assert "SMARTCITY_ALERTS_STATE_PATH" not in message
+
+
+def test_a_worker_index_beyond_the_workers_names_both_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SMARTCITY_GATEWAY_WORKERS", "3")
+    monkeypatch.setenv("SMARTCITY_GATEWAY_WORKER_INDEX", "3")
+    with pytest.raises(SettingsInvalid) as caught:
+        load_settings()
+    assert "SMARTCITY_GATEWAY_WORKER_INDEX='3': must be below SMARTCITY_GATEWAY_WORKERS (3)" in str(
+        caught.value
+    )

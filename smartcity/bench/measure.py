@@ -17,11 +17,7 @@ from pathlib import Path
 import orjson
 
 from devices import DeviceRecord, Message, decode_message
-from ingest.config import SpoolConfig
-from ingest.lineprotocol import encode_lines
-from ingest.points import Point, points_from_message
-from ingest.spool import Spool
-from ingest.writer import Writer
+from ingest import Point, Spool, SpoolConfig, Writer, encode_lines, points_from_message
 
 __all__ = [
     "EncodeFigures",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest import measure_encode, measure_spool, sample_points
+from smartcity.bench.measure import measure_encode, measure_spool, sample_points
 
 
 def entries(folder: Path) -> list[Path]:

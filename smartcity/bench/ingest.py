@@ -6,8 +6,9 @@ folder, and stops by itself (bounded counts and durations). Figures:
 - **limits**: Mosquitto delivering a queued backlog to a null subscriber (``mosquitto_sub``),
   paho-mqtt's raw QoS 1 receive rate with no work per message, InfluxDB's own write rate for
   the same points (5,000-point batches, 4 at once);
-- **gateway**: a gateway process (``python -m gateway``) draining the same QoS 1 backlog,
-  validated and stored durably before each ack: sustained messages/s, and its ratio to paho's
+- **gateway**: ``smartcity gateway --no-engine`` as its own process, configured by its
+  environment as in production, draining the same QoS 1 backlog, validated and stored durably
+  before each ack: sustained messages/s, and its ratio to paho's
   raw rate;
 - **latency**: publish → queryable in InfluxDB, p50/p99, with background load at half the
   gateway's sustained rate;
@@ -23,15 +24,12 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,9 +43,9 @@ from paho.mqtt.properties import Properties
 
 from devices import DeviceRecord, Kind, Registry, decode_message, dump_registry
 from ingest import InfluxV1Config, InfluxV1Writer, Point, encode_lines, points_from_message
+from smartcity.bench.gateway_process import GatewayProcess
 from smartcity.settings import Settings
-from smartcity.stack import LocalInfluxDB, LocalMosquitto, free_port
-from smartcity.wiring import gateway_config
+from smartcity.stack import LocalInfluxDB, LocalMosquitto
 
 __all__ = ["run_ingest_bench"]
 
@@ -243,88 +241,30 @@ async def _influx_write_rate(url: str, messages: list[tuple[str, bytes]]) -> flo
         return len(points) / (time.perf_counter() - started)
 
 
-class _Worker:
-    """The gateway as its own process, as in production."""
-
-    def __init__(
-        self,
-        folder: Path,
-        settings: Settings,
-        mosquitto: LocalMosquitto,
-        url: str,
-        *,
-        index: int = 0,
-        count: int = 1,
-    ):
-        registry_path = folder / "fleet.yaml"
-        dump_registry(_registry(), registry_path)
-        config = gateway_config(settings, mosquitto.url, worker_index=index, worker_count=count)
-        section = asdict(config)
-        section["plate_hash_key"] = "bench-key"
-        section["subscriptions"] = list(config.subscriptions)
-        section["client_id"] = f"bench-gateway-{count}"
-        section["metrics_port"] = free_port()
-        section["stats_interval_s"] = 1.0
-        self.metrics_port = int(section["metrics_port"])
-        self.ready = folder / f"gateway-{index}of{count}.ready"
-        self.config_path = folder / f"gateway-{index}of{count}.json"
-        self.config_path.write_text(
-            json.dumps(
-                {
-                    "gateway": section,
-                    "registry_path": str(registry_path),
-                    "influx": {"url": url, "database": DATABASE, "timeout_s": 10.0},
-                    "spool": {
-                        "directory": str(folder / f"spool-{index}of{count}"),
-                        "max_bytes": 1024**3,
-                        "segment_max_bytes": 16 * 1024**2,
-                        "fsync": "always",
-                    },
-                    "store": {"max_in_flight": 4, "retry_initial_s": 0.5, "retry_max_s": 5.0},
-                    "ready_file": str(self.ready),
-                }
-            )
-        )
-        self.log = folder / f"gateway-{index}of{count}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.ready.unlink(missing_ok=True)
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", str(self.config_path)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while not self.ready.exists():
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError(f"gateway did not start: see {self.log}")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
-
-    def rss_mb(self) -> float:
-        assert self.process is not None
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def metric(self, name: str) -> float:
-        text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
-        total = 0.0
-        for line in text.splitlines():
-            if line.split("{", 1)[0].split(" ", 1)[0] in (name, name + "_total"):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
+def _gateway(
+    folder: Path, mosquitto: LocalMosquitto, url: str, *, index: int = 0, count: int = 1
+) -> GatewayProcess:
+    """``smartcity gateway`` as its own process, configured by its environment as in
+    production; without the rule engine, which ``smartcity bench rules`` measures."""
+    registry_path = folder / "fleet.yaml"
+    dump_registry(_registry(), registry_path)
+    settings = {
+        "mqtt_url": mosquitto.url,
+        "influx_url": url,
+        "influx_database": DATABASE,
+        "registry_path": registry_path,
+        "gateway_client_id": f"bench-gateway-{count}",
+        "gateway_workers": count,
+        "gateway_worker_index": index,
+        "gateway_stats_interval_s": 1.0,
+        "plate_hash_key": "bench-key",
+        "log_level": "WARNING",
+    }
+    return GatewayProcess(folder / f"gateway-{index}of{count}", settings, engine=False, cwd=folder)
 
 
 def _gateway_rate(
-    workers: list[_Worker], port: int, count: int, round_: int, rss: list[float]
+    workers: list[GatewayProcess], port: int, count: int, round_: int, rss: list[float]
 ) -> float:
     """Gateway workers draining a QoS 1 backlog: validated, stored durably, then acked."""
     for worker in workers:
@@ -454,6 +394,7 @@ def run_ingest_bench(
         "batch_max": settings.gateway_batch_max,
         "batch_age_s": settings.gateway_batch_age_s,
         "cpus": os.cpu_count(),
+        "gateway": "smartcity gateway --no-engine",
     }
     try:
         mosquitto = LocalMosquitto(folder / "mosquitto")
@@ -476,7 +417,7 @@ def run_ingest_bench(
                 ),
             }
             figures["limits"] = limits
-            worker = _Worker(folder, settings, mosquitto, influx.url)
+            worker = _gateway(folder, mosquitto, influx.url)
             rss: list[float] = []
             try:
                 rate = _gateway_rate([worker], mosquitto.port, messages, 1, rss)
@@ -511,7 +452,7 @@ def run_ingest_bench(
                 _drop_session(mosquitto.port, "bench-gateway-1")
             if workers > 1:
                 pool = [
-                    _Worker(folder, settings, mosquitto, influx.url, index=index, count=workers)
+                    _gateway(folder, mosquitto, influx.url, index=index, count=workers)
                     for index in range(workers)
                 ]
                 try:

@@ -5,34 +5,45 @@ Rooms take frozen config dataclasses with no defaults; the defaults live in ``se
 
 from __future__ import annotations
 
-from pathlib import Path
+import contextlib
+from collections.abc import AsyncIterator
 
-from devices import device_subscriptions, parse_broker_url
-from gateway import GatewayConfig
+from devices import Registry, device_subscriptions, parse_broker_url
+from gateway import GatewayConfig, owner_of
 from ingest import (
     BootstrapConfig,
+    DurableStore,
     InfluxV1Config,
     InfluxV1Writer,
     InfluxV2Config,
     InfluxV2Writer,
+    Spool,
     SpoolConfig,
     StoreConfig,
+    bootstrap_database,
 )
 from smartcity.settings import Settings
 
 __all__ = [
     "bootstrap_config",
+    "durable_store",
     "gateway_config",
     "influx_writer",
+    "owned_devices",
     "spool_config",
     "store_config",
 ]
 
 
 def gateway_config(
-    settings: Settings, mqtt_url: str, *, worker_index: int = 0, worker_count: int | None = None
+    settings: Settings,
+    mqtt_url: str,
+    *,
+    worker_index: int | None = None,
+    worker_count: int | None = None,
 ) -> GatewayConfig:
-    """One gateway worker's config."""
+    """One gateway worker's config: by default the worker the settings name
+    (``SMARTCITY_GATEWAY_WORKER_INDEX`` of ``SMARTCITY_GATEWAY_WORKERS``)."""
     endpoint = parse_broker_url(mqtt_url)
     subscriptions = (
         (settings.gateway_subscription,)
@@ -46,7 +57,7 @@ def gateway_config(
         mqtt_password=endpoint.password,
         client_id=settings.gateway_client_id,
         subscriptions=subscriptions,
-        worker_index=worker_index,
+        worker_index=settings.gateway_worker_index if worker_index is None else worker_index,
         worker_count=worker_count or settings.gateway_workers,
         receive_max=settings.gateway_receive_max,
         session_expiry_s=settings.gateway_session_expiry_s,
@@ -65,6 +76,21 @@ def gateway_config(
         metrics_host=settings.metrics_host,
         metrics_port=settings.metrics_port,
         shutdown_timeout_s=settings.shutdown_timeout_s,
+    )
+
+
+def owned_devices(registry: Registry, config: GatewayConfig) -> Registry:
+    """The devices one gateway worker owns, for its rule engine: each worker's engine judges
+    the devices whose readings it receives, so no device is judged twice or judged silent."""
+    if config.worker_count == 1:
+        return registry
+    return Registry(
+        {
+            device_id: record
+            for device_id, record in registry.items()
+            if owner_of(device_id, config.worker_count) == config.worker_index
+        },
+        city=registry.city,
     )
 
 
@@ -99,9 +125,9 @@ def influx_writer(settings: Settings, url: str) -> InfluxV1Writer | InfluxV2Writ
 
 
 def spool_config(settings: Settings) -> SpoolConfig:
-    """The disk spool, under the data folder unless placed elsewhere."""
+    """The disk spool."""
     return SpoolConfig(
-        directory=settings.spool_dir or Path(settings.data_dir) / "spool",
+        directory=settings.spool_dir,
         max_bytes=settings.spool_max_bytes,
         segment_max_bytes=settings.spool_segment_max_bytes,
         fsync=settings.spool_fsync,
@@ -130,3 +156,17 @@ def bootstrap_config(settings: Settings, url: str) -> BootstrapConfig:
         resample_every=settings.influx_downsample_every,
         resample_for=settings.influx_downsample_for,
     )
+
+
+@contextlib.asynccontextmanager
+async def durable_store(settings: Settings, influx_url: str) -> AsyncIterator[DurableStore]:
+    """The writer for ``influx_url`` behind the disk spool, entered and left; on InfluxDB 1.x
+    the database is prepared first (idempotent)."""
+    if settings.influx_api == "v1":
+        await bootstrap_database(bootstrap_config(settings, influx_url))
+    writer = influx_writer(settings, influx_url)
+    async with (
+        writer,
+        DurableStore(writer, Spool(spool_config(settings)), store_config(settings)) as store,
+    ):
+        yield store

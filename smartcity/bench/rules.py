@@ -46,10 +46,16 @@ from alerts import (
 from devices import Kind, Registry, decode_message, load_registry
 from gateway import Gateway
 from ingest import DurableStore, Spool
-from smartcity.alerts_wiring import alert_listeners, alerts_config
+from smartcity.assembly import (
+    alert_listeners,
+    alerts_config,
+    gateway_config,
+    influx_writer,
+    spool_config,
+    store_config,
+)
 from smartcity.settings import Settings, load_settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
-from smartcity.wiring import gateway_config, influx_writer, spool_config, store_config
 
 __all__ = ["extra_rules", "run_benchmark"]
 

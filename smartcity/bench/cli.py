@@ -23,7 +23,7 @@ def ingest(
     results_dir: Annotated[Path, typer.Option(help="where the JSON is kept")] = _RESULTS,
 ) -> None:
     """Broker → gateway → InfluxDB: sustained QoS 1 rate, latency, memory, and the limits."""
-    from smartcity.bench_ingest import run_ingest_bench
+    from smartcity.bench.ingest import run_ingest_bench
 
     figures = run_ingest_bench(
         messages=messages, latency_s=latency_s, workers=workers, results_dir=results_dir
@@ -40,7 +40,7 @@ def rules(
 ) -> None:
     """Rule engine: readings/s with the default pack and 1,000 extra rules over 100,000
     devices, its memory, and publish-to-alert latency through broker and gateway."""
-    from smartcity.bench_rules import run_benchmark
+    from smartcity.bench.rules import run_benchmark
 
     figures = run_benchmark(quick=quick, results_dir=results_dir)
     typer.echo(json.dumps(figures, indent=2))

@@ -12,16 +12,32 @@ engine = AlertEngine(
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 import aiomqtt
 
-from alerts import AlertChange, AlertsConfig, MqttAlertPublisher, Notifier
+from alerts import (
+    AlertChange,
+    AlertEngine,
+    AlertsConfig,
+    MqttAlertPublisher,
+    Notifier,
+    load_rules,
+)
+from devices import Registry, parse_broker_url
 from ingest import Durability, FieldValue, Point
 from smartcity.settings import Settings
 
-__all__ = ["InfluxAlertRecorder", "PointStore", "alert_listeners", "alert_point", "alerts_config"]
+__all__ = [
+    "InfluxAlertRecorder",
+    "PointStore",
+    "alert_engine",
+    "alert_listeners",
+    "alert_point",
+    "alerts_config",
+]
 
 
 class PointStore(Protocol):
@@ -119,3 +135,36 @@ def alert_listeners(
     if notifier is not None:
         listeners.append(notifier)
     return listeners
+
+
+@contextlib.asynccontextmanager
+async def alert_engine(
+    settings: Settings,
+    registry: Registry,
+    mqtt_url: str,
+    store: PointStore | None,
+    *,
+    client_id: str | None = None,
+) -> AsyncIterator[AlertEngine]:
+    """The rule engine with its rules, its state file and its listeners (alerts published on
+    MQTT through their own connection, ``client_id``, recorded through ``store``), entered and
+    left. ``registry`` is the devices it judges: a gateway worker's engine judges its own."""
+    rules = load_rules(settings.rules_path)
+    endpoint = parse_broker_url(mqtt_url)
+    async with aiomqtt.Client(
+        endpoint.host,
+        endpoint.port,
+        username=endpoint.username,
+        password=endpoint.password,
+        identifier=client_id or f"{settings.gateway_client_id}-alerts",
+        timeout=settings.alerts_notify_timeout_s,
+    ) as client:
+        engine = AlertEngine(
+            alerts_config(settings),
+            rules,
+            registry,
+            settings.alerts_state_path,
+            listeners=alert_listeners(settings, mqtt_client=client, store=store),
+        )
+        async with engine:
+            yield engine

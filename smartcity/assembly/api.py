@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from alerts import AlertStore
 from api import (
@@ -35,19 +34,14 @@ from devices import Channel, Registry, parse_broker_url
 from gateway import DeviceState, Gateway
 from smartcity.settings import Settings
 
-__all__ = ["ApiService", "GatewayPresence", "build_api", "token_store", "tokens_path"]
+__all__ = ["ApiService", "GatewayPresence", "build_api", "token_store"]
 
 _HEALTH_TIMEOUT_S = 2.0
 
 
-def tokens_path(settings: Settings) -> Path:
-    """Where the hashed tokens are kept."""
-    return settings.api_tokens_file or Path(settings.data_dir) / "api-tokens.json"
-
-
 def token_store(settings: Settings) -> TokenStore:
     """The token file the API and ``smartcity api token`` share."""
-    return TokenStore(tokens_path(settings))
+    return TokenStore(settings.api_tokens_file)
 
 
 class GatewayPresence(Mapping[str, DevicePresence]):
@@ -119,7 +113,7 @@ def build_api(
             tls_context=None,  # plain MQTT until the secured stack lands (issue 11)
         )
     )
-    audit = CommandAudit(settings.api_commands_path or Path(settings.data_dir) / "commands.sqlite")
+    audit = CommandAudit(settings.api_commands_path)
     desk = CommandDesk(audit, link, timeout_s=settings.api_command_timeout_s)
     link.on(Channel.CMD_RESULT, desk.on_result)
     presence: PresenceSource

@@ -1,0 +1,58 @@
+"""Settings → every room's config and objects: the one place where settings meet the rooms.
+
+The CLI parses arguments and calls these; rooms take frozen configs with no defaults of their
+own (the defaults live in ``smartcity/settings.py``)::
+
+    async with durable_store(settings, influx_url) as store, alert_engine(
+        settings, registry, mqtt_url, store
+    ) as engine:
+        gateway = Gateway(gateway_config(settings, mqtt_url), registry, store, sink=engine)
+
+Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, database),
+``engine`` (rule engine and its listeners), ``fleet`` (simulators), ``api`` (the operators'
+API: token store, MQTT link, command desk, app and server).
+"""
+
+from smartcity.assembly.api import ApiService, GatewayPresence, build_api, token_store
+from smartcity.assembly.engine import (
+    InfluxAlertRecorder,
+    PointStore,
+    alert_engine,
+    alert_listeners,
+    alert_point,
+    alerts_config,
+)
+from smartcity.assembly.fleet import fleet_registry, load_config, run_config, scenario_by_name
+from smartcity.assembly.gateway import (
+    bootstrap_config,
+    durable_store,
+    gateway_config,
+    influx_writer,
+    owned_devices,
+    spool_config,
+    store_config,
+)
+
+__all__ = [
+    "ApiService",
+    "GatewayPresence",
+    "InfluxAlertRecorder",
+    "PointStore",
+    "alert_engine",
+    "alert_listeners",
+    "alert_point",
+    "alerts_config",
+    "bootstrap_config",
+    "build_api",
+    "durable_store",
+    "fleet_registry",
+    "gateway_config",
+    "influx_writer",
+    "load_config",
+    "owned_devices",
+    "run_config",
+    "scenario_by_name",
+    "spool_config",
+    "store_config",
+    "token_store",
+]
