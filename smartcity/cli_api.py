@@ -54,7 +54,10 @@ def serve(ctx: typer.Context) -> None:
     except (ApiError, DeviceError) as exc:
         err.print(f"[red]smartcity api: {exc}[/red]")
         raise typer.Exit(1) from None
-    err.print(f"smartcity api: {service.server.url}  (docs at {service.server.url}/docs)")
+    err.print(
+        f"smartcity api: {service.server.url}  (docs at {service.server.url}/docs;"
+        f" logs in {settings.log_file})"
+    )
 
     async def main() -> None:
         task = asyncio.create_task(service.run())
@@ -63,7 +66,7 @@ def serve(ctx: typer.Context) -> None:
             await task
 
     asyncio.run(main())
-    err.print("smartcity api: stopped")
+    err.print(f"smartcity api: stopped; logs in {settings.log_file}")
 
 
 @token_app.command("create")
