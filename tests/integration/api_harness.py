@@ -63,6 +63,7 @@ async def running_api(
     influx_url: str | None = None,
     command_timeout_s: float = 10.0,
     max_failures: int = 5,
+    client_id: str | None = None,
 ) -> AsyncIterator[Harness]:
     """The API with its link connected and its desk sweeping; stopped on the way out."""
     endpoint = devices.parse_broker_url(mqtt_url)
@@ -72,7 +73,7 @@ async def running_api(
             port=endpoint.port,
             username=None,
             password=None,
-            client_id=f"test-api-{next(_ids)}-{id(tmp_path)}",
+            client_id=client_id or f"test-api-{next(_ids)}-{id(tmp_path)}",
             keepalive_s=30,
             timeout_s=5.0,
             retry_initial_s=0.1,
@@ -101,7 +102,10 @@ async def running_api(
     )
     harness = Harness(app, tokens, audit, alert_store, link, desk)
     for scope in api.Scope:
-        harness.secrets[scope.value] = tokens.create(f"{scope.value}-user", scope).secret
+        name = f"{scope.value}-user"
+        with contextlib.suppress(api.TokenNotFound):  # a second run on the same folder
+            tokens.revoke(name)
+        harness.secrets[scope.value] = tokens.create(name, scope).secret
     tasks = [asyncio.create_task(link.run()), asyncio.create_task(desk.run())]
     try:
         async with asyncio.timeout(10):

@@ -4,6 +4,7 @@ devices on the real broker, replies matched by correlation id, audited with who 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -16,7 +17,7 @@ import api
 import devices
 import simulators
 from smartcity.stack import LocalMosquitto
-from tests.integration.api_harness import Harness, demo_registry, running_api
+from tests.integration.api_harness import CommandProbe, Harness, demo_registry, running_api
 from tests.support import until
 
 REGISTRY = demo_registry()
@@ -251,3 +252,31 @@ async def test_a_stopped_server_finishes_the_request_in_progress_first(
                 await late.get("/healthz")
     assert answer.status_code == 200
     assert answer.json()["status"] == "sent"
+
+
+async def test_a_reply_that_came_while_the_api_was_down_settles_its_command_after(
+    tmp_path: Path, mosquitto: LocalMosquitto
+) -> None:
+    client_id = f"api-restart-{id(tmp_path)}"
+    reboot = {"device_id": "SL-0001", "action": "reboot"}
+    async with (
+        running_api(tmp_path, mosquitto.url, REGISTRY, client_id=client_id) as first,
+        first.client() as client,
+    ):
+        sent = await client.post("/commands", json=reboot, headers=first.headers("operate"))
+    command_id = sent.json()["id"]
+    assert sent.json()["status"] == "sent"
+    # the device answers while the API is away: its persistent session keeps the reply
+    device = CommandProbe(mosquitto.url)
+    reply = {"command_id": command_id, "action": "reboot", "ok": True, "detail": "rebooted"}
+    reply.update({"ts": "2026-12-01T08:00:00Z", "seq": 1})
+    device.client.publish(
+        "city/centre/streetlight/SL-0001/cmd_result", json.dumps(reply), qos=1
+    ).wait_for_publish(10)
+    device.close()
+    async with running_api(tmp_path, mosquitto.url, REGISTRY, client_id=client_id) as second:
+        assert await until(lambda: second.desk.open_count() == 0, timeout_s=10)
+        async with second.client() as client:
+            after = await client.get(f"/commands/{command_id}", headers=second.headers("read"))
+    assert after.json()["status"] == "done"
+    assert after.json()["deliveries"][0]["detail"] == "rebooted"
