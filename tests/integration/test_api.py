@@ -4,7 +4,7 @@ alerts from the engine's store, devices, health, and no stack trace ever."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -350,55 +350,50 @@ async def test_alert_history_comes_from_the_store_newest_first_within_the_time_a
 
 
 async def test_devices_list_the_registry_with_presence_from_status_messages(
-    harness: Harness, mosquitto: LocalMosquitto
+    tmp_path: Path, make_mosquitto: Callable[..., LocalMosquitto]
 ) -> None:
-    probe = CommandProbe(mosquitto.url)
-    try:
-        # the device's own retained status, as the simulators and real devices publish it
-        probe.client.publish(
-            "city/centre/streetlight/SL-0002/status",
-            b'{"online": true, "ts": "2026-12-01T07:59:00Z"}',
-            qos=1,
-            retain=True,
-        ).wait_for_publish(10)
-        probe.client.publish(
-            "city/centre/streetlight/SL-0003/status", b'{"online": false}', qos=1, retain=True
-        ).wait_for_publish(10)
-
-        async def presence_of(device_id: str) -> dict[str, object]:
-            async with harness.client() as client:
-                answer = await client.get(f"/devices/{device_id}", headers=harness.headers("read"))
-            assert answer.status_code == 200
-            found: dict[str, object] = answer.json()
-            return found
-
-        assert await until(lambda: "SL-0003" in harness_presence(harness), timeout_s=10)
-        assert await presence_of("SL-0002") == {
-            "id": "SL-0002",
-            "kind": "streetlight",
-            "district": "centre",
-            "group": {"cabinet": "C-01"},
-            "online": True,
-            "last_seen": "2026-12-01T07:59:00Z",
-        }
-        assert (await presence_of("SL-0003"))["online"] is False
-        assert (await presence_of("SL-0004"))["online"] is None
+    # a broker of its own: the simulators of other tests leave retained statuses behind
+    broker = make_mosquitto()
+    device = CommandProbe(broker.url)
+    # the devices' own retained statuses, as the simulators and real devices publish them
+    device.client.publish(
+        "city/centre/streetlight/SL-0002/status",
+        b'{"online": true, "ts": "2026-12-01T07:59:00Z"}',
+        qos=1,
+        retain=True,
+    ).wait_for_publish(10)
+    device.client.publish(
+        "city/centre/streetlight/SL-0003/status", b'{"online": false}', qos=1, retain=True
+    ).wait_for_publish(10)
+    device.close()
+    async with running_api(tmp_path, broker.url, REGISTRY) as harness:
+        assert await until(
+            lambda: {"SL-0002", "SL-0003"} <= set(harness_presence(harness)), timeout_s=10
+        )
         async with harness.client() as client:
-            cabinet = await client.get(
-                "/devices?cabinet=C-01&online=true", headers=harness.headers("read")
-            )
-            page = await client.get("/devices?limit=10&offset=50", headers=harness.headers("read"))
-            missing = await client.get("/devices/XX-1", headers=harness.headers("read"))
-        assert [d["id"] for d in cabinet.json()["devices"]] == ["SL-0002"]
-        assert page.json()["total"] == len(REGISTRY)
-        assert len(page.json()["devices"]) == len(REGISTRY) - 50
-        assert missing.status_code == 404
-    finally:
-        for device in ("SL-0002", "SL-0003"):
-            probe.client.publish(
-                f"city/centre/streetlight/{device}/status", b"", qos=1, retain=True
-            ).wait_for_publish(10)
-        probe.close()
+            read = harness.headers("read")
+            two = await client.get("/devices/SL-0002", headers=read)
+            three = await client.get("/devices/SL-0003", headers=read)
+            four = await client.get("/devices/SL-0004", headers=read)
+            cabinet = await client.get("/devices?cabinet=C-01&online=true", headers=read)
+            page = await client.get("/devices?limit=10&offset=50", headers=read)
+            missing = await client.get("/devices/XX-1", headers=read)
+    assert two.json() == {
+        "id": "SL-0002",
+        "kind": "streetlight",
+        "district": "centre",
+        "group": {"cabinet": "C-01"},
+        "online": True,
+        "last_seen": "2026-12-01T07:59:00Z",
+    }
+    # a retained last-will carries no time: offline, last seen unknown
+    assert (three.json()["online"], three.json()["last_seen"]) == (False, None)
+    assert four.json()["online"] is None  # never heard of
+    assert [d["id"] for d in cabinet.json()["devices"]] == ["SL-0002"]
+    assert cabinet.json()["online"] == 1
+    assert page.json()["total"] == len(REGISTRY)
+    assert len(page.json()["devices"]) == len(REGISTRY) - 50
+    assert missing.status_code == 404
 
 
 def harness_presence(harness: Harness) -> dict[str, object]:
