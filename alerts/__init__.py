@@ -10,17 +10,17 @@ Public API::
         await engine.reload_from("config/rules")            # a bad file keeps the running rules
 """
 
+from alerts.document import alert_document, change_document
 from alerts.durations import format_duration, parse_duration
 from alerts.engine import AlertEngine, AlertsConfig, EngineClosed
 from alerts.errors import AlertsError, AlertStateUnusable, RuleFileInvalid, RuleTestFileInvalid
 from alerts.evaluate import Evaluator, Transition
 from alerts.interface import Observation, ObservationSink
 from alerts.model import Alert, AlertChange, AlertState, ChangeKind, Notifier, fingerprint
-from alerts.publish import MqttAlertPublisher, change_document
+from alerts.publish import MqttAlertPublisher
 from alerts.rules import Rule, RuleSet, Severity, load_rules, parse_rules, rule_files
 from alerts.silence import Silence
 from alerts.state import AlertStore
-from alerts.sun import sun_elevation_deg
 from alerts.testing import RuleTestReport, run_rule_tests
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "Severity",
     "Silence",
     "Transition",
+    "alert_document",
     "change_document",
     "fingerprint",
     "format_duration",
@@ -55,5 +56,4 @@ __all__ = [
     "parse_rules",
     "rule_files",
     "run_rule_tests",
-    "sun_elevation_deg",
 ]

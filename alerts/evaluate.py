@@ -52,7 +52,6 @@ from alerts.rules import (
     WaterClassBelowTarget,
     When,
 )
-from alerts.sun import sun_elevation_deg
 from devices import (
     Channel,
     DeviceRecord,
@@ -629,8 +628,7 @@ class Evaluator:
     def _sun_at(self, at: datetime) -> float:
         minute = int(at.timestamp() // 60)
         if self._sun_cache[0] != minute:
-            city = self._registry.city
-            self._sun_cache = (minute, sun_elevation_deg(at, city.latitude, city.longitude))
+            self._sun_cache = (minute, self._registry.city.sun_elevation_deg(at))
         return self._sun_cache[1]
 
     def _holding(self, rule: str, subject: str, at: datetime, span: timedelta) -> bool:

@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiomqtt
 import orjson
 
+from alerts.document import change_document
 from alerts.model import AlertChange
 from devices import alert_topic
 
-__all__ = ["MqttAlertPublisher", "change_document"]
-
-
-def change_document(change: AlertChange) -> dict[str, Any]:
-    """The JSON document of an alert change, as MQTT subscribers and webhooks receive it."""
-    alert = change.alert
-    return {
-        "change": change.change.value,
-        "at": change.at.isoformat(),
-        "silenced": change.silenced,
-        "fingerprint": alert.fingerprint,
-        "rule": alert.rule,
-        "state": alert.state.value,
-        "severity": alert.severity,
-        "district": alert.district,
-        "kind": alert.kind.value,
-        "labels": dict(alert.labels),
-        "summary": alert.summary,
-        "runbook": alert.runbook,
-        "value": alert.value,
-        "active_since": alert.active_since.isoformat(),
-        "starts_at": alert.fired_at.isoformat() if alert.fired_at else None,
-        "ends_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
-        "acknowledged_by": alert.acknowledged_by,
-    }
+__all__ = ["MqttAlertPublisher"]
 
 
 class MqttAlertPublisher:

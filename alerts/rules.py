@@ -34,10 +34,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from alerts.durations import Duration
 from alerts.errors import RuleFileInvalid
-from alerts.yaml_lines import line_of, load_with_lines, strip_lines
 from devices import (
+    PLACEMENT_TAGS,
     CheckpointTelemetry,
     Kind,
+    Placement,
     Reading,
     StreetlightTelemetry,
     TrafficSignalFaultEvent,
@@ -45,6 +46,11 @@ from devices import (
     VehiclePass,
     Violation,
     WaterQualityTelemetry,
+    line_of,
+    load_with_lines,
+    strip_lines,
+    validation_problems,
+    yaml_problem,
 )
 
 __all__ = [
@@ -70,7 +76,7 @@ __all__ = [
 
 RULE_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 LABEL_NAME = r"^[a-z_][a-z0-9_]{0,63}$"
-GROUP_ATTRIBUTES = ("cabinet", "river", "section", "junction", "district")
+GROUP_ATTRIBUTES = (*PLACEMENT_TAGS, "district")
 SELECT_ATTRIBUTES = (*GROUP_ATTRIBUTES, "target_class")
 _LOCAL_TIME_SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -246,7 +252,7 @@ class Group(_Strict):
     """
 
     type: Literal["group"]
-    by: Literal["cabinet", "river", "section", "junction", "district"]
+    by: Literal[Placement, "district"]
     at_least_pct: float = Field(gt=0, le=100)
     min_devices: int = Field(default=1, ge=1)
     member: MemberCondition
@@ -414,9 +420,8 @@ def parse_rules(text: str, where: str) -> list[tuple[Rule, int | None]]:
     try:
         document = load_with_lines(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise RuleFileInvalid(where, f"not valid YAML: {exc}", line=line) from exc
+        reason, line = yaml_problem(exc)
+        raise RuleFileInvalid(where, reason, line=line) from exc
     if document is None:
         return []
     if not isinstance(document, dict) or "rules" not in document:
@@ -439,35 +444,26 @@ def parse_rules(text: str, where: str) -> list[tuple[Rule, int | None]]:
         try:
             rule = Rule.model_validate(strip_lines(entry))
         except ValidationError as exc:
-            error = exc.errors(include_url=False)[0]
-            location = [part for part in error["loc"] if not _is_union_tag(part)]
-            problem = (error.get("ctx") or {}).get("error")
-            if isinstance(problem, FieldProblem):
-                location.extend(problem.field)
-            field = ".".join(str(part) for part in location) or None
-            message = str(error["msg"]).removeprefix("Value error, ")
+            problem = validation_problems(exc, skip=_UNION_TAGS)[0]
+            location = list(problem.location)
+            raised = problem.context.get("error")
+            if isinstance(raised, FieldProblem):
+                location.extend(raised.field)
             raise RuleFileInvalid(
                 where,
-                message,
-                line=line_of(entry, [*location]) or line,
+                problem.message,
+                line=line_of(entry, location) or line,
                 rule=rule_name,
-                field=field,
+                field=".".join(str(part) for part in location) or None,
             ) from None
         parsed.append((rule, line))
     return parsed
 
 
-def _is_union_tag(part: object) -> bool:
-    """Pydantic puts a discriminated union's tag (``threshold``) in an error's location."""
-    return isinstance(part, str) and part in {
-        "threshold",
-        "state",
-        "absent",
-        "offline",
-        "event_rate",
-        "group",
-        "water_class",
-    }
+_UNION_TAGS = frozenset(
+    {"threshold", "state", "absent", "offline", "event_rate", "group", "water_class"}
+)
+"""Pydantic puts a discriminated union's tag (``threshold``) in an error's location."""
 
 
 def load_rules(path: str | Path) -> RuleSet:

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.durations import Duration, format_duration
@@ -42,7 +41,6 @@ from alerts.evaluate import Evaluator
 from alerts.interface import Observation
 from alerts.model import Alert, AlertState
 from alerts.rules import RuleSet, load_rules
-from alerts.yaml_lines import line_of, load_with_lines, strip_lines
 from devices import (
     Channel,
     City,
@@ -51,7 +49,13 @@ from devices import (
     Kind,
     Registry,
     Topic,
+    YamlFileInvalid,
     decode_message,
+    describe_validation_error,
+    line_of,
+    read_with_lines,
+    strip_lines,
+    validation_problems,
 )
 
 __all__ = ["HEALTHY_FIELDS", "RuleTestReport", "run_rule_tests"]
@@ -186,19 +190,14 @@ class RuleTestReport:
 def _load(path: Path) -> _TestFile:
     where = str(path)
     try:
-        document = load_with_lines(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RuleTestFileInvalid(where, f"cannot read: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RuleTestFileInvalid(
-            where, f"not valid YAML: {exc}", line=mark.line + 1 if mark else None
-        ) from exc
+        document = read_with_lines(path)
+    except YamlFileInvalid as exc:
+        raise RuleTestFileInvalid(where, exc.reason, line=exc.line) from exc
     try:
         return _TestFile.model_validate(strip_lines(document))
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        location = list(error["loc"])
+        problem = validation_problems(exc)[0]
+        location = list(problem.location)
         test = None
         if len(location) >= 2 and location[0] == "tests" and isinstance(location[1], int):
             tests = document.get("tests") if isinstance(document, dict) else None
@@ -206,10 +205,10 @@ def _load(path: Path) -> _TestFile:
                 test = tests[location[1]].get("name")
         raise RuleTestFileInvalid(
             where,
-            str(error["msg"]),
+            problem.message,
             line=line_of(document, location),
             rule=test if isinstance(test, str) else None,
-            field=".".join(str(part) for part in location),
+            field=problem.field,
         ) from None
 
 
@@ -218,7 +217,10 @@ def _registry(spec: dict[str, Any], where: str) -> Registry:
         city = City.model_validate(spec.get("city") or {})
         records = [DeviceRecord.model_validate(entry) for entry in spec.get("devices") or []]
         return Registry.from_records(records, city=city)
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:
+        reason = describe_validation_error(exc)
+        raise RuleTestFileInvalid(where, f"registry: {reason}", field="registry") from exc
+    except ValueError as exc:
         raise RuleTestFileInvalid(where, f"registry: {exc}", field="registry") from exc
 
 

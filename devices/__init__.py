@@ -1,4 +1,6 @@
-"""The device catalogue: kinds, payload schemas, the topic scheme, and the fleet registry.
+"""The device catalogue: kinds, payload schemas, the topic scheme, and the fleet registry; and
+the facts every room shares: the sun over the city, YAML with line numbers, validation errors as
+sentences, placement tags.
 
 Imports nothing else of ours; every other room derives its knowledge of devices from here.
 """
@@ -18,6 +20,7 @@ from devices.errors import (
     PayloadInvalid,
     RegistryInvalid,
     TopicInvalid,
+    YamlFileInvalid,
 )
 from devices.payloads import (
     Approach,
@@ -42,23 +45,41 @@ from devices.payloads import (
     parse_ts,
 )
 from devices.registry import (
+    PLACEMENT_TAGS,
     City,
     DeviceRecord,
+    Placement,
     Registry,
     WaterClass,
     dump_registry,
     load_registry,
 )
+from devices.sun import (
+    CIVIL_TWILIGHT_ELEVATION_DEG,
+    SUNRISE_ELEVATION_DEG,
+    SunDay,
+    SunPosition,
+    sun_day,
+    sun_elevation_deg,
+    sun_position,
+)
 from devices.topics import (
+    EVERY_TOPIC,
     UPLINK_CHANNELS,
     Channel,
     Kind,
     Topic,
+    alert_subscription,
     alert_topic,
     deadletter_topic,
     device_subscription,
     device_subscriptions,
     parse_topic,
+)
+from devices.validation import (
+    ValidationProblem,
+    describe_validation_error,
+    validation_problems,
 )
 from devices.water_class import (
     WATER_CLASS_LIMITS,
@@ -66,10 +87,22 @@ from devices.water_class import (
     WaterClassLimit,
     classify_water,
 )
+from devices.yaml_lines import (
+    line_of,
+    load_with_lines,
+    load_yaml_model,
+    read_with_lines,
+    strip_lines,
+    yaml_problem,
+)
 
 __all__ = [
     "ACTIONS_BY_KIND",
+    "CIVIL_TWILIGHT_ELEVATION_DEG",
+    "EVERY_TOPIC",
     "PAYLOAD_MAX_BYTES",
+    "PLACEMENT_TAGS",
+    "SUNRISE_ELEVATION_DEG",
     "UPLINK_CHANNELS",
     "WATER_CLASS_LIMITS",
     "Approach",
@@ -89,6 +122,7 @@ __all__ = [
     "Message",
     "Payload",
     "PayloadInvalid",
+    "Placement",
     "Reading",
     "Registry",
     "RegistryInvalid",
@@ -97,11 +131,14 @@ __all__ = [
     "Status",
     "StreetlightFault",
     "StreetlightTelemetry",
+    "SunDay",
+    "SunPosition",
     "Topic",
     "TopicInvalid",
     "TrafficSignalEvent",
     "TrafficSignalFaultEvent",
     "TrafficSignalTelemetry",
+    "ValidationProblem",
     "VehicleClass",
     "VehiclePass",
     "Violation",
@@ -110,17 +147,30 @@ __all__ = [
     "WaterClassLimit",
     "WaterClassification",
     "WaterQualityTelemetry",
+    "YamlFileInvalid",
     "actions_for",
+    "alert_subscription",
     "alert_topic",
     "classify_water",
     "deadletter_topic",
     "decode_message",
+    "describe_validation_error",
     "device_subscription",
     "device_subscriptions",
     "dump_registry",
+    "line_of",
     "load_registry",
+    "load_with_lines",
+    "load_yaml_model",
     "parse_broker_url",
     "parse_topic",
     "parse_ts",
+    "read_with_lines",
     "schema_for",
+    "strip_lines",
+    "sun_day",
+    "sun_elevation_deg",
+    "sun_position",
+    "validation_problems",
+    "yaml_problem",
 ]

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from pydantic_core import ErrorDetails
 
 from devices.commands import Command, CommandResult
 from devices.errors import PayloadInvalid
@@ -25,6 +24,7 @@ from devices.payloads import (
     WaterQualityTelemetry,
 )
 from devices.topics import Channel, Kind, Topic, parse_topic
+from devices.validation import ValidationProblem, validation_problems
 
 __all__ = ["PAYLOAD_MAX_BYTES", "Message", "decode_message", "schema_for"]
 
@@ -100,12 +100,12 @@ def decode_message(
 
 def _explain(where: str, topic: Topic, exc: ValidationError) -> PayloadInvalid:
     """Turn pydantic's first error into a sentence a person can act on, with a stable code."""
-    error = exc.errors(include_url=False)[0]
-    location = ".".join(str(part) for part in error["loc"])
+    problem = validation_problems(exc)[0]
+    location = problem.field
     prefix = f"{topic.kind.value} {topic.device_id}: "
-    kind = error["type"]
+    kind = problem.kind
     if kind == "json_invalid":
-        return PayloadInvalid(where, "malformed_json", prefix + f"not JSON: {error['msg']}")
+        return PayloadInvalid(where, "malformed_json", prefix + f"not JSON: {problem.message}")
     if kind in {"model_type", "dict_type", "model_attributes_type"} and not location:
         return PayloadInvalid(where, "not_an_object", prefix + "payload is not a JSON object")
     if kind == "missing":
@@ -115,11 +115,11 @@ def _explain(where: str, topic: Topic, exc: ValidationError) -> PayloadInvalid:
             where, "unknown_field", prefix + f"unknown field {location!r}", location
         )
     if kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
-        bounds = _bounds(error)
+        bounds = _bounds(problem)
         return PayloadInvalid(
             where,
             "out_of_range",
-            prefix + f"{location} {_show(error.get('input'))} out of range {bounds}",
+            prefix + f"{location} {_show(problem.value)} out of range {bounds}",
             location,
         )
     if kind == "finite_number":
@@ -127,23 +127,21 @@ def _explain(where: str, topic: Topic, exc: ValidationError) -> PayloadInvalid:
             where, "not_finite", prefix + f"{location} is NaN or infinite", location
         )
     if location.endswith("ts") or location == "ts":
-        message = str(error["msg"]).removeprefix("Value error, ")
-        return PayloadInvalid(where, "bad_timestamp", prefix + message, location)
+        return PayloadInvalid(where, "bad_timestamp", prefix + problem.message, location)
     return PayloadInvalid(
         where,
         "wrong_type" if kind.endswith("_type") or kind.endswith("_parsing") else "invalid_value",
-        prefix + f"{location}: {error['msg']} (got {_show(error.get('input'))})",
+        prefix + f"{location}: {problem.message} (got {_show(problem.value)})",
         location,
     )
 
 
-def _bounds(error: ErrorDetails) -> str:
+def _bounds(problem: ValidationProblem) -> str:
     """The valid range of the field an error points at, as "lo–hi"."""
-    field = str(error["loc"][-1]) if error["loc"] else ""
+    field = str(problem.location[-1]) if problem.location else ""
     found = _RANGES.get(field)
     if found is None:
-        ctx = error.get("ctx") or {}
-        return ", ".join(f"{key} {value}" for key, value in ctx.items())
+        return ", ".join(f"{key} {value}" for key, value in problem.context.items())
     low, high = found
     return f"{_show(low)}–{_show(high)}"
 

@@ -3,12 +3,20 @@
 DeviceError
 ├── TopicInvalid(topic, reason)
 ├── PayloadInvalid(topic, reason, field)
-└── RegistryInvalid(path, reason, line)
+└── YamlFileInvalid(path, reason, line)
+    └── RegistryInvalid(path, reason, line)
 """
 
 from __future__ import annotations
 
-__all__ = ["BrokerUrlInvalid", "DeviceError", "PayloadInvalid", "RegistryInvalid", "TopicInvalid"]
+__all__ = [
+    "BrokerUrlInvalid",
+    "DeviceError",
+    "PayloadInvalid",
+    "RegistryInvalid",
+    "TopicInvalid",
+    "YamlFileInvalid",
+]
 
 
 class DeviceError(Exception):
@@ -49,8 +57,12 @@ class PayloadInvalid(DeviceError):
         self.field = field
 
 
-class RegistryInvalid(DeviceError):
-    """A fleet registry file that cannot be loaded; names the file, line and what is wrong."""
+class YamlFileInvalid(DeviceError):
+    """A YAML file that cannot be read or parsed; names the file and, when known, the line.
+
+    Rooms that read their own files re-raise it as their own error (``RegistryInvalid``,
+    ``simulators.FleetFileInvalid``), which is a ``YamlFileInvalid`` too.
+    """
 
     def __init__(self, path: str, reason: str, line: int | None = None) -> None:
         where = f"{path}:{line}" if line is not None else path
@@ -58,3 +70,7 @@ class RegistryInvalid(DeviceError):
         self.path = path
         self.reason = reason
         self.line = line
+
+
+class RegistryInvalid(YamlFileInvalid):
+    """A fleet registry file that cannot be loaded; names the file, line and what is wrong."""

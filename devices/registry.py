@@ -19,20 +19,39 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from devices.errors import RegistryInvalid
+from devices.errors import RegistryInvalid, YamlFileInvalid
 from devices.payloads import APPROACH_PATTERN
+from devices.sun import SunDay, sun_day, sun_elevation_deg
 from devices.topics import DISTRICT_PATTERN, RESERVED_DISTRICTS, Kind
+from devices.validation import describe_validation_error
+from devices.yaml_lines import KEY_LINES, LINE, read_with_lines, strip_lines
 
-__all__ = ["City", "DeviceRecord", "Registry", "WaterClass", "dump_registry", "load_registry"]
+__all__ = [
+    "PLACEMENT_TAGS",
+    "City",
+    "DeviceRecord",
+    "Placement",
+    "Registry",
+    "WaterClass",
+    "dump_registry",
+    "load_registry",
+]
 
-_LINE_KEY = "__line__"
+Placement = Literal["cabinet", "river", "section", "junction"]
+"""What a device belongs to besides its district: a streetlight's cabinet, a water station's
+river and section, a signal's or camera's junction. Stored points carry them as tags, alerts as
+labels, and group rules group by them."""
+
+PLACEMENT_TAGS: tuple[Placement, ...] = get_args(Placement)
+
 _GROUP_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
@@ -61,6 +80,14 @@ class City(BaseModel):
     latitude: float = Field(default=31.2304, ge=-90, le=90)
     longitude: float = Field(default=121.4737, ge=-180, le=180)
     timezone: str = Field(default="Asia/Shanghai", min_length=1)
+
+    def sun_elevation_deg(self, at: datetime) -> float:
+        """The sun's elevation over the city at ``at`` (aware), in degrees; see ``devices.sun``."""
+        return sun_elevation_deg(at, self.latitude, self.longitude)
+
+    def sun_day(self, day: date) -> SunDay:
+        """Sunrise, sunset and civil twilight of the city's local date ``day``."""
+        return sun_day(day, self.latitude, self.longitude, self.timezone)
 
 
 class DeviceRecord(BaseModel):
@@ -108,7 +135,7 @@ class DeviceRecord(BaseModel):
     def tags(self) -> dict[str, str]:
         """Registry tags a stored point carries: where the device is and what it belongs to."""
         tags = {"district": self.district}
-        for name in ("cabinet", "river", "section", "junction"):
+        for name in PLACEMENT_TAGS:
             value = getattr(self, name)
             if value is not None:
                 tags[name] = value
@@ -146,62 +173,39 @@ class Registry(Mapping[str, DeviceRecord]):
         return cls(devices, city=city)
 
 
-# libyaml's parser when present: a 100,000-device registry loads several times faster.
-_SafeBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _LineLoader(_SafeBase):  # type: ignore[valid-type,misc]
-    """A safe loader that remembers the line each mapping starts on."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=True)
-    mapping[_LINE_KEY] = node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def load_registry(path: str | Path) -> Registry:
     """Load and validate a registry file; errors name the file, line and field."""
     where = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RegistryInvalid(where, f"cannot read: {exc.strerror or exc}") from exc
-    try:
-        document = yaml.load(text, Loader=_LineLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        parts = (getattr(exc, "context", None), getattr(exc, "problem", None))
-        what = "; ".join(str(part) for part in parts if part)
-        raise RegistryInvalid(where, f"not valid YAML: {what or exc}", line) from exc
+        document = read_with_lines(path)
+    except YamlFileInvalid as exc:
+        raise RegistryInvalid(where, exc.reason, exc.line) from exc
     if not isinstance(document, dict):
         raise RegistryInvalid(where, "expected a mapping with 'city' and 'devices'")
-    unknown = set(document) - {"city", "devices", _LINE_KEY}
+    unknown = set(document) - {"city", "devices", LINE, KEY_LINES}
     if unknown:
         raise RegistryInvalid(where, f"unknown top-level keys: {', '.join(sorted(unknown))}")
     city_data = document.get("city") or {}
     try:
-        city = City.model_validate(_strip_lines(city_data))
+        city = City.model_validate(strip_lines(city_data))
     except ValidationError as exc:
-        line = city_data.get(_LINE_KEY) if isinstance(city_data, dict) else None
-        raise RegistryInvalid(where, f"city: {_first_error(exc)}", line) from exc
+        line = city_data.get(LINE) if isinstance(city_data, dict) else None
+        raise RegistryInvalid(where, f"city: {describe_validation_error(exc)}", line) from exc
     entries = document.get("devices") or []
     if not isinstance(entries, list):
-        raise RegistryInvalid(where, "'devices' must be a list", document.get(_LINE_KEY))
+        raise RegistryInvalid(where, "'devices' must be a list", document.get(LINE))
     records: dict[str, DeviceRecord] = {}
     for index, entry in enumerate(entries):
-        line = entry.get(_LINE_KEY) if isinstance(entry, dict) else None
+        line = entry.get(LINE) if isinstance(entry, dict) else None
         if not isinstance(entry, dict):
             raise RegistryInvalid(where, f"device #{index + 1} is not a mapping", line)
         try:
-            record = DeviceRecord.model_validate(_strip_lines(entry))
+            record = DeviceRecord.model_validate(strip_lines(entry))
         except ValidationError as exc:
             name = entry.get("id", f"#{index + 1}")
-            raise RegistryInvalid(where, f"device {name!r}: {_first_error(exc)}", line) from exc
+            raise RegistryInvalid(
+                where, f"device {name!r}: {describe_validation_error(exc)}", line
+            ) from exc
         if record.id in records:
             raise RegistryInvalid(where, f"device {record.id!r} is listed twice", line)
         records[record.id] = record
@@ -222,18 +226,3 @@ def dump_registry(registry: Registry, path: str | Path) -> None:
     with temporary.open("w", encoding="utf-8") as handle:
         yaml.dump(document, handle, Dumper=yaml.SafeDumper, sort_keys=False, width=200)
     temporary.replace(target)
-
-
-def _strip_lines(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _strip_lines(item) for key, item in value.items() if key != _LINE_KEY}
-    if isinstance(value, list):
-        return [_strip_lines(item) for item in value]
-    return value
-
-
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors(include_url=False)[0]
-    location = ".".join(str(part) for part in error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{location}: {message}" if location else message

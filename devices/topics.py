@@ -23,12 +23,14 @@ __all__ = [
     "DEADLETTER_ROOT",
     "DEVICE_ID_PATTERN",
     "DISTRICT_PATTERN",
+    "EVERY_TOPIC",
     "RESERVED_DISTRICTS",
     "ROOT",
     "UPLINK_CHANNELS",
     "Channel",
     "Kind",
     "Topic",
+    "alert_subscription",
     "alert_topic",
     "deadletter_topic",
     "device_subscription",
@@ -40,6 +42,8 @@ ROOT = "city"
 ALERTS_ROOT = "alerts"
 DEADLETTER_ROOT = "deadletter"
 RESERVED_DISTRICTS = frozenset({ALERTS_ROOT, DEADLETTER_ROOT, "platform"})
+EVERY_TOPIC = f"{ROOT}/#"
+"""A filter for every topic of the platform: devices, alerts and dead letters alike."""
 
 DISTRICT_PATTERN = re.compile(r"[a-z0-9-]{1,32}")
 DEVICE_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -160,6 +164,11 @@ def alert_topic(district: str, kind: Kind, rule: str) -> str:
     if rule in _CHANNELS:
         raise TopicInvalid(rule, "a rule may not be named after a device channel")
     return f"{ROOT}/{ALERTS_ROOT}/{district}/{kind.value}/{rule}"
+
+
+def alert_subscription(*, district: str = "+", kind: Kind | None = None, rule: str = "+") -> str:
+    """A subscription filter for alert topics; what is not given matches anything."""
+    return f"{ROOT}/{ALERTS_ROOT}/{district}/{kind.value if kind else '+'}/{rule}"
 
 
 def deadletter_topic(reason: str) -> str:

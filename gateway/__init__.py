@@ -13,7 +13,7 @@ from gateway.deadletter import DEADLETTER_MEASUREMENT, DeadLetter
 from gateway.errors import BrokerUnavailable, ConfigInvalid, GatewayError, PayloadRejected
 from gateway.partition import owner_of, partition_subscriptions
 from gateway.presence import DeviceState, Presence, SeqVerdict
-from gateway.service import STATS_MEASUREMENT, Gateway, GatewayStats, PointStore
+from gateway.service import STATS_MEASUREMENT, Gateway, GatewayStats
 
 __all__ = [
     "DEADLETTER_MEASUREMENT",
@@ -27,7 +27,6 @@ __all__ = [
     "GatewayError",
     "GatewayStats",
     "PayloadRejected",
-    "PointStore",
     "Presence",
     "SeqVerdict",
     "UnknownDevices",

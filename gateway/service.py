@@ -22,7 +22,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
 
 from alerts import Observation, ObservationSink
 from devices import DeviceRecord, Reading, Status
@@ -35,9 +34,9 @@ from gateway.partition import partition_subscriptions
 from gateway.presence import Presence, SeqVerdict
 from gateway.receive import Received, Receiver
 from gateway.validate import Validator
-from ingest import IngestError, Point, WriteFailed, points_from_message
+from ingest import IngestError, Point, PointStore, WriteFailed, points_from_message
 
-__all__ = ["STATS_MEASUREMENT", "Gateway", "GatewayStats", "PointStore"]
+__all__ = ["STATS_MEASUREMENT", "Gateway", "GatewayStats"]
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +44,6 @@ STATS_MEASUREMENT = "gateway_stats"
 _CONNECT_TIMEOUT_S = 30.0
 _RETRY_INITIAL_S = 0.1
 _RETRY_MAX_S = 5.0
-
-
-class PointStore(Protocol):
-    """What the gateway stores through: ``ingest.DurableStore`` or a test's stand-in.
-
-    ``store`` returns once the points are durable (database or spool) and raises an
-    ``ingest.IngestError`` when they are not.
-    """
-
-    async def store(self, points: Sequence[Point]) -> object:
-        """Make the points durable, or raise."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,11 +431,7 @@ class Gateway:
         self.metrics.connected.set(1 if stats.connected else 0)
         if self._receiver is not None:
             self.metrics.connects.set(self._receiver.connects)
-        store_stats = getattr(self._store, "stats", None)
-        if callable(store_stats):
-            depth = getattr(store_stats(), "spool_points", None)
-            if isinstance(depth, int):
-                self.metrics.spool_depth.set(depth)
+        self.metrics.spool_depth.set(self._store.stats().spool_points)
 
     def _health(self) -> tuple[bool, dict[str, object]]:
         self._refresh_gauges()

@@ -50,7 +50,7 @@ from ingest.points import (
 )
 from ingest.spool import Spool, SpoolBatch
 from ingest.stats import IngestStats
-from ingest.store import Durability, DurableStore
+from ingest.store import Durability, DurableStore, PointStore
 from ingest.writer import Writer
 
 __all__ = [
@@ -70,6 +70,7 @@ __all__ = [
     "IngestError",
     "IngestStats",
     "Point",
+    "PointStore",
     "Spool",
     "SpoolBatch",
     "SpoolConfig",

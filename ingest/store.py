@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Sequence
 from enum import StrEnum
 from types import TracebackType
+from typing import Protocol
 
 from ingest.config import StoreConfig
 from ingest.errors import SpoolError, StoreUnavailable, WriteFailed
@@ -43,7 +44,7 @@ from ingest.spool import Spool, SpoolBatch
 from ingest.stats import IngestStats
 from ingest.writer import Writer
 
-__all__ = ["Durability", "DurableStore"]
+__all__ = ["Durability", "DurableStore", "PointStore"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,20 @@ class Durability(StrEnum):
 
     WRITTEN = "written"
     SPOOLED = "spooled"
+
+
+class PointStore(Protocol):
+    """Where points become durable, as the gateway and the alert recorder see it:
+    ``DurableStore``, or anything else with these two methods."""
+
+    async def store(self, points: Sequence[Point]) -> Durability:
+        """Return once the points are durable (written, or spooled); raise an ``IngestError``
+        when they are not."""
+        ...
+
+    def stats(self) -> IngestStats:
+        """What the store has done and holds right now."""
+        ...
 
 
 class DurableStore:

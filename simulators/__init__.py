@@ -33,12 +33,10 @@ from simulators.scenario import (
     scenario_names,
 )
 from simulators.streetlight import dimming_pct
-from simulators.sun import SUNSET_ELEVATION_DEG, solar_elevation_deg, sun_events
 from simulators.wire import RawPublisher
 
 __all__ = [
     "FIRMWARE",
-    "SUNSET_ELEVATION_DEG",
     "BrokerUnreachable",
     "CommandRejected",
     "DistrictSpec",
@@ -70,7 +68,5 @@ __all__ = [
     "run_load",
     "scaled_fleet_spec",
     "scenario_names",
-    "solar_elevation_deg",
-    "sun_events",
     "traffic_demand",
 ]

@@ -8,7 +8,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from devices import City
-from simulators.sun import solar_elevation_deg
 
 __all__ = ["Tick", "make_tick", "traffic_demand"]
 
@@ -64,7 +63,7 @@ def make_tick(t: float, dt_s: float, city: City, zone: ZoneInfo, start_s: float)
         local_hour=hour,
         weekday=local.weekday(),
         day_of_year=doy,
-        sun_elevation_deg=solar_elevation_deg(t, city.latitude, city.longitude),
+        sun_elevation_deg=city.sun_elevation_deg(local),
         air_temp_c=air,
         demand=traffic_demand(hour, local.weekday()),
         elapsed_s=t - start_s,

@@ -1,13 +1,15 @@
 """Errors of the simulators.
 
 SimulatorError
-├── FleetFileInvalid(path, reason)
-├── ScenarioInvalid(path, reason, event)
+├── FleetFileInvalid(path, reason, line)   (also a devices.YamlFileInvalid)
+├── ScenarioInvalid(path, reason, event, line)
 ├── BrokerUnreachable(url, reason)
 └── CommandRejected(device_id, reason)
 """
 
 from __future__ import annotations
+
+from devices import YamlFileInvalid
 
 __all__ = [
     "BrokerUnreachable",
@@ -22,24 +24,25 @@ class SimulatorError(Exception):
     """Base of every error raised by ``simulators``."""
 
 
-class FleetFileInvalid(SimulatorError):
-    """A fleet file that cannot describe a city; names the file and what is wrong."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
+class FleetFileInvalid(SimulatorError, YamlFileInvalid):
+    """A fleet file that cannot describe a city; names the file, the line and what is wrong."""
 
 
 class ScenarioInvalid(SimulatorError):
-    """A scenario file that cannot be run; names the file, the event (index) and the problem."""
+    """A scenario file that cannot be run; names the file, the line, the event (its index in
+    ``events``) and the problem."""
 
-    def __init__(self, path: str, reason: str, event: int | None = None) -> None:
-        where = f"{path}: event #{event + 1}" if event is not None else path
+    def __init__(
+        self, path: str, reason: str, event: int | None = None, line: int | None = None
+    ) -> None:
+        where = f"{path}:{line}" if line is not None else path
+        if event is not None:
+            where += f": event #{event + 1}"
         super().__init__(f"{where}: {reason}")
         self.path = path
         self.reason = reason
         self.event = event
+        self.line = line
 
 
 class BrokerUnreachable(SimulatorError):

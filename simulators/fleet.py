@@ -19,10 +19,17 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from devices import City, DeviceRecord, Kind, Registry, WaterClass
+from devices import (
+    City,
+    DeviceRecord,
+    Kind,
+    Registry,
+    WaterClass,
+    YamlFileInvalid,
+    load_yaml_model,
+)
 from simulators.errors import FleetFileInvalid
 from simulators.rand import uniform
 
@@ -94,21 +101,11 @@ class FleetSpec(BaseModel):
 
 
 def load_fleet_spec(path: str | Path) -> FleetSpec:
-    """Read and validate a fleet file; errors name the file and the field."""
-    where = str(path)
+    """Read and validate a fleet file; errors name the file, the line and the field."""
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise FleetFileInvalid(where, f"cannot read: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise FleetFileInvalid(where, f"not valid YAML: {exc}") from exc
-    try:
-        return FleetSpec.model_validate(document)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        location = ".".join(str(part) for part in error["loc"])
-        message = str(error["msg"]).removeprefix("Value error, ")
-        raise FleetFileInvalid(where, f"{location}: {message}" if location else message) from exc
+        return load_yaml_model(path, FleetSpec)
+    except YamlFileInvalid as exc:
+        raise FleetFileInvalid(exc.path, exc.reason, exc.line) from exc
 
 
 def scaled_fleet_spec(devices: int, *, city: City | None = None) -> FleetSpec:

@@ -28,10 +28,18 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from devices import DeviceRecord, SignalFault, SignalMode
+from devices import (
+    DeviceRecord,
+    SignalFault,
+    SignalMode,
+    YamlFileInvalid,
+    line_of,
+    read_with_lines,
+    strip_lines,
+    validation_problems,
+)
 from simulators.errors import ScenarioInvalid
 
 __all__ = [
@@ -344,55 +352,66 @@ def _resolve_at(text: str, start_s: float, midnight_s: float) -> float:
     return float(moment)
 
 
+_TOP_LEVEL_KEYS = frozenset({"name", "description", "start", "duration", "events"})
+
+
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; errors name the file, the event and the field."""
+    """Read and validate a scenario file; errors name the file, the line, the event and the
+    field."""
     where = str(path)
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioInvalid(where, f"cannot read: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioInvalid(where, f"not valid YAML: {exc}") from exc
+        document = read_with_lines(path)
+    except YamlFileInvalid as exc:
+        raise ScenarioInvalid(where, exc.reason, line=exc.line) from exc
     if not isinstance(document, dict):
-        raise ScenarioInvalid(where, "expected a mapping with 'name' and 'events'")
-    unknown = set(document) - {"name", "description", "start", "duration", "events"}
+        raise ScenarioInvalid(where, "expected a mapping with 'name' and 'events'", line=1)
+    unknown = set(strip_lines(document)) - _TOP_LEVEL_KEYS
     if unknown:
-        raise ScenarioInvalid(where, f"unknown keys: {', '.join(sorted(map(str, unknown)))}")
+        first = sorted(map(str, unknown))
+        raise ScenarioInvalid(
+            where, f"unknown keys: {', '.join(first)}", line=line_of(document, [first[0]])
+        )
     events = document.get("events") or []
     if not isinstance(events, list):
-        raise ScenarioInvalid(where, "'events' must be a list")
+        raise ScenarioInvalid(where, "'events' must be a list", line=line_of(document, ["events"]))
     incidents = []
     for index, event in enumerate(events):
         try:
-            incident = Incident.model_validate(event)
+            incident = Incident.model_validate(strip_lines(event))
         except ValidationError as exc:
-            error = exc.errors(include_url=False)[0]
-            location = ".".join(str(part) for part in error["loc"]).rstrip("_")
-            message = str(error["msg"]).removeprefix("Value error, ")
-            raise ScenarioInvalid(where, f"{location}: {message}", index) from exc
+            problem = validation_problems(exc)[0]
+            line = line_of(document, ["events", index, *problem.location])
+            raise ScenarioInvalid(where, problem.sentence, index, line) from exc
         missing = [
             name
             for name in _NEEDS[incident.incident]
             if getattr(incident, name if hasattr(incident, name) else name + "_") is None
         ]
         if missing:
-            raise ScenarioInvalid(
-                where, f"{incident.incident.value} needs {', '.join(missing)}", index
-            )
+            needs = f"{incident.incident.value} needs {', '.join(missing)}"
+            raise ScenarioInvalid(where, needs, index, line_of(document, ["events", index]))
         incidents.append(incident)
     start = document.get("start")
     if start is not None and not isinstance(start, datetime):
         try:
             start = datetime.fromisoformat(str(start))
         except ValueError as exc:
-            raise ScenarioInvalid(where, f"start {start!r} is not an ISO date-time") from exc
+            raise ScenarioInvalid(
+                where, f"start {start!r} is not an ISO date-time", line=line_of(document, ["start"])
+            ) from exc
     if start is not None and start.tzinfo is None:
-        raise ScenarioInvalid(where, "start needs a UTC offset, e.g. 2024-06-21T00:00:00+08:00")
+        raise ScenarioInvalid(
+            where,
+            "start needs a UTC offset, e.g. 2024-06-21T00:00:00+08:00",
+            line=line_of(document, ["start"]),
+        )
     duration = document.get("duration")
     try:
         duration_s = parse_duration_s(duration) if duration is not None else None
     except ValueError as exc:
-        raise ScenarioInvalid(where, f"duration: {exc}") from exc
+        raise ScenarioInvalid(
+            where, f"duration: {exc}", line=line_of(document, ["duration"])
+        ) from exc
     return Scenario(
         str(document.get("name") or Path(path).stem),
         incidents,

@@ -6,11 +6,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from devices import DeviceRecord, StreetlightFault
+from devices import SUNRISE_ELEVATION_DEG, DeviceRecord, StreetlightFault
 from simulators.context import Tick
 from simulators.rand import gauss, uniform
 from simulators.scenario import ActiveIncidents
-from simulators.sun import SUNSET_ELEVATION_DEG
 
 __all__ = ["StreetlightState", "dimming_pct", "step_streetlight"]
 
@@ -55,7 +54,7 @@ def step_streetlight(state: StreetlightState, tick: Tick, now: ActiveIncidents) 
     second = tick.second
     powered = record.cabinet not in now.cabinets_off
     failed = record.id in now.lamps_failed or _lamp_failed(state.key, tick.t)
-    dark = tick.sun_elevation_deg < SUNSET_ELEVATION_DEG
+    dark = tick.sun_elevation_deg < SUNRISE_ELEVATION_DEG
     faults: list[StreetlightFault] = []
     if state.dim_override is not None and tick.t >= state.dim_until_s:
         state.dim_override = None

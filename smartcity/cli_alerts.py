@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from alerts import AlertState, AlertStore, parse_duration
+from alerts import AlertState, AlertStore, alert_document, parse_duration
 from smartcity.settings import load_settings
 
 __all__ = ["app"]
@@ -56,21 +56,8 @@ def list_alerts(
     now = datetime.now(UTC)
     if as_json:
         for alert in found:
-            document = {
-                "fingerprint": alert.fingerprint,
-                "rule": alert.rule,
-                "state": alert.state.value,
-                "severity": alert.severity,
-                "labels": dict(alert.labels),
-                "summary": alert.summary,
-                "value": alert.value,
-                "active_since": alert.active_since.isoformat(),
-                "starts_at": alert.fired_at.isoformat() if alert.fired_at else None,
-                "ends_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
-                "acknowledged_by": alert.acknowledged_by,
-                "silenced": any(silence.mutes(alert, now) for silence in silences),
-            }
-            typer.echo(orjson.dumps(document).decode())
+            silenced = any(silence.mutes(alert, now) for silence in silences)
+            typer.echo(orjson.dumps(alert_document(alert, silenced=silenced)).decode())
         return
     table = Table(title=f"{len(found)} alert(s)")
     for column in ("fingerprint", "state", "severity", "rule", "since", "summary", "ack"):

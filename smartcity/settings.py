@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from devices import validation_problems
+
 __all__ = ["Settings", "SettingsInvalid", "load_settings"]
 
 
@@ -348,12 +350,11 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []
-        for error in exc.errors(include_url=False):
-            if error["type"] == "default_factory_not_called":
+        for problem in validation_problems(exc):
+            if problem.kind == "default_factory_not_called":
                 continue  # a path under a data_dir that is itself invalid, and named above
-            name = "SMARTCITY_" + "_".join(str(part) for part in error["loc"]).upper()
-            message = str(error["msg"]).removeprefix("Value error, ")
+            name = "SMARTCITY_" + "_".join(str(part) for part in problem.location).upper()
             secret = any(word in name for word in ("KEY", "PASSWORD", "TOKEN"))
-            shown = "(hidden)" if secret else repr(error.get("input"))
-            problems.append(f"{name}={shown}: {message}")
+            shown = "(hidden)" if secret else repr(problem.value)
+            problems.append(f"{name}={shown}: {problem.message}")
         raise SettingsInvalid("invalid settings:\n  " + "\n  ".join(problems)) from None

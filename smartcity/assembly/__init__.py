@@ -16,7 +16,6 @@ API: token store, MQTT link, command desk, app and server).
 from smartcity.assembly.api import ApiService, GatewayPresence, build_api, token_store
 from smartcity.assembly.engine import (
     InfluxAlertRecorder,
-    PointStore,
     alert_engine,
     alert_listeners,
     alert_point,
@@ -37,7 +36,6 @@ __all__ = [
     "ApiService",
     "GatewayPresence",
     "InfluxAlertRecorder",
-    "PointStore",
     "alert_engine",
     "alert_listeners",
     "alert_point",

@@ -13,8 +13,7 @@ engine = AlertEngine(
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from collections.abc import AsyncIterator
 
 import aiomqtt
 
@@ -26,26 +25,17 @@ from alerts import (
     Notifier,
     load_rules,
 )
-from devices import Registry, parse_broker_url
-from ingest import Durability, FieldValue, Point
+from devices import PLACEMENT_TAGS, Registry, parse_broker_url
+from ingest import FieldValue, Point, PointStore
 from smartcity.settings import Settings
 
 __all__ = [
     "InfluxAlertRecorder",
-    "PointStore",
     "alert_engine",
     "alert_listeners",
     "alert_point",
     "alerts_config",
 ]
-
-
-class PointStore(Protocol):
-    """Where points become durable: ``ingest.DurableStore`` (written, or spooled)."""
-
-    async def store(self, points: Sequence[Point]) -> Durability:
-        """Make points durable."""
-        ...
 
 
 def alerts_config(settings: Settings) -> AlertsConfig:
@@ -78,7 +68,7 @@ def alert_point(change: AlertChange, measurement: str) -> Point:
         "rule": alert.rule,
         "severity": alert.severity,
     }
-    for name in ("device", "cabinet", "river", "section", "junction"):
+    for name in ("device", *PLACEMENT_TAGS):
         value = alert.labels.get(name)
         if value:
             tags[name] = value

@@ -41,7 +41,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from devices import DeviceRecord, Kind, Registry, decode_message, dump_registry
+from devices import (
+    Channel,
+    DeviceRecord,
+    Kind,
+    Registry,
+    Topic,
+    decode_message,
+    device_subscription,
+    dump_registry,
+)
 from ingest import InfluxV1Config, InfluxV1Writer, Point, encode_lines, points_from_message
 from smartcity.bench.gateway_process import GatewayProcess
 from smartcity.settings import Settings
@@ -85,8 +94,11 @@ def _reading(seq: int, ts_ms: int, power_w: float) -> bytes:
     )
 
 
+_TELEMETRY = device_subscription(district=DISTRICT, channel=Channel.TELEMETRY)
+
+
 def _topic(device_id: str) -> str:
-    return f"city/{DISTRICT}/streetlight/{device_id}/telemetry"
+    return str(Topic(DISTRICT, Kind.STREETLIGHT, device_id, Channel.TELEMETRY))
 
 
 def _messages(count: int, ts_ms: int, round_: int) -> list[tuple[str, bytes]]:
@@ -165,7 +177,7 @@ def _null_subscriber_rate(port: int, count: int) -> float:
     if binary is None:
         return float("nan")
     base = [binary, "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-c", "-i", "bench-null"]
-    base += ["-V", "mqttv5", "-x", "3600", "-t", f"city/{DISTRICT}/+/+/telemetry"]
+    base += ["-V", "mqttv5", "-x", "3600", "-t", _TELEMETRY]
     subprocess.run([*base, "-E"], check=True, timeout=30)
     _publish_backlog(port, _messages(count, int(time.time() * 1000), 0))
     started = time.perf_counter()
@@ -178,7 +190,7 @@ def _null_subscriber_rate(port: int, count: int) -> float:
 def _paho_raw_rate(port: int, count: int, receive_max: int) -> float:
     """paho-mqtt receiving a QoS 1 backlog with no work per message (automatic acks)."""
     client_id = "bench-raw"
-    _make_session(port, client_id, f"city/{DISTRICT}/+/+/telemetry", receive_max)
+    _make_session(port, client_id, _TELEMETRY, receive_max)
     _publish_backlog(port, _messages(count, int(time.time() * 1000), 0))
     received = 0
     done = threading.Event()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 
-from devices import DeviceRecord, Message, decode_message
+from devices import Channel, DeviceRecord, Message, Topic, decode_message
 from ingest import Point, Spool, SpoolConfig, Writer, encode_lines, points_from_message
 
 __all__ = [
@@ -166,7 +166,7 @@ def sample_traffic(count: int) -> list[tuple[str, bytes, DeviceRecord]]:
                 "vehicles_per_min": 12.0,
             }
         device = devices[kind]
-        topic = f"city/{device.district}/{kind}/{device.id}/{channel}"
+        topic = str(Topic(device.district, device.kind, device.id, Channel(channel)))
         out.append((topic, orjson.dumps(payload), device))
     return out
 

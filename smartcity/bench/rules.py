@@ -43,7 +43,15 @@ from alerts import (
     load_rules,
     parse_rules,
 )
-from devices import Kind, Registry, decode_message, load_registry
+from devices import (
+    Channel,
+    Kind,
+    Registry,
+    Topic,
+    alert_subscription,
+    decode_message,
+    load_registry,
+)
 from gateway import Gateway
 from ingest import DurableStore, Spool
 from smartcity.assembly import (
@@ -271,7 +279,7 @@ class _Background:
             begin = time.monotonic()
             for record in self._devices:
                 seq += 1
-                topic = f"city/{record.district}/streetlight/{record.id}/telemetry"
+                topic = str(Topic(record.district, Kind.STREETLIGHT, record.id, Channel.TELEMETRY))
                 self._client.publish(topic, _telemetry(seq, 40.0), qos=1)
                 self.sent += 1
             pause = len(self._devices) / self._rate_s - (time.monotonic() - begin)
@@ -326,7 +334,9 @@ async def latency(settings: Settings, trips: int, background_rate_s: float) -> d
                         store,
                         sink=engine,
                     )
-                    await operator.subscribe("city/alerts/+/streetlight/bench-latency", qos=1)
+                    await operator.subscribe(
+                        alert_subscription(kind=Kind.STREETLIGHT, rule="bench-latency"), qos=1
+                    )
                     async with asyncio.TaskGroup() as group:
                         running = group.create_task(gateway.run())
                         async with asyncio.timeout(30):
@@ -367,7 +377,7 @@ async def _trips(
     messages = operator.messages
     for number in range(trips):
         record = probes[number % len(probes)]
-        topic = f"city/{record.district}/streetlight/{record.id}/telemetry"
+        topic = str(Topic(record.district, Kind.STREETLIGHT, record.id, Channel.TELEMETRY))
         for temp_c, change in ((145.0, "firing"), (40.0, "resolved")):
             seq = seq_base + 2 * number + (0 if change == "firing" else 1)
             sent = time.perf_counter()

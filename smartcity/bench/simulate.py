@@ -29,11 +29,16 @@ from pathlib import Path
 from typing import Any
 
 import simulators
+from devices import EVERY_TOPIC, Channel, Kind, Topic
 from smartcity.stack import LocalMosquitto
 
 __all__ = ["run_benchmark"]
 
-_TOPIC = "city/bench/streetlight/SL-{n}/telemetry"
+
+def _topic(number: int) -> str:
+    return str(Topic("bench", Kind.STREETLIGHT, f"SL-{number}", Channel.TELEMETRY))
+
+
 _PAYLOAD = (
     '{"ts":1718900000000,"seq":1,"power_w":92.4,"voltage_v":229.8,"current_a":0.421,'
     '"power_factor":0.955,"energy_kwh":3120.1234,"lamp_on":true,"dimming_pct":100.0,'
@@ -50,7 +55,7 @@ class NullSubscriber:
 
     def __init__(self, port: int, qos: int) -> None:
         self.process = subprocess.Popen(
-            [*_client("mosquitto_sub", port), "-t", "city/#", "-q", str(qos), "-F", "x"],
+            [*_client("mosquitto_sub", port), "-t", EVERY_TOPIC, "-q", str(qos), "-F", "x"],
             stdout=subprocess.PIPE,
         )
         self.count = 0
@@ -104,7 +109,7 @@ def broker_limit(
                             "-q",
                             str(qos),
                             "-t",
-                            _TOPIC.format(n=number),
+                            _topic(number),
                         ],
                         stdin=stdin,
                     )
@@ -145,7 +150,7 @@ def _flood_worker(
         timeout_s=10.0,
     )
     link.connect()
-    batch = [(_TOPIC.format(n=number), _PAYLOAD.encode(), qos, False)] * 500
+    batch = [(_topic(number), _PAYLOAD.encode(), qos, False)] * 500
     ready.wait(timeout=60)
     started = time.monotonic()
     stop = started + duration_s

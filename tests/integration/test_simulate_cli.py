@@ -34,7 +34,7 @@ def test_a_bad_fleet_file_is_named_and_fails(tmp_path: Path) -> None:
     bad.write_text("districts: []\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["simulate", "fleet", str(bad), "-o", str(tmp_path / "x")])
     assert result.exit_code == 2
-    assert "bad.yaml: districts" in result.output
+    assert f"{bad}:1: districts: Tuple should have at least 1 item" in result.output
 
 
 def test_run_backfills_a_scenario_and_prints_a_summary(mosquitto: LocalMosquitto) -> None:

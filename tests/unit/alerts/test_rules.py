@@ -107,7 +107,7 @@ def test_an_inhibit_naming_no_rule_is_refused(tmp_path):
 
 def test_broken_yaml_names_the_line(tmp_path):
     error = error_of(write(tmp_path, "r.yaml", GOOD + "  - name: [unclosed\n"))
-    assert error.line == 10
+    assert error.line == 9  # where the unclosed "[" is, not the end of the file it ran into
     assert "not valid YAML" in str(error)
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from devices import (
+    PLACEMENT_TAGS,
     DeviceRecord,
     Kind,
     Registry,
@@ -115,3 +116,15 @@ def test_duplicate_ids_are_refused_when_built_in_code() -> None:
     record = DeviceRecord(id="CP-1", kind=Kind.CHECKPOINT, district="centre")
     with pytest.raises(ValueError, match="listed twice"):
         Registry.from_records([record, record])
+
+
+def test_a_devices_tags_are_its_district_and_its_placement(tmp_path: Path) -> None:
+    registry = load_registry(write(tmp_path, GOOD))
+    assert PLACEMENT_TAGS == ("cabinet", "river", "section", "junction")
+    assert registry["SL-0001"].tags() == {"district": "riverside", "cabinet": "C-01"}
+    assert registry["WQ-0001"].tags() == {
+        "district": "riverside",
+        "river": "jade",
+        "section": "S1",
+    }
+    assert set(DeviceRecord.model_fields) >= set(PLACEMENT_TAGS)

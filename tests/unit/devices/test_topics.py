@@ -81,3 +81,19 @@ def test_shared_subscription_names_its_group() -> None:
         device_subscription(kind=Kind.CHECKPOINT, channel=Channel.EVENT, share_group="gw")
         == "$share/gw/city/+/checkpoint/+/event"
     )
+
+
+def test_alert_and_platform_filters_match_what_they_say() -> None:
+    from paho.mqtt.client import topic_matches_sub
+
+    from devices import EVERY_TOPIC, alert_subscription
+
+    alert = alert_topic("riverside", Kind.STREETLIGHT, "bench-latency")
+    narrow = alert_subscription(kind=Kind.STREETLIGHT, rule="bench-latency")
+    assert narrow == "city/alerts/+/streetlight/bench-latency"
+    assert topic_matches_sub(narrow, alert)
+    assert not topic_matches_sub(narrow, alert_topic("riverside", Kind.CHECKPOINT, "bench-latency"))
+    assert alert_subscription() == "city/alerts/+/+/+"
+    device = str(Topic("riverside", Kind.STREETLIGHT, "SL-1", Channel.TELEMETRY))
+    for topic in (alert, device, deadletter_topic("malformed_json")):
+        assert topic_matches_sub(EVERY_TOPIC, topic)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,25 +45,44 @@ def test_a_city_of_a_hundred_thousand_devices_can_be_generated() -> None:
     assert len({r.cabinet for r in registry.of_kind(devices.Kind.STREETLIGHT)}) > 2_000
 
 
-def test_a_fleet_file_error_names_the_file_and_the_field(tmp_path: Path) -> None:
+load_fleet = simulators.load_fleet_spec
+
+
+def refusal(path: Path, text: str, load: Callable[[Path], object]) -> simulators.SimulatorError:
+    """What loading ``text`` from ``path`` raises."""
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(simulators.SimulatorError) as caught:
+        load(path)
+    return caught.value
+
+
+def test_a_fleet_file_error_names_the_file_the_line_and_the_field(tmp_path: Path) -> None:
     path = tmp_path / "fleet.yaml"
-    path.write_text("districts:\n  - {name: Centre, streetlights: 3}\n", encoding="utf-8")
-    with pytest.raises(simulators.FleetFileInvalid, match=r"fleet.yaml: districts.0.name"):
-        simulators.load_fleet_spec(path)
-    path.write_text(
-        "districts: [{name: a}]\nrivers: [{name: r, sections: 2, districts: [b]}]\n",
-        encoding="utf-8",
+    text = "city: {name: Dongguan}\ndistricts:\n  - {name: centre, streetlights: 3}\n"
+    error = refusal(path, text + "  - name: Riverside\n    streetlights: 2\n", load_fleet)
+    assert isinstance(error, simulators.FleetFileInvalid)
+    assert str(error) == (
+        f"{path}:4: districts.1.name: String should match pattern '^[a-z0-9-]{{1,32}}$'"
     )
-    with pytest.raises(simulators.FleetFileInvalid, match="unknown district 'b'"):
-        simulators.load_fleet_spec(path)
+    assert error.line == 4
+    text = "districts: [{name: a}]\nrivers: [{name: r, sections: 2, districts: [b]}]\n"
+    assert "unknown district 'b'" in str(refusal(path, text, load_fleet))
+    broken = refusal(path, "districts:\n  - {name: a, streetlights: [3\n", load_fleet)
+    assert str(broken).startswith(f"{path}:2: not valid YAML")
 
 
 @pytest.mark.parametrize(
     ("event", "message"),
     [
-        ("{at: '02:10', incident: cabinet_power_cut}", "event #2: cabinet_power_cut needs cabinet"),
-        ("{at: '02:10', incident: flood}", "event #2: incident: Input should be"),
-        ("{at: '02:10', incident: rain, for: 'soon'}", "event #2: for: 'soon' is not a duration"),
+        (
+            "{at: '02:10', incident: cabinet_power_cut}",
+            "4: event #2: cabinet_power_cut needs cabinet",
+        ),
+        ("{at: '02:10', incident: flood}", "4: event #2: incident: Input should be"),
+        (
+            "{at: '02:10', incident: rain, for: 'soon'}",
+            "4: event #2: for: 'soon' is not a duration",
+        ),
     ],
 )
 def test_a_scenario_error_names_the_file_the_event_and_the_problem(
@@ -72,8 +92,17 @@ def test_a_scenario_error_names_the_file_the_event_and_the_problem(
     path.write_text(
         f"name: bad\nevents:\n  - {{at: '01:00', incident: rain}}\n  - {event}\n", encoding="utf-8"
     )
-    with pytest.raises(simulators.ScenarioInvalid, match=f"bad.yaml: {message}"):
+    with pytest.raises(simulators.ScenarioInvalid, match=f"bad.yaml:{message}"):
         simulators.load_scenario(path)
+
+
+def test_a_scenario_error_in_a_block_event_names_the_fields_own_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    text = "name: bad\nevents:\n  - at: '01:00'\n    incident: rain\n    for: soon\n"
+    error = refusal(path, text, simulators.load_scenario)
+    assert isinstance(error, simulators.ScenarioInvalid)
+    assert str(error) == f"{path}:5: event #1: for: 'soon' is not a duration like 40m, 1h30m, 2d"
+    assert (error.line, error.event) == (5, 0)
 
 
 def test_an_event_before_the_start_is_refused_when_the_run_is_anchored() -> None:

@@ -1,0 +1,48 @@
+"""One alert document for MQTT subscribers, webhooks and the operators' JSON listing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+from typer.testing import CliRunner
+
+from alerts import Alert, AlertChange, AlertStore, ChangeKind, alert_document, change_document
+from smartcity.cli import app
+from tests.unit.alerts.factory import T0, evaluator, observe, rule
+
+
+def firing_alert_in(path: Path) -> Alert:
+    ev = evaluator(rule("streetlight", "{type: threshold, field: lamp_temp_c, above: 80}"))
+    transitions = ev.observe(observe("SL-1", T0, lamp_temp_c=90))
+    with AlertStore(path) as store:
+        store.record(transitions)
+    return ev.active()[0]
+
+
+def test_a_change_document_is_the_change_then_the_alert_document(tmp_path: Path) -> None:
+    alert = firing_alert_in(tmp_path / "alerts.sqlite")
+    at = T0 + timedelta(seconds=5)
+    document = change_document(AlertChange(alert, ChangeKind.FIRING, at, silenced=True))
+    assert document == {
+        "change": "firing",
+        "at": at.isoformat(),
+        **alert_document(alert, silenced=True),
+    }
+    assert document["silenced"] is True
+    assert document["starts_at"] == alert.starts_at.isoformat()
+    assert document["ends_at"] is None
+    assert (document["district"], document["kind"]) == (alert.district, "streetlight")
+
+
+def test_the_json_listing_prints_the_same_document(tmp_path: Path) -> None:
+    state = tmp_path / "alerts.sqlite"
+    alert = firing_alert_in(state)
+    result = CliRunner().invoke(app, ["alerts", "list", "--state", str(state), "--json"])
+    assert result.exit_code == 0, result.output
+    (listed,) = [orjson.loads(line) for line in result.output.splitlines()]
+    with AlertStore(state) as store:
+        (stored,) = store.alerts()
+    assert stored.fingerprint == alert.fingerprint
+    assert listed == alert_document(stored, silenced=False)
