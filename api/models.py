@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts import Alert
+from alerts import Alert, alert_document
 from api.audit import CommandRecord, CommandStatus
 from api.sources import DevicePresence
 from api.tokens import Scope, TokenRecord
@@ -30,46 +30,33 @@ _FROZEN = ConfigDict(frozen=True)
 
 
 class AlertOut(BaseModel):
-    """An alert as the engine holds it."""
+    """An alert as the engine holds it: the platform's one alert document
+    (``alerts.alert_document``, also on MQTT and in ``smartcity alerts list --json``), typed."""
 
     model_config = _FROZEN
 
     fingerprint: str
     rule: str
-    kind: Kind
-    district: str
-    severity: str
     state: str
+    severity: str
+    district: str
+    kind: Kind
     labels: dict[str, str]
     summary: str
     runbook: str
     value: float | None
     active_since: datetime
-    fired_at: datetime | None
-    resolved_at: datetime | None
+    starts_at: datetime | None = Field(description="when it started firing")
+    ends_at: datetime | None = Field(description="when it resolved")
     acknowledged_by: str | None
-    acknowledged_at: datetime | None
 
     @classmethod
     def of(cls, alert: Alert) -> AlertOut:
-        """From the engine's value."""
-        return cls(
-            fingerprint=alert.fingerprint,
-            rule=alert.rule,
-            kind=alert.kind,
-            district=alert.district,
-            severity=alert.severity,
-            state=alert.state.value,
-            labels=dict(alert.labels),
-            summary=alert.summary,
-            runbook=alert.runbook,
-            value=alert.value,
-            active_since=alert.active_since,
-            fired_at=alert.fired_at,
-            resolved_at=alert.resolved_at,
-            acknowledged_by=alert.acknowledged_by,
-            acknowledged_at=alert.acknowledged_at,
-        )
+        """From the engine's value, through the shared document."""
+        document = alert_document(alert, silenced=False)
+        # silences are Alertmanager's to tell (issue 10); the store does not know them here
+        del document["silenced"]
+        return cls.model_validate(document)
 
 
 class AlertChangeOut(BaseModel):

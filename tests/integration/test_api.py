@@ -343,6 +343,8 @@ async def test_alert_history_comes_from_the_store_newest_first_within_the_time_a
         ("camera-offline", "resolved"),
         ("camera-offline", "firing"),
     ]
+    resolved = everything.json()[2]["alert"]
+    assert (resolved["state"], resolved["ends_at"]) == ("resolved", "2026-11-29T08:30:00Z")
     assert [c["alert"]["rule"] for c in recent.json()] == ["ammonia-high", "lamp-out"]
     assert [c["change"] for c in cameras.json()] == ["resolved", "firing"]
     assert naive.status_code == 422
