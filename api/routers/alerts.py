@@ -66,8 +66,12 @@ async def alert_history(
     kind: Kind | None = None,
     severity: Severity | None = None,
     rule: str | None = None,
-    since: Annotated[datetime | None, Query(description="RFC 3339, with an offset")] = None,
-    until: Annotated[datetime | None, Query(description="RFC 3339, with an offset")] = None,
+    since: Annotated[
+        datetime | None, Query(description="from this time on (RFC 3339, with an offset)")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="before this time (RFC 3339, with an offset)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[AlertChangeOut]:
     """Announced changes (firing, resolved, acknowledged), newest first, from the engine's
@@ -84,7 +88,7 @@ async def alert_history(
     by_fingerprint = {alert.fingerprint: alert for alert in alerts}
     changes: list[AlertChangeOut] = []
     for fingerprint, _rule, change, at in reversed(history):
-        if (since is not None and at < since) or (until is not None and at > until):
+        if (since is not None and at < since) or (until is not None and at >= until):
             continue
         alert = by_fingerprint.get(fingerprint)
         if alert is None or not _matches(alert, district, kind, severity, rule):
