@@ -330,6 +330,9 @@ async def test_alert_history_comes_from_the_store_newest_first_within_the_time_a
         recent = await client.get(
             "/alerts/history", params={"since": since}, headers=harness.headers("read")
         )
+        older = await client.get(
+            "/alerts/history", params={"until": since}, headers=harness.headers("read")
+        )
         cameras = await client.get(
             "/alerts/history?kind=checkpoint&severity=critical", headers=harness.headers("read")
         )
@@ -346,6 +349,7 @@ async def test_alert_history_comes_from_the_store_newest_first_within_the_time_a
     resolved = everything.json()[2]["alert"]
     assert (resolved["state"], resolved["ends_at"]) == ("resolved", "2026-11-29T08:30:00Z")
     assert [c["alert"]["rule"] for c in recent.json()] == ["ammonia-high", "lamp-out"]
+    assert [c["change"] for c in older.json()] == ["resolved", "firing"]
     assert [c["change"] for c in cameras.json()] == ["resolved", "firing"]
     assert naive.status_code == 422
     assert naive.json()["detail"][0]["field"] == "since"
