@@ -13,6 +13,8 @@ from api.tokens import Scope, TokenRecord
 from devices import CommandAction, DeviceRecord, Kind, SignalMode
 
 __all__ = [
+    "AckIn",
+    "AckOut",
     "AlertChangeOut",
     "AlertOut",
     "CommandIn",
@@ -21,6 +23,9 @@ __all__ = [
     "DeviceList",
     "DeviceOut",
     "HealthOut",
+    "MatcherBody",
+    "SilenceIn",
+    "SilenceOut",
     "TokenIn",
     "TokenIssued",
     "TokenOut",
@@ -211,3 +216,59 @@ class TokenIssued(TokenOut):
     """A token just made; ``token`` is shown this once."""
 
     token: str
+
+
+class AckIn(BaseModel):
+    """Someone is on it: why, in a few words."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    comment: str = Field(min_length=1, max_length=500, description="e.g. 'crew on site'")
+
+
+class AckOut(BaseModel):
+    """An acknowledgement: who, when, and the Alertmanager silence that stops the repeats."""
+
+    model_config = _FROZEN
+
+    fingerprint: str
+    rule: str
+    by: str
+    comment: str
+    at: datetime
+    silence_id: str
+
+
+class MatcherBody(BaseModel):
+    """One label matcher: ``name=value``, or a regex, or negated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=128)
+    value: str = Field(max_length=1024)
+    is_regex: bool = False
+    is_equal: bool = True
+
+
+class SilenceIn(BaseModel):
+    """A silence for every alert the matchers select, from now for ``duration_s``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    matchers: list[MatcherBody] = Field(min_length=1, max_length=32)
+    duration_s: float = Field(gt=0, le=90 * 86_400, description="how long, from now")
+    comment: str = Field(min_length=1, max_length=500)
+
+
+class SilenceOut(BaseModel):
+    """A silence as Alertmanager keeps it (state: active, pending or expired)."""
+
+    model_config = _FROZEN
+
+    id: str
+    matchers: list[MatcherBody]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+    state: str

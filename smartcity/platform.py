@@ -243,6 +243,7 @@ async def _serve(
                     registry,
                     mqtt_url=endpoints.mqtt_url,
                     influx_url=endpoints.influx_url,
+                    alertmanager_urls=endpoints.alertmanager_urls,
                     gateway=gateway,
                 )
                 api_url = api.server.url

@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
-from alerts import Alert, Severity
-from api.auth import require
-from api.context import ApiContext, context
-from api.models import AlertChangeOut, AlertOut
+from alerts import Alert, AlertOperations, Severity
+from api.auth import Caller, require
+from api.context import ApiContext, context, operations
+from api.models import AckIn, AckOut, AlertChangeOut, AlertOut
 from api.problems import field_error
 from api.tokens import Scope
 from devices import Kind
@@ -19,6 +19,8 @@ from devices import Kind
 __all__ = ["router"]
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], dependencies=[Depends(require(Scope.READ))])
+
+Operations = Annotated[AlertOperations, Depends(operations)]
 
 Context = Annotated[ApiContext, Depends(context)]
 
@@ -109,3 +111,26 @@ async def one_alert(ctx: Context, fingerprint: str) -> AlertOut:
         if alert.fingerprint == fingerprint:
             return AlertOut.of(alert)
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {fingerprint}")
+
+
+@router.post("/{fingerprint}/ack", response_model=AckOut)
+async def acknowledge(
+    fingerprint: str,
+    body: AckIn,
+    ops: Operations,
+    caller: Annotated[Caller, Depends(require(Scope.OPERATE))],
+) -> AckOut:
+    """Someone is on it: silence exactly this firing alert in Alertmanager until it resolves
+    (the repeats stop) and record who, as ``smartcity alerts ack`` does. The fingerprint may be
+    a unique prefix.
+
+    Scope: operate."""
+    done = await ops.acknowledge(fingerprint, caller.name, body.comment)
+    return AckOut(
+        fingerprint=done.fingerprint,
+        rule=done.rule,
+        by=done.by,
+        comment=done.comment,
+        at=done.at,
+        silence_id=done.silence_id,
+    )

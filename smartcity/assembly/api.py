@@ -7,7 +7,7 @@ status messages); ``smartcity up`` serves it beside the gateway (presence from t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,6 +32,7 @@ from api import (
 )
 from devices import Channel, Registry, parse_broker_url
 from gateway import DeviceState, Gateway
+from smartcity.assembly.engine import alert_operations
 from smartcity.settings import Settings
 
 __all__ = ["ApiService", "GatewayPresence", "build_api", "token_store"]
@@ -94,6 +95,7 @@ def build_api(
     *,
     mqtt_url: str,
     influx_url: str | None,
+    alertmanager_urls: Sequence[str] = (),
     gateway: Gateway | None = None,
 ) -> ApiService:
     """Assemble the API and take its port (``ListenFailed`` names the setting to change)."""
@@ -142,6 +144,10 @@ def build_api(
             window_s=settings.api_auth_failure_window_s,
         ),
         health_checks=checks,
+        # acknowledgements and silences: the same operations as `smartcity alerts`
+        alert_operations=alert_operations(settings, alertmanager_urls)
+        if alertmanager_urls
+        else None,
     )
     server = ApiServer(
         app, host=settings.api_host, port=port, shutdown_timeout_s=settings.shutdown_timeout_s

@@ -64,6 +64,7 @@ async def running_api(
     command_timeout_s: float = 10.0,
     max_failures: int = 5,
     client_id: str | None = None,
+    alertmanager_url: str | None = None,
 ) -> AsyncIterator[Harness]:
     """The API with its link connected and its desk sweeping; stopped on the way out."""
     endpoint = devices.parse_broker_url(mqtt_url)
@@ -99,6 +100,13 @@ async def running_api(
         token_store=tokens,
         limiter=api.FailedAttempts(max_failures=max_failures, window_s=60),
         health_checks=checks,
+        alert_operations=alerts.AlertOperations(
+            tmp_path / "alerts.sqlite",
+            alerts.AlertmanagerAPI([alertmanager_url], timeout_s=5),
+            ack_silence_max=timedelta(days=7),
+        )
+        if alertmanager_url
+        else None,
     )
     harness = Harness(app, tokens, audit, alert_store, link, desk)
     for scope in api.Scope:
