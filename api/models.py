@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts import Alert, alert_document
+from alerts import Alert, HistoryEntry, alert_document
 from api.audit import CommandRecord, CommandStatus
 from api.sources import DevicePresence
 from api.tokens import Scope, TokenRecord
@@ -65,13 +65,36 @@ class AlertOut(BaseModel):
 
 
 class AlertChangeOut(BaseModel):
-    """One announced change of an alert (history), with the alert it happened to."""
+    """One announced change of an alert (history): what changed, when, and about whom."""
 
     model_config = _FROZEN
 
     at: datetime
-    change: str
-    alert: AlertOut
+    change: str = Field(description="firing, resolved or acknowledged")
+    fingerprint: str
+    rule: str
+    severity: str
+    district: str
+    kind: Kind
+    labels: dict[str, str]
+    summary: str
+    value: float | None
+
+    @classmethod
+    def of(cls, entry: HistoryEntry) -> AlertChangeOut:
+        """From the engine store's history entry."""
+        return cls(
+            at=entry.at,
+            change=entry.change,
+            fingerprint=entry.fingerprint,
+            rule=entry.rule,
+            severity=entry.severity,
+            district=entry.district,
+            kind=Kind(entry.kind),
+            labels=dict(entry.labels),
+            summary=entry.summary,
+            value=entry.value,
+        )
 
 
 class DeviceOut(BaseModel):

@@ -67,7 +67,6 @@ async def alert_history(
     district: str | None = None,
     kind: Kind | None = None,
     severity: Severity | None = None,
-    rule: str | None = None,
     since: Annotated[
         datetime | None, Query(description="from this time on (RFC 3339, with an offset)")
     ] = None,
@@ -77,28 +76,23 @@ async def alert_history(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[AlertChangeOut]:
     """Announced changes (firing, resolved, acknowledged), newest first, from the engine's
-    store; filtered by the alert's district, kind, severity and rule, and by time.
+    store (the query ``smartcity alerts history`` runs), filtered by the alert's district, kind
+    and severity, and by time.
 
     Scope: read."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise field_error(("query", name), "needs a UTC offset, e.g. 2026-12-01T08:00:00Z")
-    alerts, history = await asyncio.gather(
-        asyncio.to_thread(ctx.alerts.alerts, include_resolved=True),
-        asyncio.to_thread(ctx.alerts.history),
+    entries = await asyncio.to_thread(
+        ctx.alerts.changes,
+        since=since,
+        until=until,
+        district=district,
+        kind=kind.value if kind else None,
+        severity=severity.value if severity else None,
+        limit=limit,
     )
-    by_fingerprint = {alert.fingerprint: alert for alert in alerts}
-    changes: list[AlertChangeOut] = []
-    for fingerprint, _rule, change, at in reversed(history):
-        if (since is not None and at < since) or (until is not None and at >= until):
-            continue
-        alert = by_fingerprint.get(fingerprint)
-        if alert is None or not _matches(alert, district, kind, severity, rule):
-            continue
-        changes.append(AlertChangeOut(at=at, change=change, alert=AlertOut.of(alert)))
-        if len(changes) >= limit:
-            break
-    return changes
+    return [AlertChangeOut.of(entry) for entry in entries]
 
 
 @router.get("/{fingerprint}", response_model=AlertOut)
