@@ -2,9 +2,14 @@
 
 ``smartcity up`` runs :func:`run_platform`. The local servers are children of this process
 (started only when ``SMARTCITY_MQTT_URL`` / ``SMARTCITY_INFLUX_URL`` are unset); everything
-else is a task in one ``TaskGroup``. Stopping (Ctrl-C, SIGTERM) cancels the group: the
-simulators say goodbye, the gateway flushes and acks, the engine saves its state, and only
-then are the servers stopped.
+else (gateway, the incident service's ticker, the operators' API, the demo, the console) is a
+task in one ``TaskGroup``; the incident service listens to the rule engine. Stopping (Ctrl-C,
+SIGTERM) cancels the group: the simulators say goodbye, the API finishes the requests in
+progress, the gateway flushes and acks, the engine saves its state, and only then are the
+servers stopped.
+
+Long because: this is where every room meets in one process tree, and the order in which they
+start and stop reads best in one place (each part is built in ``smartcity.assembly``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import alerts
+import command
 import simulators
 from devices import Registry, load_registry
 from gateway import Gateway
@@ -37,6 +43,7 @@ from smartcity.assembly import (
     durable_store,
     fleet_registry,
     gateway_config,
+    incident_service,
     owned_devices,
     run_config,
     scenario_by_name,
@@ -69,6 +76,7 @@ class Endpoints:
     started: tuple[str, ...] = ()
     pids: dict[str, int] = field(default_factory=dict)
     grafana: str | None = None  # the Grafana provisioning folder written for them
+    api_url: str | None = None  # the operators' API, once it listens
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +112,7 @@ def state_paths(settings: Settings) -> dict[str, Path]:
         "alerts_state": settings.alerts_state_path,
         "api_tokens": settings.api_tokens_file,
         "api_commands": settings.api_commands_path,
+        "incidents_state": settings.incidents_state_path,
         "relay_state": settings.relay_state_path,
         "log": settings.log_file,
     }
@@ -175,13 +184,7 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
             note.unlink(missing_ok=True)
 
 
-def write_note(
-    settings: Settings,
-    endpoints: Endpoints,
-    *,
-    metrics_port: int | None,
-    api_url: str | None = None,
-) -> None:
+def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | None) -> None:
     """Tell ``smartcity status`` where this platform is (rewritten once the gateway listens)."""
     note = endpoints_file(settings)
     note.parent.mkdir(parents=True, exist_ok=True)
@@ -191,7 +194,7 @@ def write_note(
         "influx_url": endpoints.influx_url,
         "alertmanager_urls": list(endpoints.alertmanager_urls),
         "metrics_port": metrics_port,
-        "api_url": api_url,
+        "api_url": endpoints.api_url,
         "started": list(endpoints.started),
         "server_pids": endpoints.pids,
         "grafana_provisioning": endpoints.grafana,
@@ -223,6 +226,7 @@ async def _serve(
         _alert_engine(settings, options, owned_devices(registry, config), endpoints, store) as (
             engine,
             notifier,
+            incidents,
         ),
     ):
         gateway = Gateway(config, registry, store, sink=engine)
@@ -236,7 +240,6 @@ async def _serve(
                     # the metrics listener binds just after the gateway subscribes
                     while gateway.metrics_port is None:  # noqa: ASYNC110
                         await asyncio.sleep(0.01)
-            api_url = None
             if options.api and settings.api_port is not None:
                 api = build_api(
                     settings,
@@ -246,9 +249,11 @@ async def _serve(
                     alertmanager_urls=endpoints.alertmanager_urls,
                     gateway=gateway,
                 )
-                api_url = api.server.url
+                endpoints = dataclasses.replace(endpoints, api_url=api.server.url)
                 group.create_task(api.run(), name="api")
-            write_note(settings, endpoints, metrics_port=gateway.metrics_port, api_url=api_url)
+            write_note(settings, endpoints, metrics_port=gateway.metrics_port)
+            if incidents is not None:
+                group.create_task(incidents.run(), name="incidents")
             if options.demo:
                 group.create_task(
                     _run_demo(settings, options, registry, endpoints, fleet_stats), name="demo"
@@ -256,9 +261,7 @@ async def _serve(
             if options.console:
 
                 def snapshot() -> live.Snapshot:
-                    return _snapshot(
-                        registry, gateway, store, engine, fleet_stats, endpoints, api_url
-                    )
+                    return _snapshot(registry, gateway, store, engine, fleet_stats, endpoints)
 
                 group.create_task(live.run_console(snapshot), name="console")
 
@@ -270,9 +273,15 @@ async def _alert_engine(
     registry: Registry,
     endpoints: Endpoints,
     store: DurableStore,
-) -> AsyncIterator[tuple[alerts.AlertEngine | None, alerts.AlertmanagerNotifier | None]]:
+) -> AsyncIterator[
+    tuple[
+        alerts.AlertEngine | None,
+        alerts.AlertmanagerNotifier | None,
+        command.IncidentService | None,
+    ]
+]:
     if not options.engine:
-        yield None, None
+        yield None, None, None
         return
     client_id = f"{settings.gateway_client_id}-alerts"
     if options.partitioned and settings.gateway_workers > 1:
@@ -281,11 +290,38 @@ async def _alert_engine(
         alerts.AlertmanagerNotifier(
             alertmanager_config(settings, endpoints.alertmanager_urls)
         ) as notifier,
+        _incident_service(settings, options, registry, endpoints, store, notifier) as incidents,
         alert_engine(
-            settings, registry, endpoints.mqtt_url, store, client_id=client_id, notifier=notifier
+            settings,
+            registry,
+            endpoints.mqtt_url,
+            store,
+            client_id=client_id,
+            notifier=notifier,
+            listeners=[incidents] if incidents is not None else [],
         ) as engine,
     ):
-        yield engine, notifier
+        yield engine, notifier, incidents
+
+
+@contextlib.asynccontextmanager
+async def _incident_service(
+    settings: Settings,
+    options: PlatformOptions,
+    registry: Registry,
+    endpoints: Endpoints,
+    store: DurableStore,
+    notifier: alerts.AlertmanagerNotifier,
+) -> AsyncIterator[command.IncidentService | None]:
+    """Emergency command beside the one rule engine of ``smartcity up``; partitioned gateway
+    workers run none (several auto-openers would race to open the same incident)."""
+    if not options.engine or options.partitioned:
+        yield None
+        return
+    async with incident_service(
+        settings, registry, endpoints.mqtt_url, store, notifiers=[notifier]
+    ) as incidents:
+        yield incidents
 
 
 async def _run_demo(
@@ -329,7 +365,6 @@ def _snapshot(
     engine: alerts.AlertEngine | None,
     fleet: simulators.SimulationStats,
     endpoints: Endpoints,
-    api_url: str | None,
 ) -> live.Snapshot:
     stats = gateway.stats()
     active = engine.active_alerts() if engine is not None else []
@@ -362,7 +397,7 @@ def _snapshot(
             "metrics": f"http://{gateway.config.metrics_host}:{gateway.metrics_port}/metrics"
             if gateway.metrics_port
             else "off",
-            "api": f"{api_url}/docs" if api_url else "off",
+            "api": f"{endpoints.api_url}/docs" if endpoints.api_url else "off",
             "grafana": f"GF_PATHS_PROVISIONING={endpoints.grafana}" if endpoints.grafana else "off",
         },
     )
