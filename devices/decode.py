@@ -131,7 +131,7 @@ def _explain(where: str, topic: Topic, exc: ValidationError) -> PayloadInvalid:
     return PayloadInvalid(
         where,
         "wrong_type" if kind.endswith("_type") or kind.endswith("_parsing") else "invalid_value",
-        prefix + f"{location}: {problem.message} (got {_show(problem.value)})",
+        prefix + f"{location}: {problem.message} (got {_show(problem.value, location)})",
         location,
     )
 
@@ -164,6 +164,11 @@ def _collect_ranges() -> dict[str, tuple[object, object]]:
 _RANGES = _collect_ranges()
 
 
-def _show(value: object) -> str:
+_PERSONAL_FIELDS = frozenset({"plate"})  # never quoted back: a sentence ends up in dead letters
+
+
+def _show(value: object, location: str = "") -> str:
+    if location.rpartition(".")[2] in _PERSONAL_FIELDS:
+        return "(withheld: personal data)"
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -9,7 +9,7 @@ One worker::
 """
 
 from gateway.config import GatewayConfig, UnknownDevices
-from gateway.deadletter import DEADLETTER_MEASUREMENT, DeadLetter
+from gateway.deadletter import DEADLETTER_MEASUREMENT, DeadLetter, redact_personal
 from gateway.errors import BrokerUnavailable, ConfigInvalid, GatewayError, PayloadRejected
 from gateway.partition import owner_of, partition_subscriptions
 from gateway.presence import DeviceState, Presence, SeqVerdict
@@ -32,4 +32,5 @@ __all__ = [
     "UnknownDevices",
     "owner_of",
     "partition_subscriptions",
+    "redact_personal",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -53,6 +54,9 @@ class Received:
     retain: bool
     generation: int
     received_at: float  # wall clock, seconds since the epoch
+    # who published, as the broker says in the configured user property (every value it has);
+    # None when no property is configured
+    publishers: tuple[str, ...] | None = None
 
 
 class Receiver:
@@ -71,8 +75,11 @@ class Receiver:
         session_expiry_s: int,
         keepalive_s: int,
         handoff: Handoff[Received],
+        tls: ssl.SSLContext | None = None,
+        publisher_property: str | None = None,
     ) -> None:
         self._host = host
+        self._publisher_property = publisher_property
         self._port = port
         self._subscriptions = list(subscriptions)
         self._receive_max = receive_max
@@ -94,6 +101,8 @@ class Receiver:
         )
         if username is not None:
             self._client.username_pw_set(username, password)
+        if tls is not None:
+            self._client.tls_set_context(tls)
         self._client.reconnect_delay_set(_RECONNECT_MIN_S, _RECONNECT_MAX_S)
         # our own publishes (dead letters) are QoS 0, so paho's outgoing window does not matter
         self._client.on_connect = self._on_connect
@@ -260,5 +269,12 @@ class Receiver:
                 message.retain,
                 self._generation,
                 time.time(),
+                self._publisher(message) if self._publisher_property else None,
             )
         )
+
+    def _publisher(self, message: mqtt.MQTTMessage) -> tuple[str, ...]:
+        """Every value of the configured MQTT 5 user property (a property may repeat)."""
+        properties = getattr(message, "properties", None)
+        pairs = getattr(properties, "UserProperty", None) or ()
+        return tuple(str(value) for name, value in pairs if name == self._publisher_property)

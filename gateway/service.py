@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from alerts import Observation, ObservationSink
-from devices import DeviceRecord, Reading, Status
+from devices import DeviceRecord, Reading, ServiceRole, Status, service_username, ssl_context
 from gateway.config import GatewayConfig
-from gateway.deadletter import DeadLetter
+from gateway.deadletter import DeadLetter, redact_personal
 from gateway.errors import PayloadRejected
 from gateway.handoff import Handoff
+from gateway.identity import check_publisher
 from gateway.metrics import GatewayMetrics, serve_http
 from gateway.partition import partition_subscriptions
 from gateway.presence import Presence, SeqVerdict
@@ -44,6 +45,8 @@ STATS_MEASUREMENT = "gateway_stats"
 _CONNECT_TIMEOUT_S = 30.0
 _RETRY_INITIAL_S = 0.1
 _RETRY_MAX_S = 5.0
+# publishers that may speak for any device: the simulators' pooled links
+_TRUSTED_PUBLISHERS = frozenset({service_username(ServiceRole.SIMULATOR)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,8 @@ class Gateway:
             session_expiry_s=config.session_expiry_s,
             keepalive_s=config.keepalive_s,
             handoff=handoff,
+            tls=ssl_context(config.mqtt_tls) if config.mqtt_tls is not None else None,
+            publisher_property=config.publisher_property,
         )
         self._receiver = receiver
         await asyncio.to_thread(receiver.start, _CONNECT_TIMEOUT_S)
@@ -244,6 +249,8 @@ class Gateway:
         sink = self._sink
         for index, item in enumerate(received):
             try:
+                if item.publishers is not None:
+                    check_publisher(item.topic, item.publishers, trusted=_TRUSTED_PUBLISHERS)
                 accepted = self._validator.check(item.topic, item.payload, item.received_at)
                 message = accepted.message
                 # only a status without ts is timed by its arrival
@@ -275,7 +282,8 @@ class Gateway:
     def _dead_letter(self, batch: _Batch, rejected: PayloadRejected, item: Received) -> None:
         time_ns = max(int(item.received_at * 1e9), self._last_ns + 1)
         self._last_ns = time_ns
-        letter = DeadLetter.of(rejected, item.payload, item.received_at, time_ns)
+        payload = redact_personal(item.payload, self.config.plate_hash_key)
+        letter = DeadLetter.of(rejected, payload, item.received_at, time_ns)
         batch.deadletters.append(letter)
         batch.points.append(letter.point(self.config.deadletter_payload_max_bytes))
         batch.owners.append(-1)
