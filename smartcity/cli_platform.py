@@ -59,11 +59,6 @@ def _run(settings: Settings, options: object) -> None:
 
         uvloop.install()
     try:
-        # paho's network thread and the asyncio loop share one GIL. With CPython's default 5 ms
-        # switch interval, the thread that just did a syscall waits up to 5 ms to get the GIL
-        # back from the one validating a batch; at 1 ms the same gateway drained a QoS 1 backlog
-        # at 30,000-40,000 msg/s instead of 17,000-19,000 (bench ingest, a 2-core machine).
-        sys.setswitchinterval(0.001)
         asyncio.run(main())
     except (
         StackError,
