@@ -8,7 +8,13 @@ Imports nothing else of ours; every other room derives its knowledge of devices 
 from devices.acl import Access, Grant, acl_text, device_patterns, service_grants
 from devices.broker import BrokerAddress, BrokerTls, parse_broker_url, shown_url, ssl_context
 from devices.certificates import CertificatePair, make_authority, make_certificate, subject_of
-from devices.commands import Command, CommandAction, CommandResult
+from devices.commands import (
+    ACTIONS_BY_KIND,
+    Command,
+    CommandAction,
+    CommandResult,
+    actions_for,
+)
 from devices.credentials import (
     DEVICE_CLIENT_ID_PREFIX,
     Credentials,
@@ -112,6 +118,7 @@ from devices.yaml_lines import (
 )
 
 __all__ = [
+    "ACTIONS_BY_KIND",
     "CIVIL_TWILIGHT_ELEVATION_DEG",
     "DEVICE_CLIENT_ID_PREFIX",
     "EVERY_TOPIC",
@@ -173,6 +180,7 @@ __all__ = [
     "WaterQualityTelemetry",
     "YamlFileInvalid",
     "acl_text",
+    "actions_for",
     "alert_filter",
     "alert_subscription",
     "alert_topic",

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alerts import AlertsError
+from api import ApiError
 from command import CommandError, IncidentStore
 from devices import DeviceError
 from gateway import GatewayError
@@ -66,6 +67,7 @@ def _run(settings: Settings, options: object) -> None:
         GatewayError,
         IngestError,
         AlertsError,
+        ApiError,
         CommandError,
         ExceptionGroup,
     ) as exc:
@@ -93,6 +95,7 @@ def _known_failures(exc: BaseException) -> list[BaseException]:
             AlertsError,
             CommandError,
             SimulatorError,
+            ApiError,
         )
         return leaves if all(isinstance(leaf, known) for leaf in leaves) else []
     if isinstance(
@@ -103,7 +106,8 @@ def _known_failures(exc: BaseException) -> list[BaseException]:
         | GatewayError
         | IngestError
         | AlertsError
-        | CommandError,
+        | CommandError
+        | ApiError,
     ):
         return [exc]
     return []
@@ -132,8 +136,8 @@ def register(app: typer.Typer) -> None:
         """Start the whole platform; Ctrl-C stops it all.
 
         Local Mosquitto, InfluxDB and Alertmanager (unless SMARTCITY_MQTT_URL /
-        SMARTCITY_INFLUX_URL / SMARTCITY_ALERTMANAGER_URL are set),
-        the gateway, the rule engine, and with --demo a simulated city.
+        SMARTCITY_INFLUX_URL / SMARTCITY_ALERTMANAGER_URL are set), the gateway, the rule
+        engine, the operators' API (SMARTCITY_API_PORT), and with --demo a simulated city.
         """
         from smartcity.platform import PlatformOptions
 
@@ -155,6 +159,10 @@ def register(app: typer.Typer) -> None:
     def gateway(
         engine: Annotated[bool, typer.Option(help="also run the rule engine")] = True,
         console: Annotated[bool, typer.Option(help="show the live console")] = False,
+        api: Annotated[
+            bool,
+            typer.Option(help="also serve the operators' API (one worker; else smartcity api)"),
+        ] = False,
     ) -> None:
         """Run the gateway and the rule engine, without simulators.
 
@@ -166,7 +174,7 @@ def register(app: typer.Typer) -> None:
 
         _run(
             _settings(),
-            PlatformOptions(engine=engine, demo=False, console=console, partitioned=True),
+            PlatformOptions(engine=engine, demo=False, console=console, partitioned=True, api=api),
         )
 
     @app.command()
@@ -186,6 +194,9 @@ def register(app: typer.Typer) -> None:
         table.add_row("platform", f"pid {info['pid']} {'running' if running else 'NOT running'}")
         table.add_row("broker", str(info["mqtt_url"]))
         table.add_row("influxdb", f"{info['influx_url']} {_ping(info['influx_url'])}")
+        api_url = info.get("api_url")
+        if api_url:
+            table.add_row("api", f"{api_url} {_api_health(api_url)}  (docs at {api_url}/docs)")
         for url in info.get("alertmanager_urls", []):
             table.add_row("alertmanager", f"{url} {_ping(url, '/-/ready')}")
         if info.get("grafana_provisioning"):
@@ -257,6 +268,20 @@ def _ping(url: str, path: str = "/ping") -> str:
     except httpx.HTTPError as exc:
         return f"(down: {type(exc).__name__})"
     return "(up)" if code in (200, 204) else f"(answers {code})"
+
+
+def _api_health(url: str) -> str:
+    try:
+        answer = httpx.get(f"{url}/healthz", timeout=5)
+    except httpx.HTTPError as exc:
+        return f"(down: {type(exc).__name__})"
+    if answer.status_code == 200:
+        return "(up)"
+    if answer.status_code != 503:
+        return f"(answers {answer.status_code})"
+    states = answer.json().get("dependencies", {})
+    down = [name for name, state in states.items() if not state.get("ok")]
+    return f"(degraded: {', '.join(down)} down)"
 
 
 def _metrics(port: object) -> dict[str, float]:

@@ -2,13 +2,14 @@
 
 ``smartcity up`` runs :func:`run_platform`. The local servers are children of this process
 (started only when ``SMARTCITY_MQTT_URL`` / ``SMARTCITY_INFLUX_URL`` are unset); everything
-else (gateway, the incident service's ticker, the demo, the console) is a task in one
-``TaskGroup``; the incident service listens to the rule engine. Stopping (Ctrl-C, SIGTERM)
-cancels the group: the simulators say goodbye, the gateway flushes and acks, the engine saves
-its state, and only then are the servers stopped.
+else (gateway, the incident service's ticker, the operators' API, the demo, the console) is a
+task in one ``TaskGroup``; the incident service listens to the rule engine. Stopping (Ctrl-C,
+SIGTERM) cancels the group: the simulators say goodbye, the API finishes the requests in
+progress, the gateway flushes and acks, the engine saves its state, and only then are the
+servers stopped.
 
 Long because: it starts and stops every part of the process tree in order (servers, gateway,
-engine, incidents, demo, console); how each part is built lives in ``smartcity.assembly``.
+engine, incidents, the API, demo, console); how each part is built lives in ``smartcity.assembly``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from smartcity.assembly import (
     NotifierCollector,
     alert_engine,
     alertmanager_config,
+    build_api,
     durable_store,
     fleet_registry,
     gateway_config,
@@ -75,6 +77,7 @@ class Endpoints:
     started: tuple[str, ...] = ()
     pids: dict[str, int] = field(default_factory=dict)
     grafana: str | None = None  # the Grafana provisioning folder written for them
+    api_url: str | None = None  # the operators' API, once it listens
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,7 @@ class PlatformOptions:
     # smartcity gateway: the worker SMARTCITY_GATEWAY_WORKER_INDEX of SMARTCITY_GATEWAY_WORKERS;
     # smartcity up: one gateway for the whole fleet, in this process
     partitioned: bool = False
+    api: bool = True  # the operators' API, on SMARTCITY_API_PORT (unset: off)
 
 
 def endpoints_file(settings: Settings) -> Path:
@@ -107,6 +111,8 @@ def state_paths(settings: Settings) -> dict[str, Path]:
         "endpoints": data / "endpoints.json",
         "spool": settings.spool_dir,
         "alerts_state": settings.alerts_state_path,
+        "api_tokens": settings.api_tokens_file,
+        "api_commands": settings.api_commands_path,
         "incidents_state": settings.incidents_state_path,
         "relay_state": settings.relay_state_path,
         "log": settings.log_file,
@@ -201,6 +207,7 @@ def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | 
         "influx_url": endpoints.influx_url,
         "alertmanager_urls": list(endpoints.alertmanager_urls),
         "metrics_port": metrics_port,
+        "api_url": endpoints.api_url,
         "started": list(endpoints.started),
         "server_pids": endpoints.pids,
         "grafana_provisioning": endpoints.grafana,
@@ -246,6 +253,17 @@ async def _serve(
                     # the metrics listener binds just after the gateway subscribes
                     while gateway.metrics_port is None:  # noqa: ASYNC110
                         await asyncio.sleep(0.01)
+            if options.api and settings.api_port is not None:
+                api = build_api(
+                    settings,
+                    registry,
+                    mqtt_url=endpoints.mqtt_url,
+                    influx_url=endpoints.influx_url,
+                    alertmanager_urls=endpoints.alertmanager_urls,
+                    gateway=gateway,
+                )
+                endpoints = dataclasses.replace(endpoints, api_url=api.server.url)
+                group.create_task(api.run(), name="api")
             write_note(settings, endpoints, metrics_port=gateway.metrics_port)
             if incidents is not None:
                 group.create_task(incidents.run(), name="incidents")
@@ -392,6 +410,7 @@ def _snapshot(
             "metrics": f"http://{gateway.config.metrics_host}:{gateway.metrics_port}/metrics"
             if gateway.metrics_port
             else "off",
+            "api": f"{endpoints.api_url}/docs" if endpoints.api_url else "off",
             "grafana": f"GF_PATHS_PROVISIONING={endpoints.grafana}" if endpoints.grafana else "off",
         },
     )

@@ -301,6 +301,38 @@ class Settings(BaseSettings):
         description="measurement alert changes are written to",
     )
 
+    # --- the operators' API -------------------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="the operators' API listens here")
+    api_port: int | None = Field(
+        default=8000, ge=0, le=65535, description="0: any free port; unset: no API in smartcity up"
+    )
+    api_tokens_file: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "api-tokens.json",
+        description="hashed API tokens (mode 0600); unset: {data_dir}/api-tokens.json",
+    )
+    api_commands_path: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "commands.sqlite",
+        description="SQLite audit of downlink commands; unset: {data_dir}/commands.sqlite",
+    )
+    api_command_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="a command no device answered by then timed out"
+    )
+    api_auth_failures_max: int = Field(
+        default=10,
+        ge=1,
+        le=10_000,
+        description="wrong tokens from one address per window, then 429",
+    )
+    api_auth_failure_window_s: float = Field(
+        default=60.0, gt=0, le=86_400, description="the window wrong tokens are counted over"
+    )
+    api_mqtt_client_id: str = Field(
+        default="smartcity-api",
+        min_length=1,
+        max_length=64,
+        description="the API's MQTT client id; a persistent session keeps replies while it is away",
+    )
+
     # --- incidents (emergency command) -----------------------------------------------------
     incidents_state_path: Path = Field(
         default_factory=lambda data: data["data_dir"] / "incidents.sqlite",
