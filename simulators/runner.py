@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from devices import Channel, Registry, device_subscription
+from devices import BrokerTls, Channel, Credentials, Registry, device_subscription
 from simulators.cadence import Cadence
 from simulators.engine import FleetSimulation, Outgoing
 from simulators.errors import SimulatorError
@@ -51,6 +51,8 @@ class FleetRunConfig:
     shutdown_timeout_s: float
     shard: tuple[int, int] = (0, 1)  # this process's part of the fleet: (index, count)
     cadence: Cadence | None = None  # None: every device every interval_s (cadence_for)
+    tls: BrokerTls | None = None  # how to check an mqtts:// broker
+    credentials: Credentials | None = None  # secured: each device's and the pool's password
 
 
 @dataclass
@@ -112,6 +114,8 @@ async def run_fleet(config: FleetRunConfig, registry: Registry, *, stats: Simula
         connect_timeout_s=config.connect_timeout_s,
         on_command=on_command,
         command_filter=device_subscription(channel=Channel.CMD),
+        tls=config.tls,
+        credentials=config.credentials,
     )
     stats.devices_total = len(simulation)
     # connecting runs in a thread that cancellation cannot stop: wait for it (bounded by the

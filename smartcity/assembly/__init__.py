@@ -10,9 +10,11 @@ own (the defaults live in ``smartcity/settings.py``)::
 
 Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, database),
 ``engine`` (rule engine and its listeners), ``incidents`` (emergency command), ``fleet``
-(simulators), ``dashboards`` (Grafana).
+(simulators), ``dashboards`` (Grafana), ``api`` (the operators' API: token store, MQTT link,
+command desk, app and server).
 """
 
+from smartcity.assembly.api import ApiService, GatewayPresence, build_api, token_store
 from smartcity.assembly.dashboards import (
     alertmanager_urls,
     build_dashboards,
@@ -28,6 +30,7 @@ from smartcity.assembly.engine import (
     alert_listeners,
     alert_operations,
     alert_point,
+    alert_publisher,
     alertmanager_config,
     alerts_config,
 )
@@ -44,6 +47,8 @@ from smartcity.assembly.gateway import (
 from smartcity.assembly.incidents import InfluxIncidentRecorder, incident_point, incident_service
 
 __all__ = [
+    "ApiService",
+    "GatewayPresence",
     "InfluxAlertRecorder",
     "InfluxIncidentRecorder",
     "NotifierCollector",
@@ -51,10 +56,12 @@ __all__ = [
     "alert_listeners",
     "alert_operations",
     "alert_point",
+    "alert_publisher",
     "alertmanager_config",
     "alertmanager_urls",
     "alerts_config",
     "bootstrap_config",
+    "build_api",
     "build_dashboards",
     "data_names",
     "durable_store",
@@ -71,5 +78,6 @@ __all__ = [
     "scenario_by_name",
     "spool_config",
     "store_config",
+    "token_store",
     "write_grafana_folder",
 ]
