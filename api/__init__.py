@@ -1,5 +1,6 @@
 """The operators' HTTP API: alerts, devices with presence, downlink commands, health; bearer
-tokens with scopes read, operate and admin. OpenAPI at ``/openapi.json``, docs at ``/docs``.
+tokens with scopes read, operate and admin; Alertmanager's webhook (``hooks_router``). OpenAPI
+at ``/openapi.json``, docs at ``/docs``.
 
 Assembled by the front door::
 
@@ -8,7 +9,8 @@ Assembled by the front door::
     link.on(Channel.CMD_RESULT, desk.on_result)      # and Channel.STATUS, for StatusPresence
     app = create_app(registry=registry, alerts_store=AlertStore(path), presence=presence,
                      commands_desk=desk, token_store=TokenStore(path), limiter=limiter,
-                     health_checks=[link, InfluxPing(url, timeout_s=2)])
+                     health_checks=[link, InfluxPing(url, timeout_s=2)],
+                     routers=[hooks_router(relay)])             # POST /hooks/alertmanager
     server = ApiServer(app, host="127.0.0.1", port=0, shutdown_timeout_s=10)
     server.bind()                                   # server.url is known from here
     async with asyncio.TaskGroup() as group:        # link.run(), desk.run(), server.run()
@@ -32,6 +34,7 @@ from api.health import AlertStoreCheck, FunctionCheck, InfluxPing
 from api.mqtt import MessageHandler, MqttLink, MqttLinkConfig
 from api.presence import StatusPresence
 from api.ratelimit import FailedAttempts
+from api.routers.hooks import RelayAnswer, hooks_router
 from api.server import ApiServer
 from api.sources import (
     AlertReader,
@@ -69,6 +72,7 @@ __all__ = [
     "MqttLink",
     "MqttLinkConfig",
     "PresenceSource",
+    "RelayAnswer",
     "Scope",
     "StatusPresence",
     "TokenFileInvalid",
@@ -78,5 +82,6 @@ __all__ = [
     "TokenStore",
     "context",
     "create_app",
+    "hooks_router",
     "require",
 ]
