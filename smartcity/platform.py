@@ -53,7 +53,7 @@ from smartcity.assembly import (
 from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.security import broker_security
 from smartcity.settings import Settings
-from smartcity.stack import LocalInfluxDB, LocalMosquitto
+from smartcity.stack import LocalInfluxDB, LocalMosquitto, free_port
 
 __all__ = [
     "Endpoints",
@@ -184,6 +184,9 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
     if options.scenario:
         # a replayed scenario runs on the devices' clocks: `for: 10m` means simulated minutes
         settings = settings.model_copy(update={"alerts_event_time": True})
+    if options.api and settings.api_port == 0:
+        # a free port now, so the local Alertmanager's webhooks know where the API will listen
+        settings = settings.model_copy(update={"api_port": free_port()})
     local = local_endpoints(settings, registry, alertmanager=options.engine, relay=options.api)
     with local as endpoints:
         # Grafana's provisioning for this platform's servers, so a local Grafana can be

@@ -56,10 +56,7 @@ class Platform:
 def write_subscribers(folder: Path) -> Path:
     path = folder / "relay.yaml"
     path.write_text(
-        "subscribers:\n"
-        "  - name: wall\n"
-        "    receivers: [lighting-oncall]\n"
-        f"    mqtt_topic: {WALL}\n",
+        f"subscribers:\n  - name: wall\n    receivers: [lighting-oncall]\n    mqtt_topic: {WALL}\n",
         encoding="utf-8",
     )
     return path
