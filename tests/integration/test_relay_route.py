@@ -30,7 +30,7 @@ from devices import (
     ServiceRole,
     ssl_context,
 )
-from smartcity.assembly import alertmanager_hook, build_api
+from smartcity.assembly import ApiService, alertmanager_hook, build_api
 from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.security import broker_security, load_credentials, security_paths
 from smartcity.settings import Settings, load_settings
@@ -51,6 +51,7 @@ class Platform:
     settings: Settings
     broker: LocalMosquitto
     api_url: str
+    service: ApiService
 
 
 def write_subscribers(folder: Path) -> Path:
@@ -84,7 +85,7 @@ async def served(settings: Settings, broker: LocalMosquitto) -> AsyncIterator[Pl
     try:
         async with asyncio.timeout(15):
             await service.server.started.wait()
-        yield Platform(settings, broker, service.server.url)
+        yield Platform(settings, broker, service.server.url, service)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -216,3 +217,4 @@ async def test_the_route_is_locked_validated_and_survives_a_broker_restart(
             assert after.status_code == 200, after.text
             assert await until(lambda: len(wall) == 1, timeout_s=10)
         assert wall[0]["group_labels"] == {"cabinet": "C-14"}
+        assert platform.service.relay.publisher.connects == 2  # the relay connected again
