@@ -12,6 +12,9 @@ COPY dashboards dashboards
 COPY api api
 COPY smartcity smartcity
 RUN pip install --no-cache-dir --no-deps --no-build-isolation -e .
+# named volumes mounted here start with these owners: the platform runs as nobody
+RUN mkdir -p /var/lib/smartcity /var/lib/smartcity-grafana \
+    && chown nobody /var/lib/smartcity /var/lib/smartcity-grafana
 USER nobody
 ENTRYPOINT []
 CMD ["smartcity", "--help"]

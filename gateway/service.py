@@ -113,6 +113,7 @@ class Gateway:
         self._rejected = 0
         self._rejected_by_reason: dict[str, int] = {}
         self._in_flight = 0
+        self._handed_to_rules = 0
         self._handoff: Handoff[Received] | None = None
         self._receiver: Receiver | None = None
         self._last_ns = 0
@@ -324,9 +325,11 @@ class Gateway:
             if batch.previous is not None:
                 await batch.previous.wait()
             if self._sink is not None and batch.observations:
-                await self._sink.submit(
-                    [batch.observations[i] for i in sorted(batch.observations) if i in batch.valid]
-                )
+                handed = [
+                    batch.observations[i] for i in sorted(batch.observations) if i in batch.valid
+                ]
+                await self._sink.submit(handed)
+                self._handed_to_rules += len(handed)
             batch.handed_over.set()
 
     async def _make_batch_durable(self, batch: _Batch) -> None:
@@ -415,7 +418,13 @@ class Gateway:
             "devices_online": stats.devices_online,
             "rate_per_s": float(stats.rate_per_s),
             "connected": stats.connected,
+            "handed_to_rules": self._handed_to_rules,
         }
+        # the store's figures, for the platform dashboard's spool depth and write latency;
+        # one type per field for ever: InfluxDB refuses a float where an int was written
+        figures = self._store.stats()
+        fields["spool_points"] = int(figures.spool_points)
+        fields["write_seconds_last"] = float(figures.write_seconds_last)
         return Point(
             STATS_MEASUREMENT,
             (("worker", self.config.worker_client_id),),

@@ -14,6 +14,7 @@ path live with the other benchmarks, in ``smartcity.bench``.
 from ingest.bootstrap import (
     DOWNSAMPLED_POLICY,
     RAW_POLICY,
+    ROLLUP_INTERVALS,
     BootstrapResult,
     bootstrap_bucket,
     bootstrap_database,
@@ -57,6 +58,7 @@ __all__ = [
     "DOWNSAMPLED_POLICY",
     "NUMERIC_MEASUREMENTS",
     "RAW_POLICY",
+    "ROLLUP_INTERVALS",
     "BootstrapConfig",
     "BootstrapFailed",
     "BootstrapResult",

@@ -44,6 +44,7 @@ from ingest.points import NUMERIC_MEASUREMENTS
 __all__ = [
     "DOWNSAMPLED_POLICY",
     "RAW_POLICY",
+    "ROLLUP_INTERVALS",
     "BootstrapResult",
     "bootstrap_bucket",
     "bootstrap_database",
@@ -57,6 +58,8 @@ log = logging.getLogger(__name__)
 RAW_POLICY = "raw"
 DOWNSAMPLED_POLICY = "downsampled"
 _ROLLUPS = (("1m", "1m"), ("1h", "1h"))
+ROLLUP_INTERVALS = tuple(suffix for suffix, _ in _ROLLUPS)
+"""The rollups' suffixes: ``downsampled.{measurement}_{suffix}`` holds their means."""
 _DURATION = re.compile(r"(\d+)(s|m|h|d|w)")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

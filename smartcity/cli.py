@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from smartcity import cli_alerts, cli_api, cli_platform, cli_rules, cli_simulate
+from smartcity import (
+    cli_alerts,
+    cli_api,
+    cli_dashboards,
+    cli_platform,
+    cli_rules,
+    cli_simulate,
+)
 from smartcity.bench import cli as cli_bench
 
 __all__ = ["app", "main"]
@@ -21,6 +28,7 @@ app.add_typer(cli_rules.app, name="rules", help="Alert rules: check and test rul
 app.add_typer(cli_alerts.app, name="alerts", help="Alerts: list, acknowledge, silence.")
 app.add_typer(cli_bench.app, name="bench", help="Benchmarks that print JSON figures.")
 app.add_typer(cli_api.app, name="api", help="The operators' HTTP API; its tokens.")
+app.add_typer(cli_dashboards.app, name="dashboards", help="Grafana dashboards: build, push.")
 
 
 def main() -> None:

@@ -183,6 +183,8 @@ def register(app: typer.Typer) -> None:
         api_url = info.get("api_url")
         if api_url:
             table.add_row("api", f"{api_url} {_api_health(api_url)}  (docs at {api_url}/docs)")
+        if info.get("grafana_provisioning"):
+            table.add_row("grafana files", f"GF_PATHS_PROVISIONING={info['grafana_provisioning']}")
         metrics = _metrics(info.get("metrics_port"))
         for label, name in (
             ("messages received", "gateway_messages_received_total"),

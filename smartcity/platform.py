@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -37,6 +38,7 @@ from smartcity.assembly import (
     owned_devices,
     run_config,
     scenario_by_name,
+    write_grafana_folder,
 )
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
@@ -62,6 +64,7 @@ class Endpoints:
     influx_url: str
     started: tuple[str, ...] = ()
     pids: dict[str, int] = field(default_factory=dict)
+    grafana: str | None = None  # the Grafana provisioning folder written for them
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,11 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
         # a replayed scenario runs on the devices' clocks: `for: 10m` means simulated minutes
         settings = settings.model_copy(update={"alerts_event_time": True})
     with local_endpoints(settings) as endpoints:
+        # Grafana's provisioning for this platform's servers, so a local Grafana can be
+        # pointed at it (GF_PATHS_PROVISIONING); the console and `status` say where
+        grafana = write_grafana_folder(settings, registry, influx_url=endpoints.influx_url)
+        log.info("grafana_provisioning_written", extra={"path": str(grafana.provisioning)})
+        endpoints = dataclasses.replace(endpoints, grafana=str(grafana.provisioning))
         note = endpoints_file(settings)
         write_note(settings, endpoints, metrics_port=None)
         try:
@@ -160,6 +168,7 @@ def write_note(
         "api_url": api_url,
         "started": list(endpoints.started),
         "server_pids": endpoints.pids,
+        "grafana_provisioning": endpoints.grafana,
     }
     temporary = note.with_suffix(".tmp")
     temporary.write_text(json.dumps(document), encoding="utf-8")
@@ -318,6 +327,7 @@ def _snapshot(
             if gateway.metrics_port
             else "off",
             "api": f"{api_url}/docs" if api_url else "off",
+            "grafana": f"GF_PATHS_PROVISIONING={endpoints.grafana}" if endpoints.grafana else "off",
         },
     )
 

@@ -312,6 +312,18 @@ class Settings(BaseSettings):
         description="the API's MQTT client id; a persistent session keeps replies while it is away",
     )
 
+    # --- dashboards -------------------------------------------------------------------------
+    grafana_url: str = Field(
+        default="http://127.0.0.1:3000",
+        description="Grafana that `smartcity dashboards push` sends to",
+    )
+    grafana_token: SecretStr | None = Field(
+        default=None, description="Grafana service-account token for `dashboards push`"
+    )
+    grafana_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="timeout of one request to Grafana's API"
+    )
+
     # --- logging ----------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="DEBUG, INFO, WARNING or ERROR"

@@ -10,10 +10,18 @@ own (the defaults live in ``smartcity/settings.py``)::
 
 Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, database),
 ``engine`` (rule engine and its listeners), ``fleet`` (simulators), ``api`` (the operators'
-API: token store, MQTT link, command desk, app and server).
+API: token store, MQTT link, command desk, app and server), ``dashboards`` (Grafana).
 """
 
 from smartcity.assembly.api import ApiService, GatewayPresence, build_api, token_store
+from smartcity.assembly.dashboards import (
+    alertmanager_urls,
+    build_dashboards,
+    data_names,
+    grafana_folder,
+    grafana_sources,
+    write_grafana_folder,
+)
 from smartcity.assembly.engine import (
     InfluxAlertRecorder,
     alert_engine,
@@ -39,12 +47,17 @@ __all__ = [
     "alert_engine",
     "alert_listeners",
     "alert_point",
+    "alertmanager_urls",
     "alerts_config",
     "bootstrap_config",
     "build_api",
+    "build_dashboards",
+    "data_names",
     "durable_store",
     "fleet_registry",
     "gateway_config",
+    "grafana_folder",
+    "grafana_sources",
     "influx_writer",
     "load_config",
     "owned_devices",
@@ -53,4 +66,5 @@ __all__ = [
     "spool_config",
     "store_config",
     "token_store",
+    "write_grafana_folder",
 ]

@@ -122,6 +122,13 @@ def test_up_shows_live_figures_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         assert api_lines == [f"api       {api_url}/docs"]
         assert f"{api_url} (up)" in " ".join(status.stdout.split())
         check_the_api(api_url, env)
+        # Grafana's provisioning, written for this platform's own InfluxDB, and said where
+        assert "grafana files" in status.stdout
+        provisioning = tmp_path / "grafana" / "provisioning"
+        assert endpoints["grafana_provisioning"] == str(provisioning.resolve())
+        sources = (provisioning / "datasources" / "smartcity.yaml").read_text()
+        assert f"url: {endpoints['influx_url']}" in sources
+        assert len(list((tmp_path / "grafana" / "dashboards").glob("smartcity-*.json"))) == 6
         servers = list(endpoints["server_pids"].values())
         assert len(servers) == 2
         assert all(alive(pid) for pid in servers)

@@ -49,7 +49,7 @@ def services() -> dict[str, Any]:
     return dict(document["services"])
 
 
-@pytest.mark.parametrize("name", ["gateway", "simulators"])
+@pytest.mark.parametrize("name", ["gateway-0", "gateway-1", "simulators", "dashboards"])
 def test_each_platform_service_runs_a_smartcity_command_that_exists(name: str) -> None:
     command = services()[name]["command"]
     assert command[0] == "smartcity"
@@ -82,3 +82,88 @@ def test_the_image_holds_every_room() -> None:
         "smartcity",
     ):
         assert f"COPY {room} {room}" in dockerfile
+
+
+LONG_RUNNING = (
+    "mosquitto",
+    "influxdb",
+    "alertmanager-1",
+    "alertmanager-2",
+    "grafana",
+    "gateway-0",
+    "gateway-1",
+)
+
+
+def test_every_image_is_pinned_to_a_version() -> None:
+    for name, service in services().items():
+        image = service.get("image")
+        if image is None or "build" in service:
+            continue
+        repository, _, tag = image.rpartition(":")
+        assert repository, f"{name}: image {image!r} has no tag"
+        assert tag not in ("", "latest"), f"{name}: {image}"
+        assert any(c.isdigit() for c in tag), f"{name}: {image}"
+
+
+@pytest.mark.parametrize("name", LONG_RUNNING)
+def test_each_long_running_service_has_a_health_check_and_a_restart_policy(name: str) -> None:
+    service = services()[name]
+    assert service["restart"] == "unless-stopped"
+    assert service["healthcheck"]["test"]
+
+
+def test_data_lives_in_named_volumes() -> None:
+    document = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    named = set(document["volumes"])
+    for name in ("mosquitto", "influxdb", "grafana", "gateway-0", "gateway-1", "alertmanager-1"):
+        mounts = [m.split(":")[0] for m in services()[name]["volumes"]]
+        assert any(mount in named for mount in mounts), f"{name} keeps its data in no volume"
+
+
+def test_no_secret_is_written_in_the_file() -> None:
+    for name, service in services().items():
+        for key, value in (service.get("environment") or {}).items():
+            if any(word in key for word in ("TOKEN", "PASSWORD", "KEY", "SECRET")):
+                assert str(value).startswith("${"), f"{name}: {key}"
+                assert ":?" in str(value), f"{name}: {key}"
+
+
+def test_the_alertmanagers_form_one_cluster() -> None:
+    first, second = services()["alertmanager-1"], services()["alertmanager-2"]
+    assert "--cluster.peer=alertmanager-2:9094" in first["command"]
+    assert "--cluster.peer=alertmanager-1:9094" in second["command"]
+
+
+def test_grafana_reads_the_provisioning_the_dashboards_service_builds() -> None:
+    builder, grafana = services()["dashboards"], services()["grafana"]
+    folder = builder["command"][3]
+    assert builder["command"][:3] == ["smartcity", "dashboards", "build"]
+    assert f"grafana-provisioning:{folder}" in builder["volumes"]
+    assert f"grafana-provisioning:{folder}:ro" in grafana["volumes"]
+    assert grafana["environment"]["GF_PATHS_PROVISIONING"] == f"{folder}/provisioning"
+    assert grafana["depends_on"]["dashboards"]["condition"] == "service_completed_successfully"
+
+
+def test_influxdb_2_maps_the_policies_the_dashboards_query() -> None:
+    from ingest import DOWNSAMPLED_POLICY, RAW_POLICY
+
+    script = (ROOT / "deploy" / "influxdb" / "dbrp.sh").read_text(encoding="utf-8")
+    assert f"--rp {RAW_POLICY} " in script
+    assert f"--rp {DOWNSAMPLED_POLICY} " in script
+    mounted = services()["influxdb"]["volumes"]
+    assert "./deploy/influxdb/dbrp.sh:/docker-entrypoint-initdb.d/dbrp.sh:ro" in mounted
+
+
+def test_the_simulators_are_an_optional_profile() -> None:
+    assert services()["simulators"]["profiles"] == ["simulators"]
+
+
+def test_the_gateway_workers_split_the_fleet_between_them() -> None:
+    workers = [s for name, s in services().items() if name.startswith("gateway-")]
+    counts = {w["environment"]["SMARTCITY_GATEWAY_WORKERS"] for w in workers}
+    assert counts == {str(len(workers))}
+    indexes = sorted(w["environment"]["SMARTCITY_GATEWAY_WORKER_INDEX"] for w in workers)
+    assert indexes == [str(i) for i in range(len(workers))]
+    volumes = [v for w in workers for v in w["volumes"] if v.endswith(":/var/lib/smartcity")]
+    assert len(set(volumes)) == len(workers), "workers share a data dir"
