@@ -1,5 +1,6 @@
 """The operators' HTTP API: alerts, devices with presence, downlink commands, health; bearer
-tokens with scopes read, operate and admin. OpenAPI at ``/openapi.json``, docs at ``/docs``.
+tokens with scopes read, operate and admin. OpenAPI at ``/openapi.json``, docs at ``/docs``;
+the operators' web page (``api/static``) at ``/``.
 
 Assembled by the front door::
 
@@ -10,12 +11,15 @@ Assembled by the front door::
                      commands_desk=desk, token_store=TokenStore(path), limiter=limiter,
                      health_checks=[link, InfluxPing(url, timeout_s=2)])
     server = ApiServer(app, host="127.0.0.1", port=0, shutdown_timeout_s=10)
+    # the page's own routes beside them: routers=[operations_router(StoreAlertActions(store)),
+    #     series_router(catalogue, InfluxReader(url, ...)), events_router(StreamTickets(...))]
     server.bind()                                   # server.url is known from here
     async with asyncio.TaskGroup() as group:        # link.run(), desk.run(), server.run()
         ...
 """
 
-from api.app import create_app
+from api.alert_actions import AlertActions, AlertNotFiring, SilenceView, StoreAlertActions
+from api.app import STATIC_DIR, create_app
 from api.audit import CommandAudit, CommandRecord, CommandStatus, Delivery
 from api.auth import Caller, require
 from api.commands import CommandDesk
@@ -32,6 +36,10 @@ from api.health import AlertStoreCheck, FunctionCheck, InfluxPing
 from api.mqtt import MessageHandler, MqttLink, MqttLinkConfig
 from api.presence import StatusPresence
 from api.ratelimit import FailedAttempts
+from api.routers.events import events_router
+from api.routers.operations import operations_router
+from api.routers.series import series_router
+from api.series import Band, InfluxReader, SeriesQuery, SeriesUnavailable
 from api.server import ApiServer
 from api.sources import (
     AlertReader,
@@ -41,14 +49,19 @@ from api.sources import (
     HealthCheck,
     PresenceSource,
 )
+from api.stream import StreamTickets
 from api.tokens import IssuedToken, Scope, TokenRecord, TokenStore
 
 __all__ = [
+    "STATIC_DIR",
+    "AlertActions",
+    "AlertNotFiring",
     "AlertReader",
     "AlertStoreCheck",
     "ApiContext",
     "ApiError",
     "ApiServer",
+    "Band",
     "Caller",
     "CommandAudit",
     "CommandDesk",
@@ -63,6 +76,7 @@ __all__ = [
     "FunctionCheck",
     "HealthCheck",
     "InfluxPing",
+    "InfluxReader",
     "IssuedToken",
     "ListenFailed",
     "MessageHandler",
@@ -70,7 +84,12 @@ __all__ = [
     "MqttLinkConfig",
     "PresenceSource",
     "Scope",
+    "SeriesQuery",
+    "SeriesUnavailable",
+    "SilenceView",
     "StatusPresence",
+    "StoreAlertActions",
+    "StreamTickets",
     "TokenFileInvalid",
     "TokenNameTaken",
     "TokenNotFound",
@@ -78,5 +97,8 @@ __all__ = [
     "TokenStore",
     "context",
     "create_app",
+    "events_router",
+    "operations_router",
     "require",
+    "series_router",
 ]

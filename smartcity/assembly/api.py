@@ -32,6 +32,7 @@ from api import (
 )
 from devices import Channel, Registry, parse_broker_url
 from gateway import DeviceState, Gateway
+from smartcity.assembly.page import page_routers
 from smartcity.settings import Settings
 
 __all__ = ["ApiService", "GatewayPresence", "build_api", "token_store"]
@@ -142,6 +143,7 @@ def build_api(
             window_s=settings.api_auth_failure_window_s,
         ),
         health_checks=checks,
+        routers=page_routers(settings, registry, alert_store=alert_store, influx_url=influx_url),
     )
     server = ApiServer(
         app, host=settings.api_host, port=port, shutdown_timeout_s=settings.shutdown_timeout_s
