@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from alerts import Alert
@@ -34,16 +34,23 @@ class Ticket:
 class StreamTickets:
     """Tickets made and not yet used; at most ``max_open`` at a time (oldest dropped)."""
 
-    def __init__(self, *, ttl_s: float, max_open: int = 1_000) -> None:
+    def __init__(
+        self,
+        *,
+        ttl_s: float,
+        max_open: int = 1_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl_s = ttl_s
         self._max_open = max_open
+        self._clock = clock
         self._tickets: dict[str, Ticket] = {}
         self._lock = threading.Lock()
 
     def issue(self, token_id: str, name: str) -> str:
         """A new ticket for the holder of ``token_id``."""
         ticket = secrets.token_urlsafe(24)
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             self._tickets = {k: t for k, t in self._tickets.items() if t.expires_at > now}
             while len(self._tickets) >= self._max_open:
@@ -55,7 +62,7 @@ class StreamTickets:
         """The ticket's holder, once; ``None`` if it is unknown, used or expired."""
         with self._lock:
             found = self._tickets.pop(ticket, None)
-        if found is None or found.expires_at <= time.monotonic():
+        if found is None or found.expires_at <= self._clock():
             return None
         return found
 
