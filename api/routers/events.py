@@ -70,7 +70,9 @@ def events_router(tickets: StreamTickets, *, interval_s: float) -> APIRouter:
             quiet_s = 0.0
             yield b"retry: 2000\n\n"
             try:
-                while not await request.is_disconnected():
+                while not (
+                    getattr(request.app.state, "stopping", False) or await request.is_disconnected()
+                ):
                     live = await asyncio.to_thread(ctx.tokens.list)
                     if not any(record.id == holder.token_id for record in live):
                         yield _event("expired", {"reason": "the token was revoked"})

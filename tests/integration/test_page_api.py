@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -247,3 +248,32 @@ async def test_the_page_and_docs_are_served_with_everything_they_load(
     for answer in (page, *assets[:5]):
         assert "http://" not in answer.text
         assert "https://" not in answer.text
+
+
+async def test_stopping_the_server_ends_open_event_streams_rather_than_waiting_for_them(
+    tmp_path: Path, mosquitto: LocalMosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    tickets = api.StreamTickets(ttl_s=30)
+    routers = [api.events_router(tickets, interval_s=0.1)]
+    async with running_api(tmp_path, mosquitto.url, REGISTRY, routers=routers) as harness:
+        server = api.ApiServer(harness.app, host="127.0.0.1", port=0, shutdown_timeout_s=5)
+        server.bind()
+        task = asyncio.create_task(server.run())
+        async with asyncio.timeout(20):
+            await server.started.wait()
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            ticket = (await client.post("/events/ticket", headers=harness.headers("read"))).json()
+            events = 0
+            async with client.stream(
+                "GET", "/events", params={"ticket": ticket["ticket"]}
+            ) as stream:
+                async for line in stream.aiter_lines():
+                    events += line.startswith("event: ")
+                    if events == 2:
+                        task.cancel()  # as smartcity up does on Ctrl-C
+                # the loop ends because the server ended the stream
+        await asyncio.gather(task, return_exceptions=True)
+    assert events == 2
+    assert "api_stop_forced" not in caplog.text
+    assert "api_stream_closed" in caplog.text
