@@ -9,7 +9,7 @@ last reading.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from datetime import UTC, datetime
 
 from api.sources import DevicePresence
@@ -19,9 +19,11 @@ __all__ = ["StatusPresence"]
 
 
 class StatusPresence:
-    """A ``PresenceSource`` fed by ``MqttLink`` with status messages."""
+    """A ``PresenceSource`` fed by ``MqttLink`` with status messages of ``known`` devices (the
+    registry)."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: Container[str]) -> None:
+        self._known = known
         self._devices: dict[str, DevicePresence] = {}
 
     def presence(self) -> Mapping[str, DevicePresence]:
@@ -31,8 +33,8 @@ class StatusPresence:
     async def on_status(self, message: Message, retained: bool) -> None:
         """Take one status message; a retained one without ``ts`` has no known time."""
         status = message.payload
-        if not isinstance(status, Status):
-            return
+        if not isinstance(status, Status) or message.topic.device_id not in self._known:
+            return  # remembering only the fleet's devices keeps memory bounded
         seen: datetime | None
         if status.ts is not None:
             seen = status.ts

@@ -9,8 +9,9 @@ own (the defaults live in ``smartcity/settings.py``)::
         gateway = Gateway(gateway_config(settings, mqtt_url), registry, store, sink=engine)
 
 Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, database),
-``engine`` (rule engine and its listeners), ``fleet`` (simulators), ``api`` (the operators'
-API: token store, MQTT link, command desk, app and server), ``dashboards`` (Grafana).
+``engine`` (rule engine and its listeners), ``fleet`` (simulators), ``dashboards`` (Grafana),
+``api`` (the operators' API: token store, MQTT link, command desk, app and server), ``page``
+(the operators' page: alert actions, the charts' series from the dashboards, live events).
 """
 
 from smartcity.assembly.api import ApiService, GatewayPresence, build_api, token_store

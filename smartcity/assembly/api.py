@@ -121,7 +121,7 @@ def build_api(
     if gateway is not None:
         presence = GatewayPresence(gateway)
     else:
-        heard = StatusPresence()
+        heard = StatusPresence(registry)
         link.on(Channel.STATUS, heard.on_status)
         presence = heard
     alert_store = AlertStore(settings.alerts_state_path)

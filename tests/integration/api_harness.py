@@ -84,7 +84,7 @@ async def running_api(
     )
     audit = api.CommandAudit(tmp_path / "commands.sqlite")
     desk = api.CommandDesk(audit, link, timeout_s=command_timeout_s, sweep_interval_s=0.1)
-    presence = api.StatusPresence()
+    presence = api.StatusPresence(registry)
     link.on(devices.Channel.CMD_RESULT, desk.on_result)
     link.on(devices.Channel.STATUS, presence.on_status)
     alert_store = alerts.AlertStore(tmp_path / "alerts.sqlite")

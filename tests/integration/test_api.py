@@ -376,6 +376,18 @@ async def test_devices_list_the_registry_with_presence_from_status_messages(
         assert await until(
             lambda: {"SL-0002", "SL-0003"} <= set(harness_presence(harness)), timeout_s=10
         )
+        # a status from a device the registry does not know is not remembered (bounded memory);
+        # published before one that is, by the same client, so it has arrived when that has
+        rogue = CommandProbe(broker.url)
+        rogue.client.publish(
+            "city/centre/streetlight/ROGUE-1/status", b'{"online": true}', qos=1
+        ).wait_for_publish(10)
+        rogue.client.publish(
+            "city/riverside/water_quality/WQ-0002/status", b'{"online": true}', qos=1
+        ).wait_for_publish(10)
+        rogue.close()
+        assert await until(lambda: "WQ-0002" in harness_presence(harness), timeout_s=10)
+        assert "ROGUE-1" not in harness_presence(harness)
         async with harness.client() as client:
             read = harness.headers("read")
             two = await client.get("/devices/SL-0002", headers=read)
