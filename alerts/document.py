@@ -10,9 +10,12 @@ from alerts.model import Alert, AlertChange
 __all__ = ["alert_document", "change_document"]
 
 
-def alert_document(alert: Alert, *, silenced: bool) -> dict[str, Any]:
-    """The alert as it is: who, what, since when; times are ISO 8601 with their offset."""
-    return {
+def alert_document(alert: Alert, *, silenced: bool | None = None) -> dict[str, Any]:
+    """The alert as it is: who, what, since when; times are ISO 8601 with their offset.
+
+    ``silenced`` is Alertmanager's verdict where it is known (``smartcity alerts list``): the
+    engine itself keeps no silences, so a change announced by the engine carries none."""
+    document = {
         "fingerprint": alert.fingerprint,
         "rule": alert.rule,
         "state": alert.state.value,
@@ -27,8 +30,10 @@ def alert_document(alert: Alert, *, silenced: bool) -> dict[str, Any]:
         "starts_at": alert.fired_at.isoformat() if alert.fired_at else None,
         "ends_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
         "acknowledged_by": alert.acknowledged_by,
-        "silenced": silenced,
     }
+    if silenced is not None:
+        document["silenced"] = silenced
+    return document
 
 
 def change_document(change: AlertChange) -> dict[str, Any]:
@@ -36,5 +41,5 @@ def change_document(change: AlertChange) -> dict[str, Any]:
     return {
         "change": change.change.value,
         "at": change.at.isoformat(),
-        **alert_document(change.alert, silenced=change.silenced),
+        **alert_document(change.alert),
     }

@@ -8,8 +8,8 @@ async with AlertEngine(config, rules, registry, state_path, listeners=[publisher
 
 Inside, one ``TaskGroup`` runs two tasks: the worker evaluates queued batches, the ticker wakes
 every ``tick_interval_s`` for what time alone changes (absence, ``for:``, windows, the sun) and
-to pick up operators' acknowledgements, silences and edited rule files. Each batch of transitions
-is persisted before any of it is announced.
+to pick up operators' acknowledgements and edited rule files (silences are Alertmanager's).
+Each batch of transitions is persisted before any of it is announced.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from alerts.evaluate import Evaluator, Transition
 from alerts.interface import Observation
 from alerts.model import Alert, AlertChange, Notifier
 from alerts.rules import RuleSet, load_rules, rule_files
-from alerts.silence import Silence
 from alerts.state import AlertStore
 from devices import Registry
 
@@ -87,7 +86,6 @@ class AlertEngine:
         self._lock = asyncio.Lock()
         self._store: AlertStore | None = None
         self._evaluator: Evaluator | None = None
-        self._silences: list[Silence] = []
         self._stack: contextlib.AsyncExitStack | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._accepting = False
@@ -105,7 +103,6 @@ class AlertEngine:
         # gets its full grace period again (and restored absence alerts stay until it speaks)
         started_at = None if self.config.event_time else now
         restored = await asyncio.to_thread(store.alerts)
-        self._silences = await asyncio.to_thread(store.silences, now)
         self._store = store
         self._evaluator = Evaluator(
             self.rules,
@@ -181,11 +178,10 @@ class AlertEngine:
     # --- operators and time ------------------------------------------------------------------
 
     async def tick(self) -> None:
-        """One timer pass at the clock's now: acknowledgements, silences, rules, time."""
+        """One timer pass at the clock's now: acknowledgements, rules, time."""
         evaluator, store = self._running()
         now = self._now()
         acks = await asyncio.to_thread(store.pending_acks)
-        self._silences = await asyncio.to_thread(store.silences, now)
         async with self._lock:
             transitions: list[Transition] = []
             for ack in acks:
@@ -298,8 +294,7 @@ class AlertEngine:
             if transition.change is None:
                 continue
             alert = transition.alert
-            silenced = any(silence.mutes(alert, now) for silence in self._silences)
-            change = AlertChange(alert, transition.change, now, silenced)
+            change = AlertChange(alert, transition.change, now)
             log.info(
                 "alert_changed",
                 extra={

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 __all__ = [
+    "AlertNotFound",
     "AlertStateUnusable",
+    "AlertmanagerRefused",
+    "AlertmanagerUnavailable",
     "AlertsError",
     "PayloadRejectedInTest",
+    "RelayConfigInvalid",
     "RuleFileInvalid",
     "RuleTestFileInvalid",
+    "SilenceNotFound",
 ]
 
 
@@ -72,3 +77,48 @@ class PayloadRejectedInTest(RuleTestFileInvalid):
     def __init__(self, path: str, device: str, reason: str) -> None:
         super().__init__(path, f"series for {device!r} makes a payload devices reject: {reason}")
         self.device = device
+
+
+class AlertmanagerUnavailable(AlertsError):
+    """No Alertmanager of the cluster answered; names each URL and what went wrong there."""
+
+    def __init__(self, urls: tuple[str, ...], reason: str) -> None:
+        self.urls = urls
+        self.reason = reason
+        super().__init__(f"no Alertmanager answered ({', '.join(urls)}): {reason}")
+
+
+class AlertmanagerRefused(AlertsError):
+    """An Alertmanager answered a request with an error it will give again (a 4xx)."""
+
+    def __init__(self, url: str, status: int, detail: str) -> None:
+        self.url = url
+        self.status = status
+        self.detail = detail
+        super().__init__(f"{url} refused the request ({status}): {detail}")
+
+
+class SilenceNotFound(AlertsError):
+    """No silence with this id is in force."""
+
+    def __init__(self, silence_id: str) -> None:
+        self.silence_id = silence_id
+        super().__init__(f"no silence {silence_id!r} in force")
+
+
+class AlertNotFound(AlertsError):
+    """No firing alert has this fingerprint (or the prefix is not unique)."""
+
+    def __init__(self, fingerprint: str, reason: str) -> None:
+        self.fingerprint = fingerprint
+        self.reason = reason
+        super().__init__(f"{reason} with fingerprint {fingerprint!r}")
+
+
+class RelayConfigInvalid(AlertsError):
+    """The relay's subscriber file cannot be used; names the file and the field."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")

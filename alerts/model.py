@@ -69,7 +69,6 @@ class AlertChange:
     alert: Alert
     change: ChangeKind
     at: datetime
-    silenced: bool = False
 
 
 class Notifier(Protocol):

@@ -1,10 +1,10 @@
 """Persisted alert state (SQLite): active alerts with their ``for:`` timers, history, and the
-operators' acknowledgements and silences.
+operators' acknowledgements (silences are Alertmanager's).
 
 The engine writes a batch of transitions in one transaction before it announces any of them, so
 after a restart a firing alert is neither forgotten nor announced again, and a pending alert
 resumes its ``for:`` from when its condition began. The ``smartcity alerts`` commands write
-acknowledgements and silences to the same file (WAL mode lets them in while the engine runs);
+acknowledgements to the same file (WAL mode lets them in while the engine runs);
 the engine picks them up on its next tick.
 """
 
@@ -21,10 +21,9 @@ from pathlib import Path
 from alerts.errors import AlertStateUnusable
 from alerts.evaluate import Transition
 from alerts.model import Alert, AlertState
-from alerts.silence import Silence
 from devices import Kind
 
-__all__ = ["AlertStore", "PendingAck"]
+__all__ = ["AlertStore", "HistoryEntry", "PendingAck"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -61,15 +60,23 @@ CREATE TABLE IF NOT EXISTS acks (
     at REAL NOT NULL,
     applied INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS silences (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    matchers TEXT NOT NULL,
-    starts_at REAL NOT NULL,
-    ends_at REAL NOT NULL,
-    created_by TEXT NOT NULL,
-    comment TEXT NOT NULL
-);
 """
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One announced change of an alert, with what the alert was about."""
+
+    fingerprint: str
+    rule: str
+    change: str
+    at: datetime
+    value: float | None
+    district: str
+    kind: str
+    severity: str
+    labels: Mapping[str, str]
+    summary: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +221,53 @@ class AlertStore:
             rows = self._db.execute(query + " ORDER BY id", params).fetchall()
         return [(row[0], row[1], row[2], datetime.fromtimestamp(row[3], tz=UTC)) for row in rows]
 
+    def changes(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        district: str | None = None,
+        kind: str | None = None,
+        severity: str | None = None,
+        limit: int = 1000,
+    ) -> list[HistoryEntry]:
+        """Announced changes, newest first, filtered by time, district, kind and severity."""
+        query = (
+            "SELECT h.fingerprint, h.rule, h.change, h.at, h.value, a.district, a.kind,"
+            " a.severity, a.labels, a.summary FROM history h"
+            " JOIN alerts a ON a.fingerprint = h.fingerprint WHERE 1 = 1"
+        )
+        params: list[object] = []
+        for clause, value in (
+            (" AND h.at >= ?", _ts(since)),
+            (" AND h.at < ?", _ts(until)),
+            (" AND a.district = ?", district),
+            (" AND a.kind = ?", kind),
+            (" AND a.severity = ?", severity),
+        ):
+            if value is not None:
+                query += clause
+                params.append(value)
+        query += " ORDER BY h.id DESC LIMIT ?"
+        params.append(limit)
+        with self._lock:
+            rows = self._db.execute(query, params).fetchall()
+        return [
+            HistoryEntry(
+                fingerprint=row[0],
+                rule=row[1],
+                change=row[2],
+                at=datetime.fromtimestamp(row[3], tz=UTC),
+                value=row[4],
+                district=row[5],
+                kind=row[6],
+                severity=row[7],
+                labels=json.loads(row[8]),
+                summary=row[9],
+            )
+            for row in rows
+        ]
+
     def pending_acks(self) -> list[PendingAck]:
         """Acknowledgements not applied yet, oldest first."""
         with self._lock:
@@ -241,54 +295,3 @@ class AlertStore:
                 (fp, by, comment, at.timestamp()),
             )
         return int(cursor.lastrowid or 0)
-
-    def add_silence(
-        self,
-        matchers: Mapping[str, str],
-        starts_at: datetime,
-        ends_at: datetime,
-        created_by: str,
-        comment: str,
-    ) -> Silence:
-        """Store a silence; returns it with its id."""
-        with self._lock, self._db:
-            cursor = self._db.execute(
-                "INSERT INTO silences (matchers, starts_at, ends_at, created_by, comment) "
-                "VALUES (?,?,?,?,?)",
-                (
-                    json.dumps(dict(matchers), sort_keys=True),
-                    starts_at.timestamp(),
-                    ends_at.timestamp(),
-                    created_by,
-                    comment,
-                ),
-            )
-        return Silence(
-            int(cursor.lastrowid or 0), dict(matchers), starts_at, ends_at, created_by, comment
-        )
-
-    def expire_silence(self, silence_id: int, at: datetime) -> bool:
-        """End a silence now; whether there was one to end."""
-        with self._lock, self._db:
-            cursor = self._db.execute(
-                "UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?",
-                (at.timestamp(), silence_id, at.timestamp()),
-            )
-        return cursor.rowcount > 0
-
-    def silences(self, at: datetime | None = None) -> list[Silence]:
-        """Every silence, or those in force at ``at``."""
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM silences ORDER BY id").fetchall()
-        found = [
-            Silence(
-                row[0],
-                json.loads(row[1]),
-                datetime.fromtimestamp(row[2], tz=UTC),
-                datetime.fromtimestamp(row[3], tz=UTC),
-                row[4],
-                row[5],
-            )
-            for row in rows
-        ]
-        return found if at is None else [silence for silence in found if silence.active_at(at)]

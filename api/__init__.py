@@ -11,14 +11,14 @@ Assembled by the front door::
                      commands_desk=desk, token_store=TokenStore(path), limiter=limiter,
                      health_checks=[link, InfluxPing(url, timeout_s=2)])
     server = ApiServer(app, host="127.0.0.1", port=0, shutdown_timeout_s=10)
-    # the page's own routes beside them: routers=[operations_router(StoreAlertActions(store)),
+    # the page's own routes beside them: routers=[operations_router(OperationsAlertActions(ops)),
     #     series_router(catalogue, InfluxReader(url, ...)), events_router(StreamTickets(...))]
     server.bind()                                   # server.url is known from here
     async with asyncio.TaskGroup() as group:        # link.run(), desk.run(), server.run()
         ...
 """
 
-from api.alert_actions import AlertActions, AlertNotFiring, SilenceView, StoreAlertActions
+from api.alert_actions import AlertActions, AlertNotFiring, OperationsAlertActions, SilenceView
 from api.app import STATIC_DIR, create_app
 from api.audit import CommandAudit, CommandRecord, CommandStatus, Delivery
 from api.auth import Caller, require
@@ -82,13 +82,13 @@ __all__ = [
     "MessageHandler",
     "MqttLink",
     "MqttLinkConfig",
+    "OperationsAlertActions",
     "PresenceSource",
     "Scope",
     "SeriesQuery",
     "SeriesUnavailable",
     "SilenceView",
     "StatusPresence",
-    "StoreAlertActions",
     "StreamTickets",
     "TokenFileInvalid",
     "TokenNameTaken",

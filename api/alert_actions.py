@@ -1,11 +1,11 @@
 """What an operator does to alerts from the page: acknowledge with a comment, silence for a
 while, list the silences in force.
 
-``StoreAlertActions`` does it the engine's way, as ``smartcity alerts ack|silence`` do: an
-acknowledgement is queued in the engine's SQLite state and the running engine applies and
-announces it on its next tick; a silence is stored there and mutes matching alerts' notifications
-(they still fire and show). When the alert operations move to Alertmanager (``alerts``'
-operations, issue 10), another ``AlertActions`` takes this one's place behind the same routes.
+``OperationsAlertActions`` does it through ``alerts.AlertOperations``, the one implementation
+the ``smartcity alerts`` commands use too: an acknowledgement silences exactly that alert in
+Alertmanager until it resolves and records who is on it in the engine (which announces it on its
+next tick); a silence lives in Alertmanager and mutes notifications of matching alerts, which
+still fire and show. Which alerts a silence mutes is Alertmanager's own verdict.
 """
 
 from __future__ import annotations
@@ -15,9 +15,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from alerts import AlertState, AlertStore
+from alerts import (
+    AlertNotFound,
+    AlertOperations,
+    Matcher,
+    acknowledged_fingerprint,
+)
 
-__all__ = ["AlertActions", "AlertNotFiring", "SilenceView", "StoreAlertActions"]
+__all__ = ["AlertActions", "AlertNotFiring", "OperationsAlertActions", "SilenceView"]
+
+# The platform's names for two labels that Alertmanager holds under its own (as
+# ``alerts.alertmanager_labels`` renames them; ``smartcity alerts silence --match`` takes both)
+_ALERTMANAGER_NAMES = {"rule": "alertname", "device": "device_id"}
 
 
 class AlertNotFiring(Exception):
@@ -30,7 +39,8 @@ class AlertNotFiring(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SilenceView:
-    """A silence in force, and the active alerts it mutes now."""
+    """A silence in force, the active alerts it mutes now, and the alert it acknowledges (an
+    acknowledgement's own silence) if any."""
 
     id: str
     matchers: Mapping[str, str]
@@ -39,70 +49,81 @@ class SilenceView:
     created_by: str
     comment: str
     mutes: tuple[str, ...]
+    acknowledges: str | None
 
 
 class AlertActions(Protocol):
-    """Acknowledge and silence; blocking, called from a thread."""
+    """Acknowledge and silence."""
 
-    def acknowledge(self, fingerprint: str, by: str, comment: str) -> None:
+    async def acknowledge(self, fingerprint: str, by: str, comment: str) -> None:
         """Someone is on it; ``AlertNotFiring`` when no firing alert has that fingerprint."""
         ...
 
-    def silence(
+    async def silence(
         self, matchers: Mapping[str, str], duration: timedelta, by: str, comment: str
     ) -> SilenceView:
         """Mute notifications of alerts matching every label from now for ``duration``."""
         ...
 
-    def silences(self) -> Sequence[SilenceView]:
+    async def silences(self) -> Sequence[SilenceView]:
         """Silences in force now."""
         ...
 
 
-class StoreAlertActions:
-    """``AlertActions`` on the engine's own state file (``alerts.AlertStore``)."""
+class OperationsAlertActions:
+    """``AlertActions`` through ``alerts.AlertOperations`` (the engine's state + Alertmanager).
 
-    def __init__(self, store: AlertStore) -> None:
-        self._store = store
+    Alertmanager errors pass through: ``AlertmanagerUnavailable`` (none configured, or none
+    answers), ``AlertmanagerRefused`` (a matcher or time it will not take)."""
 
-    def acknowledge(self, fingerprint: str, by: str, comment: str) -> None:
-        """Queue the acknowledgement; the engine applies and announces it on its next tick."""
-        firing = [
-            alert
-            for alert in self._store.alerts()
-            if alert.fingerprint == fingerprint and alert.state is AlertState.FIRING
-        ]
-        if not firing:
-            raise AlertNotFiring(fingerprint)
-        self._store.add_ack(fingerprint, by, comment, datetime.now(UTC))
+    def __init__(self, operations: AlertOperations) -> None:
+        self._operations = operations
 
-    def silence(
+    async def acknowledge(self, fingerprint: str, by: str, comment: str) -> None:
+        """Silence exactly that alert until it resolves and record who is on it."""
+        try:
+            await self._operations.acknowledge(fingerprint, by, comment)
+        except AlertNotFound as exc:
+            raise AlertNotFiring(fingerprint) from exc
+
+    async def silence(
         self, matchers: Mapping[str, str], duration: timedelta, by: str, comment: str
     ) -> SilenceView:
-        """Store the silence; the engine mutes matching alerts' notifications from now."""
+        """A silence in Alertmanager from now for ``duration``; ``rule`` and ``device`` may name
+        ``alertname`` and ``device_id``."""
         now = datetime.now(UTC)
-        made = self._store.add_silence(matchers, now, now + duration, by, comment)
-        return self._view(made.id, now)
+        named = {_ALERTMANAGER_NAMES.get(name, name): value for name, value in matchers.items()}
+        made = await self._operations.silence(
+            [Matcher(name, value) for name, value in sorted(named.items())],
+            starts_at=now,
+            ends_at=now + duration,
+            created_by=by,
+            comment=comment,
+        )
+        for view in await self.silences():
+            if view.id == made:
+                return view
+        # in force from now, so it is listed; if a cluster member has not heard of it yet:
+        return SilenceView(made, named, now, now + duration, by, comment, (), None)
 
-    def silences(self) -> Sequence[SilenceView]:
-        """Silences in force, each with the active alerts it mutes."""
-        now = datetime.now(UTC)
-        active = self._store.alerts()
+    async def silences(self) -> Sequence[SilenceView]:
+        """Silences in force, each with the active alerts Alertmanager says it mutes."""
+        found = await self._operations.silences()
+        active = await self._operations.active()
         return [
             SilenceView(
-                id=str(silence.id),
-                matchers=dict(silence.matchers),
+                id=silence.id,
+                matchers={m.name: m.value for m in silence.matchers},
                 starts_at=silence.starts_at,
                 ends_at=silence.ends_at,
                 created_by=silence.created_by,
                 comment=silence.comment,
-                mutes=tuple(a.fingerprint for a in active if silence.mutes(a, now)),
+                mutes=tuple(
+                    view.alert.fingerprint
+                    for view in active
+                    if view.status is not None and silence.id in view.status.silenced_by
+                ),
+                acknowledges=acknowledged_fingerprint(silence),
             )
-            for silence in self._store.silences(now)
+            for silence in found
         ]
-
-    def _view(self, silence_id: int, now: datetime) -> SilenceView:
-        for view in self.silences():
-            if view.id == str(silence_id):
-                return view
-        raise LookupError(f"silence {silence_id} ended as it was made")  # pragma: no cover

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages the platform and its tests run: the broker, the database,
+# Alertmanager (notifications; amtool checks its config),
 # VictoriaMetrics (a real server that speaks InfluxDB's /api/v2/write), docker-compose (to
 # validate compose.yaml) and venv support.
 # Installs only what is missing; when not root, prints the exact command instead.
@@ -10,6 +11,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 command -v victoria-metrics >/dev/null 2>&1 || missing+=(victoria-metrics)
+{ command -v prometheus-alertmanager && command -v amtool; } >/dev/null 2>&1 \
+    || missing+=(prometheus-alertmanager)
 # Compose's own validator for compose.yaml (no Docker engine needed for `config -q`)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
@@ -30,7 +33,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The Debian packages start their services where an init system runs; the platform starts
 # its own copies on free loopback ports, so stop any that came up to keep ports and CPU free.
-for service in mosquitto influxdb victoria-metrics; do
+for service in mosquitto influxdb victoria-metrics prometheus-alertmanager; do
     if command -v service >/dev/null 2>&1; then
         service "$service" stop >/dev/null 2>&1 || true
     fi

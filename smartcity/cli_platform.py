@@ -124,9 +124,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Start the whole platform; Ctrl-C stops it all.
 
-        Local Mosquitto and InfluxDB (unless SMARTCITY_MQTT_URL / SMARTCITY_INFLUX_URL are set),
-        the gateway, the rule engine, the operators' API (SMARTCITY_API_PORT), and with --demo a
-        simulated city.
+        Local Mosquitto, InfluxDB and Alertmanager (unless SMARTCITY_MQTT_URL /
+        SMARTCITY_INFLUX_URL / SMARTCITY_ALERTMANAGER_URL are set), the gateway, the rule
+        engine, the operators' API and page (SMARTCITY_API_PORT), and with --demo a simulated
+        city.
         """
         from smartcity.platform import PlatformOptions
 
@@ -183,6 +184,8 @@ def register(app: typer.Typer) -> None:
         api_url = info.get("api_url")
         if api_url:
             table.add_row("api", f"{api_url} {_api_health(api_url)}  (docs at {api_url}/docs)")
+        for url in info.get("alertmanager_urls", []):
+            table.add_row("alertmanager", f"{url} {_ping(url, '/-/ready')}")
         if info.get("grafana_provisioning"):
             table.add_row("grafana files", f"GF_PATHS_PROVISIONING={info['grafana_provisioning']}")
         metrics = _metrics(info.get("metrics_port"))
@@ -193,6 +196,9 @@ def register(app: typer.Typer) -> None:
             ("in flight", "gateway_messages_in_flight"),
             ("devices online", "gateway_devices_online"),
             ("points in the spool", "gateway_spool_points"),
+            ("alerts sent to Alertmanager", "smartcity_alertmanager_alerts_sent_total"),
+            ("Alertmanager sends failed", "smartcity_alertmanager_sends_errored_total"),
+            ("alerts dropped", "smartcity_alertmanager_alerts_dropped_total"),
         ):
             if name in metrics:
                 table.add_row(label, f"{metrics[name]:,.0f}")
@@ -216,9 +222,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _ping(url: str) -> str:
+def _ping(url: str, path: str = "/ping") -> str:
     try:
-        code = httpx.get(f"{url}/ping", timeout=2).status_code
+        code = httpx.get(f"{url}{path}", timeout=2).status_code
     except httpx.HTTPError as exc:
         return f"(down: {type(exc).__name__})"
     return "(up)" if code in (200, 204) else f"(answers {code})"

@@ -30,7 +30,9 @@ from gateway import Gateway
 from ingest import DurableStore
 from smartcity import console as live
 from smartcity.assembly import (
+    NotifierCollector,
     alert_engine,
+    alertmanager_config,
     build_api,
     durable_store,
     fleet_registry,
@@ -40,6 +42,7 @@ from smartcity.assembly import (
     scenario_by_name,
     write_grafana_folder,
 )
+from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 
@@ -62,6 +65,7 @@ class Endpoints:
 
     mqtt_url: str
     influx_url: str
+    alertmanager_urls: tuple[str, ...] = ()
     started: tuple[str, ...] = ()
     pids: dict[str, int] = field(default_factory=dict)
     grafana: str | None = None  # the Grafana provisioning folder written for them
@@ -94,18 +98,21 @@ def state_paths(settings: Settings) -> dict[str, Path]:
     return {
         "mosquitto": data / "mosquitto",
         "influxdb": data / "influxdb",
+        "alertmanager": data / "alertmanager",
         "endpoints": data / "endpoints.json",
         "spool": settings.spool_dir,
         "alerts_state": settings.alerts_state_path,
         "api_tokens": settings.api_tokens_file,
         "api_commands": settings.api_commands_path,
+        "relay_state": settings.relay_state_path,
         "log": settings.log_file,
     }
 
 
 @contextlib.contextmanager
-def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
-    """Use the configured servers, or start local ones for whichever is not configured."""
+def local_endpoints(settings: Settings, *, alertmanager: bool = True) -> Iterator[Endpoints]:
+    """Use the configured servers, or start local ones for whichever is not configured (an
+    Alertmanager only when asked: the rule engine runs)."""
     with contextlib.ExitStack() as stack:
         started: list[str] = []
         pids: dict[str, int] = {}
@@ -127,7 +134,20 @@ def local_endpoints(settings: Settings) -> Iterator[Endpoints]:
             influx_url = database.url
             started.append("influxdb")
             pids["influxdb"] = database.pid or 0
-        yield Endpoints(mqtt_url, influx_url, tuple(started), pids)
+        alertmanager_urls = settings.alertmanager_urls
+        if not alertmanager_urls and alertmanager:
+            local = LocalAlertmanager(
+                state_paths(settings)["alertmanager"],
+                port=settings.local_alertmanager_port,
+                config_source=settings.alertmanager_config_path,
+                smtp_smarthost=settings.alertmanager_smtp_smarthost,
+                webhook_url=settings.alertmanager_webhook_url,
+            )
+            stack.enter_context(local)
+            alertmanager_urls = (local.url,)
+            started.append("alertmanager")
+            pids["alertmanager"] = local.pid or 0
+        yield Endpoints(mqtt_url, influx_url, alertmanager_urls, tuple(started), pids)
 
 
 async def run_platform(settings: Settings, options: PlatformOptions) -> None:
@@ -136,10 +156,15 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
     if options.scenario:
         # a replayed scenario runs on the devices' clocks: `for: 10m` means simulated minutes
         settings = settings.model_copy(update={"alerts_event_time": True})
-    with local_endpoints(settings) as endpoints:
+    with local_endpoints(settings, alertmanager=options.engine) as endpoints:
         # Grafana's provisioning for this platform's servers, so a local Grafana can be
         # pointed at it (GF_PATHS_PROVISIONING); the console and `status` say where
-        grafana = write_grafana_folder(settings, registry, influx_url=endpoints.influx_url)
+        grafana = write_grafana_folder(
+            settings,
+            registry,
+            influx_url=endpoints.influx_url,
+            alertmanager=endpoints.alertmanager_urls,
+        )
         log.info("grafana_provisioning_written", extra={"path": str(grafana.provisioning)})
         endpoints = dataclasses.replace(endpoints, grafana=str(grafana.provisioning))
         note = endpoints_file(settings)
@@ -164,6 +189,7 @@ def write_note(
         "pid": os.getpid(),
         "mqtt_url": endpoints.mqtt_url,
         "influx_url": endpoints.influx_url,
+        "alertmanager_urls": list(endpoints.alertmanager_urls),
         "metrics_port": metrics_port,
         "api_url": api_url,
         "started": list(endpoints.started),
@@ -194,11 +220,14 @@ async def _serve(
     )
     async with (
         durable_store(settings, endpoints.influx_url) as store,
-        _alert_engine(
-            settings, options, owned_devices(registry, config), endpoints, store
-        ) as engine,
+        _alert_engine(settings, options, owned_devices(registry, config), endpoints, store) as (
+            engine,
+            notifier,
+        ),
     ):
         gateway = Gateway(config, registry, store, sink=engine)
+        if notifier is not None:  # sent, errored, dropped beside the gateway's figures
+            gateway.metrics.registry.register(NotifierCollector(notifier))
         async with asyncio.TaskGroup() as group:
             group.create_task(gateway.run(), name="gateway")
             await gateway.ready.wait()
@@ -215,6 +244,7 @@ async def _serve(
                     mqtt_url=endpoints.mqtt_url,
                     influx_url=endpoints.influx_url,
                     gateway=gateway,
+                    alertmanager_urls=endpoints.alertmanager_urls,
                 )
                 api_url = api.server.url
                 group.create_task(api.run(), name="api")
@@ -240,17 +270,22 @@ async def _alert_engine(
     registry: Registry,
     endpoints: Endpoints,
     store: DurableStore,
-) -> AsyncIterator[alerts.AlertEngine | None]:
+) -> AsyncIterator[tuple[alerts.AlertEngine | None, alerts.AlertmanagerNotifier | None]]:
     if not options.engine:
-        yield None
+        yield None, None
         return
     client_id = f"{settings.gateway_client_id}-alerts"
     if options.partitioned and settings.gateway_workers > 1:
         client_id += f"-{settings.gateway_worker_index}of{settings.gateway_workers}"
-    async with alert_engine(
-        settings, registry, endpoints.mqtt_url, store, client_id=client_id
-    ) as engine:
-        yield engine
+    async with (
+        alerts.AlertmanagerNotifier(
+            alertmanager_config(settings, endpoints.alertmanager_urls)
+        ) as notifier,
+        alert_engine(
+            settings, registry, endpoints.mqtt_url, store, client_id=client_id, notifier=notifier
+        ) as engine,
+    ):
+        yield engine, notifier
 
 
 async def _run_demo(
@@ -323,6 +358,7 @@ def _snapshot(
         endpoints={
             "broker": endpoints.mqtt_url,
             "influxdb": endpoints.influx_url,
+            "alertmanager": ", ".join(endpoints.alertmanager_urls) or "off",
             "metrics": f"http://{gateway.config.metrics_host}:{gateway.metrics_port}/metrics"
             if gateway.metrics_port
             else "off",

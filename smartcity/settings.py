@@ -2,6 +2,9 @@
 
 Read from ``SMARTCITY_*`` environment variables or a ``.env`` file, once, at start; then passed
 down. A bad value fails at start and names the variable.
+
+Long because: every setting of every room lives here, with its default and its meaning (one
+place for each fact); the fields are grouped by room.
 """
 
 from __future__ import annotations
@@ -246,7 +249,7 @@ class Settings(BaseSettings):
     )
     alerts_state_path: Path = Field(
         default_factory=lambda data: data["data_dir"] / "alerts.sqlite",
-        description="SQLite file of alert state, acknowledgements and silences;"
+        description="SQLite file of alert state, history and acknowledgements;"
         " unset: {data_dir}/alerts.sqlite",
     )
     alerts_queue_max: int = Field(
@@ -318,6 +321,74 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=600, description="a ticket to open the page's event stream lasts"
     )
 
+    # --- notifications (Alertmanager) --------------------------------------------------------
+    alertmanager_url: str | None = Field(
+        default=None,
+        description="http://host:port of an Alertmanager, or a comma-separated list (a cluster);"
+        " unset starts a local one",
+    )
+    local_alertmanager_port: int = Field(
+        default=9093,
+        ge=0,
+        le=65535,
+        description="port of the local Alertmanager; taken or 0: a free one",
+    )
+    alertmanager_config_path: Path = Field(
+        default=Path("config/alertmanager.yml"),
+        description="Alertmanager config the local one runs (templates beside it)",
+    )
+    alertmanager_smtp_smarthost: str | None = Field(
+        default=None,
+        pattern=r"^[^:\s]+:\d{1,5}$",
+        description="host:port of the SMTP server the local Alertmanager sends mail through;"
+        " unset: as the config says",
+    )
+    alertmanager_webhook_url: str | None = Field(
+        default=None,
+        description="where every webhook receiver of the local Alertmanager posts (the"
+        " platform's relay); unset: as the config says",
+    )
+    alertmanager_resend_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="firing alerts are re-sent this often; Alertmanager resolves them after 4x",
+    )
+    alertmanager_queue_max: int = Field(
+        default=10_000, ge=1, description="alerts waiting per Alertmanager; full drops the oldest"
+    )
+    alertmanager_batch_max: int = Field(
+        default=256, ge=1, le=10_000, description="alerts in one POST /api/v2/alerts"
+    )
+    alertmanager_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="timeout of one request to Alertmanager"
+    )
+    alertmanager_retry_initial_s: float = Field(
+        default=0.5, gt=0, le=60, description="first wait before re-trying an Alertmanager"
+    )
+    alertmanager_retry_max_s: float = Field(
+        default=30.0, gt=0, le=3600, description="longest wait between tries of an Alertmanager"
+    )
+    alerts_ack_silence_max_s: float = Field(
+        default=7 * 86400.0,
+        gt=0,
+        description="an acknowledgement's silence ends when its alert resolves, or after this",
+    )
+    relay_config_path: Path = Field(
+        default=Path("config/relay.yaml"),
+        description="the relay's subscribers: receivers forwarded to MQTT topics and apprise URLs",
+    )
+    relay_state_path: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "relay.sqlite",
+        description="what the relay delivered, so a retried webhook sends nothing twice;"
+        " unset: {data_dir}/relay.sqlite",
+    )
+    relay_dedup_window_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="how long a delivery is remembered; keep it under the repeat_interval",
+    )
+
     # --- dashboards -------------------------------------------------------------------------
     grafana_url: str = Field(
         default="http://127.0.0.1:3000",
@@ -353,6 +424,24 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("mqtt://", "mqtts://", "tcp://")):
             raise ValueError("must start with mqtt://, mqtts:// or tcp://")
         return value
+
+    @field_validator("alertmanager_url")
+    @classmethod
+    def _check_alertmanager_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        urls = [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        if not urls:
+            raise ValueError("give one URL or a comma-separated list")
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} must start with http:// or https://")
+        return ",".join(urls)
+
+    @property
+    def alertmanager_urls(self) -> tuple[str, ...]:
+        """The configured Alertmanagers (a cluster's members); empty when unset."""
+        return tuple(self.alertmanager_url.split(",")) if self.alertmanager_url else ()
 
     @field_validator("influx_url")
     @classmethod

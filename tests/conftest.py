@@ -14,6 +14,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 
+from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.stack import LocalInfluxDB, LocalMosquitto, LocalVictoriaMetrics
 
 _databases = itertools.count(1)
@@ -81,6 +82,32 @@ def make_influxdb(tmp_path: Path) -> Iterator[Callable[..., LocalInfluxDB]]:
 
     def make(**options: object) -> LocalInfluxDB:
         server = LocalInfluxDB(tmp_path / f"influxdb-{len(started)}", **options)  # type: ignore[arg-type]
+        server.start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+ALERTMANAGER_CONFIG = Path(__file__).resolve().parents[1] / "config" / "alertmanager.yml"
+
+
+@pytest.fixture
+def make_alertmanager(tmp_path: Path) -> Iterator[Callable[..., LocalAlertmanager]]:
+    """A factory for a test's own Alertmanager, running the shipped config with the test's
+    receivers and 1 s timings unless told otherwise; all stopped at the end."""
+    started: list[LocalAlertmanager] = []
+
+    def make(**options: object) -> LocalAlertmanager:
+        values: dict[str, object] = {
+            "config_source": ALERTMANAGER_CONFIG,
+            "group_wait_s": 1.0,
+            "group_interval_s": 1.0,
+        }
+        values.update(options)
+        server = LocalAlertmanager(tmp_path / f"alertmanager-{len(started)}", **values)  # type: ignore[arg-type]
         server.start()
         started.append(server)
         return server

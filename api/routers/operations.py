@@ -1,10 +1,9 @@
 """Acknowledge an alert, silence alerts, list silences: the page's buttons (scope operate to
 change, read to list). Built with the ``AlertActions`` it works on and handed to
-``create_app(routers=...)``."""
+``create_app(routers=...)``. Alertmanager not answering is a 503; a silence it refuses, 422."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from alerts import AlertmanagerRefused, AlertmanagerUnavailable
 from api.alert_actions import AlertActions, AlertNotFiring, SilenceView
 from api.auth import Caller, require
 from api.problems import field_error
@@ -34,12 +34,15 @@ class AckIn(BaseModel):
 
 
 class SilenceIn(BaseModel):
-    """A silence: labels to match (``rule`` names the rule), for how long, and why."""
+    """A silence: labels to match as Alertmanager holds them (``alertname`` is the rule,
+    ``device_id`` the device; ``rule`` and ``device`` are taken for them), for how long, why."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     matchers: dict[str, str] = Field(
-        min_length=1, max_length=16, description='e.g. {"rule": "ammonia-high", "device": "WQ-01"}'
+        min_length=1,
+        max_length=16,
+        description='e.g. {"alertname": "ammonia-high", "device_id": "WQ-0001"}',
     )
     duration_s: float = Field(gt=0, le=7 * 86_400, description="from now, at most a week")
     comment: str = Field(min_length=1, max_length=500, description="why: people will ask")
@@ -57,6 +60,7 @@ class SilenceOut(BaseModel):
     created_by: str
     comment: str
     mutes: list[str]
+    acknowledges: str | None = Field(description="the alert an acknowledgement's silence is for")
 
     @classmethod
     def of(cls, view: SilenceView) -> SilenceOut:
@@ -69,6 +73,7 @@ class SilenceOut(BaseModel):
             created_by=view.created_by,
             comment=view.comment,
             mutes=list(view.mutes),
+            acknowledges=view.acknowledges,
         )
 
 
@@ -87,9 +92,11 @@ def operations_router(actions: AlertActions) -> APIRouter:
 
         Scope: operate."""
         try:
-            await asyncio.to_thread(actions.acknowledge, fingerprint, caller.name, body.comment)
+            await actions.acknowledge(fingerprint, caller.name, body.comment)
         except AlertNotFiring as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        except AlertmanagerUnavailable as exc:
+            raise _unavailable(exc) from None
         log.info("api_alert_acknowledged", extra={"fingerprint": fingerprint, "by": caller.name})
         return {"fingerprint": fingerprint, "acknowledged_by": caller.name}
 
@@ -104,13 +111,14 @@ def operations_router(actions: AlertActions) -> APIRouter:
         for name in body.matchers:
             if not _LABEL.fullmatch(name):
                 raise field_error(("body", "matchers", name), "not a label name ([a-z_][a-z0-9_]*)")
-        made = await asyncio.to_thread(
-            actions.silence,
-            body.matchers,
-            timedelta(seconds=body.duration_s),
-            caller.name,
-            body.comment,
-        )
+        try:
+            made = await actions.silence(
+                body.matchers, timedelta(seconds=body.duration_s), caller.name, body.comment
+            )
+        except AlertmanagerUnavailable as exc:
+            raise _unavailable(exc) from None
+        except AlertmanagerRefused as exc:
+            raise field_error(("body", "matchers"), f"Alertmanager refused it: {exc}") from None
         log.info("api_silence_created", extra={"silence": made.id, "by": caller.name})
         return SilenceOut.of(made)
 
@@ -121,6 +129,16 @@ def operations_router(actions: AlertActions) -> APIRouter:
         """Silences in force, each with the active alerts it mutes.
 
         Scope: read."""
-        return [SilenceOut.of(view) for view in await asyncio.to_thread(actions.silences)]
+        try:
+            return [SilenceOut.of(view) for view in await actions.silences()]
+        except AlertmanagerUnavailable as exc:
+            raise _unavailable(exc) from None
 
     return router
+
+
+def _unavailable(exc: AlertmanagerUnavailable) -> HTTPException:
+    log.warning("api_alertmanager_unavailable", extra={"reason": str(exc)})
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE, f"silences live in Alertmanager: {exc}"
+    )

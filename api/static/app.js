@@ -53,7 +53,8 @@ function filters() {
 }
 
 function silencedBy(alert) {
-  return state.silences.find((silence) => silence.mutes.includes(alert.fingerprint));
+  // an acknowledgement's own silence is shown as the acknowledgement
+  return state.silences.find((s) => !s.acknowledges && s.mutes.includes(alert.fingerprint));
 }
 
 function renderAlerts() {
@@ -184,6 +185,8 @@ async function silence(alert) {
     });
     toast(`Silenced until ${time(made.ends_at)}.`);
     await refreshSilences();
+    // which alerts a silence mutes is Alertmanager's verdict, which may lag a moment behind
+    for (const wait_ms of [1000, 3000]) setTimeout(() => refreshSilences().catch(() => {}), wait_ms);
   } catch (error) { failed(error); }
 }
 
@@ -345,4 +348,6 @@ async function start() {
 }
 
 window.addEventListener("resize", () => state.map?.resize());
+// silences are Alertmanager's and not in the event stream: look again now and then
+setInterval(() => { if (!$("#app").hidden) refreshSilences().catch(() => {}); }, 15000);
 start();

@@ -25,9 +25,12 @@ from smartcity.assembly.dashboards import (
 )
 from smartcity.assembly.engine import (
     InfluxAlertRecorder,
+    NotifierCollector,
     alert_engine,
     alert_listeners,
+    alert_operations,
     alert_point,
+    alertmanager_config,
     alerts_config,
 )
 from smartcity.assembly.fleet import fleet_registry, load_config, run_config, scenario_by_name
@@ -45,9 +48,12 @@ __all__ = [
     "ApiService",
     "GatewayPresence",
     "InfluxAlertRecorder",
+    "NotifierCollector",
     "alert_engine",
     "alert_listeners",
+    "alert_operations",
     "alert_point",
+    "alertmanager_config",
     "alertmanager_urls",
     "alerts_config",
     "bootstrap_config",

@@ -7,7 +7,7 @@ status messages); ``smartcity up`` serves it beside the gateway (presence from t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -96,8 +96,11 @@ def build_api(
     mqtt_url: str,
     influx_url: str | None,
     gateway: Gateway | None = None,
+    alertmanager_urls: Sequence[str] | None = None,
 ) -> ApiService:
-    """Assemble the API and take its port (``ListenFailed`` names the setting to change)."""
+    """Assemble the API and take its port (``ListenFailed`` names the setting to change).
+
+    Acknowledgements and silences go to ``alertmanager_urls`` (unset: the settings' own)."""
     port = settings.api_port if settings.api_port is not None else 0
     endpoint = parse_broker_url(mqtt_url)
     link = MqttLink(
@@ -143,7 +146,14 @@ def build_api(
             window_s=settings.api_auth_failure_window_s,
         ),
         health_checks=checks,
-        routers=page_routers(settings, registry, alert_store=alert_store, influx_url=influx_url),
+        routers=page_routers(
+            settings,
+            registry,
+            influx_url=influx_url,
+            alertmanager_urls=settings.alertmanager_urls
+            if alertmanager_urls is None
+            else alertmanager_urls,
+        ),
     )
     server = ApiServer(
         app, host=settings.api_host, port=port, shutdown_timeout_s=settings.shutdown_timeout_s

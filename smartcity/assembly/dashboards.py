@@ -45,11 +45,7 @@ def alertmanager_urls(settings: Settings) -> tuple[str, ...]:
     """The Alertmanager(s) Grafana should read: ``SMARTCITY_ALERTMANAGER_URL`` (one URL or a
     comma-separated cluster) when the platform has that setting and it is set, else the local
     default."""
-    # SMARTCITY_ALERTMANAGER_URL arrives with the notifications work; until then it is absent
-    configured = getattr(settings, "alertmanager_url", None)
-    if not configured:
-        return (DEFAULT_ALERTMANAGER_URL,)
-    return tuple(part.strip() for part in str(configured).split(",") if part.strip())
+    return settings.alertmanager_urls or (DEFAULT_ALERTMANAGER_URL,)
 
 
 def grafana_sources(
@@ -98,11 +94,17 @@ def grafana_folder(settings: Settings) -> Path:
 
 
 def write_grafana_folder(
-    settings: Settings, registry: Registry, *, influx_url: str
+    settings: Settings,
+    registry: Registry,
+    *,
+    influx_url: str,
+    alertmanager: tuple[str, ...] | None = None,
 ) -> dashboards.WrittenFolder:
     """``smartcity up``'s Grafana files, pointing at the servers it runs."""
     return dashboards.write_folder(
         grafana_folder(settings),
         build_dashboards(settings, registry),
-        grafana_sources(settings, influx_url=influx_url, for_file=True),
+        grafana_sources(
+            settings, influx_url=influx_url, alertmanager=alertmanager or None, for_file=True
+        ),
     )

@@ -13,13 +13,21 @@ engine = AlertEngine(
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import timedelta
 
 import aiomqtt
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from alerts import (
+    AckSilenceExpirer,
     AlertChange,
     AlertEngine,
+    AlertmanagerAPI,
+    AlertmanagerConfig,
+    AlertmanagerNotifier,
+    AlertOperations,
     AlertsConfig,
     MqttAlertPublisher,
     Notifier,
@@ -31,9 +39,12 @@ from smartcity.settings import Settings
 
 __all__ = [
     "InfluxAlertRecorder",
+    "NotifierCollector",
     "alert_engine",
     "alert_listeners",
+    "alert_operations",
     "alert_point",
+    "alertmanager_config",
     "alerts_config",
 ]
 
@@ -49,6 +60,30 @@ def alerts_config(settings: Settings) -> AlertsConfig:
         rules_path=settings.rules_path,
         watch_rules=settings.alerts_watch_rules,
         event_time=settings.alerts_event_time,
+    )
+
+
+def alertmanager_config(settings: Settings, urls: Sequence[str]) -> AlertmanagerConfig:
+    """How the engine sends to the Alertmanagers at ``urls``."""
+    return AlertmanagerConfig(
+        urls=tuple(urls),
+        queue_max=settings.alertmanager_queue_max,
+        batch_max=settings.alertmanager_batch_max,
+        resend_interval_s=settings.alertmanager_resend_interval_s,
+        timeout_s=settings.alertmanager_timeout_s,
+        retry_initial_s=settings.alertmanager_retry_initial_s,
+        retry_max_s=settings.alertmanager_retry_max_s,
+        shutdown_timeout_s=settings.shutdown_timeout_s,
+    )
+
+
+def alert_operations(settings: Settings, urls: Sequence[str]) -> AlertOperations:
+    """The operators' operations on the engine's state and the Alertmanagers at ``urls``
+    (none: listing and history only)."""
+    return AlertOperations(
+        settings.alerts_state_path,
+        AlertmanagerAPI(urls, timeout_s=settings.alertmanager_timeout_s) if urls else None,
+        ack_silence_max=timedelta(seconds=settings.alerts_ack_silence_max_s),
     )
 
 
@@ -75,7 +110,6 @@ def alert_point(change: AlertChange, measurement: str) -> Point:
     fields: dict[str, FieldValue] = {
         "state": alert.state.value,
         "summary": alert.summary,
-        "silenced": change.silenced,
     }
     if alert.value is not None:
         fields["value"] = float(alert.value)
@@ -107,10 +141,10 @@ def alert_listeners(
     *,
     mqtt_client: aiomqtt.Client | None,
     store: PointStore | None,
-    notifier: Notifier | None = None,
+    notifiers: Sequence[Notifier] = (),
 ) -> list[Notifier]:
     """The engine's listeners: MQTT publishing, the InfluxDB recorder, and the notifications
-    side (a later issue) when there is one."""
+    side (Alertmanager, acknowledgement silences)."""
     listeners: list[Notifier] = []
     if mqtt_client is not None:
         listeners.append(
@@ -122,9 +156,49 @@ def alert_listeners(
         )
     if store is not None:
         listeners.append(InfluxAlertRecorder(store, measurement=settings.alerts_influx_measurement))
-    if notifier is not None:
-        listeners.append(notifier)
+    listeners.extend(notifiers)
     return listeners
+
+
+class NotifierCollector(Collector):
+    """The Alertmanager notifier's counters on the gateway's ``/metrics``, per Alertmanager."""
+
+    def __init__(self, notifier: AlertmanagerNotifier) -> None:
+        self._notifier = notifier
+
+    def collect(self) -> Iterator[Metric]:
+        """One sample per Alertmanager URL of each figure."""
+        counters = {
+            "sent": CounterMetricFamily(
+                "smartcity_alertmanager_alerts_sent", "Alerts Alertmanager accepted", labels=["url"]
+            ),
+            "errored": CounterMetricFamily(
+                "smartcity_alertmanager_sends_errored",
+                "Sends that failed (retried: a delay, not a loss)",
+                labels=["url"],
+            ),
+            "dropped": CounterMetricFamily(
+                "smartcity_alertmanager_alerts_dropped",
+                "Alerts dropped from a full queue or refused",
+                labels=["url"],
+            ),
+        }
+        gauges = {
+            "queued": GaugeMetricFamily(
+                "smartcity_alertmanager_alerts_queued", "Alerts waiting to be sent", labels=["url"]
+            ),
+            "up": GaugeMetricFamily(
+                "smartcity_alertmanager_up", "1 while the last send succeeded", labels=["url"]
+            ),
+        }
+        for stats in self._notifier.stats():
+            counters["sent"].add_metric([stats.url], stats.sent)
+            counters["errored"].add_metric([stats.url], stats.errored)
+            counters["dropped"].add_metric([stats.url], stats.dropped)
+            gauges["queued"].add_metric([stats.url], stats.queued)
+            gauges["up"].add_metric([stats.url], 1.0 if stats.up else 0.0)
+        yield from counters.values()
+        yield from gauges.values()
 
 
 @contextlib.asynccontextmanager
@@ -135,10 +209,15 @@ async def alert_engine(
     store: PointStore | None,
     *,
     client_id: str | None = None,
+    notifier: AlertmanagerNotifier | None = None,
 ) -> AsyncIterator[AlertEngine]:
     """The rule engine with its rules, its state file and its listeners (alerts published on
-    MQTT through their own connection, ``client_id``, recorded through ``store``), entered and
-    left. ``registry`` is the devices it judges: a gateway worker's engine judges its own."""
+    MQTT through their own connection, ``client_id``, recorded through ``store``, sent to
+    Alertmanager through ``notifier``, which the caller runs), entered and left. ``registry``
+    is the devices it judges: a gateway worker's engine judges its own.
+
+    With a notifier, the engine's firing alerts are sent at once after a restart, and
+    acknowledgement silences are expired once their alert is no longer active."""
     rules = load_rules(settings.rules_path)
     endpoint = parse_broker_url(mqtt_url)
     async with aiomqtt.Client(
@@ -149,12 +228,31 @@ async def alert_engine(
         identifier=client_id or f"{settings.gateway_client_id}-alerts",
         timeout=settings.alerts_notify_timeout_s,
     ) as client:
+        engine: AlertEngine
+        expirer = (
+            AckSilenceExpirer(
+                AlertmanagerAPI(notifier.config.urls, timeout_s=settings.alertmanager_timeout_s),
+                lambda: [alert.fingerprint for alert in engine.active_alerts()],
+                interval_s=settings.alertmanager_resend_interval_s,
+            )
+            if notifier is not None
+            else None
+        )
         engine = AlertEngine(
             alerts_config(settings),
             rules,
             registry,
             settings.alerts_state_path,
-            listeners=alert_listeners(settings, mqtt_client=client, store=store),
+            listeners=alert_listeners(
+                settings,
+                mqtt_client=client,
+                store=store,
+                notifiers=[item for item in (notifier, expirer) if item is not None],
+            ),
         )
-        async with engine:
+        async with engine, contextlib.AsyncExitStack() as stack:
+            if notifier is not None and expirer is not None:
+                # after a restart, Alertmanager hears of what still fires at once
+                notifier.track(engine.active_alerts())
+                await stack.enter_async_context(expirer)
             yield engine

@@ -7,14 +7,15 @@ fails the start here (and in the tests), rather than drifting apart from the pag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import APIRouter
 
-from alerts import AlertStore
 from api import (
     Band,
     InfluxReader,
+    OperationsAlertActions,
     SeriesQuery,
-    StoreAlertActions,
     StreamTickets,
     events_router,
     operations_router,
@@ -23,6 +24,7 @@ from api import (
 from dashboards import BuiltDashboard
 from devices import WATER_CLASS_LIMITS, Registry
 from smartcity.assembly.dashboards import build_dashboards
+from smartcity.assembly.engine import alert_operations
 from smartcity.settings import Settings
 
 __all__ = ["page_routers", "page_series"]
@@ -94,12 +96,17 @@ def page_series(settings: Settings, registry: Registry) -> tuple[SeriesQuery, ..
 
 
 def page_routers(
-    settings: Settings, registry: Registry, *, alert_store: AlertStore, influx_url: str | None
+    settings: Settings,
+    registry: Registry,
+    *,
+    influx_url: str | None,
+    alertmanager_urls: Sequence[str],
 ) -> list[APIRouter]:
-    """Acknowledge and silence (the engine's own, on its state file, until they move to
-    Alertmanager), the charts (when there is an InfluxDB to read), and the live events."""
+    """Acknowledge and silence (``alerts.AlertOperations``: the engine's state and the
+    Alertmanagers at ``alertmanager_urls``), the charts (when there is an InfluxDB to read), and
+    the live events."""
     routers = [
-        operations_router(StoreAlertActions(alert_store)),
+        operations_router(OperationsAlertActions(alert_operations(settings, alertmanager_urls))),
         events_router(
             StreamTickets(ttl_s=settings.api_stream_ticket_ttl_s),
             interval_s=settings.api_events_interval_s,

@@ -72,6 +72,7 @@ def test_up_shows_live_figures_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         "SMARTCITY_DATA_DIR": str(tmp_path),
         "SMARTCITY_LOCAL_MQTT_PORT": "0",
         "SMARTCITY_LOCAL_INFLUX_PORT": "0",
+        "SMARTCITY_LOCAL_ALERTMANAGER_PORT": "0",
         "SMARTCITY_METRICS_PORT": "0",
         "SMARTCITY_ALERTS_STATE_PATH": str(tmp_path / "alerts.sqlite"),
         "SMARTCITY_SIMULATE_INTERVAL_S": "1",
@@ -117,6 +118,9 @@ def test_up_shows_live_figures_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         assert status.returncode == 0, status.stdout + status.stderr
         assert "running" in status.stdout
         assert "messages stored" in status.stdout
+        assert "alertmanager" in status.stdout
+        assert "alerts sent to Alertmanager" in status.stdout
+        assert "(up)" in status.stdout.split("alertmanager", 1)[1].splitlines()[0]
         endpoints = json.loads((tmp_path / "endpoints.json").read_text())
         api_url = endpoints["api_url"]
         assert api_lines == [f"api       {api_url}/docs"]
@@ -130,7 +134,8 @@ def test_up_shows_live_figures_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         assert f"url: {endpoints['influx_url']}" in sources
         assert len(list((tmp_path / "grafana" / "dashboards").glob("smartcity-*.json"))) == 6
         servers = list(endpoints["server_pids"].values())
-        assert len(servers) == 2
+        assert sorted(endpoints["server_pids"]) == ["alertmanager", "influxdb", "mosquitto"]
+        assert len(servers) == 3
         assert all(alive(pid) for pid in servers)
     finally:
         process.send_signal(signal.SIGINT)

@@ -98,6 +98,8 @@ def gateway_for(
             "influx_database": settings.influx_database,
             "registry_path": ROOT / "config" / "fleet.yaml",
             "rules_path": ROOT / "config" / "rules",
+            "alertmanager_config_path": ROOT / "config" / "alertmanager.yml",
+            "local_alertmanager_port": 0,
             "plate_hash_key": PLATE_KEY,
             "gateway_client_id": settings.gateway_client_id,
             "gateway_ts_past_max_s": settings.gateway_ts_past_max_s,

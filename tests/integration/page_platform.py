@@ -1,6 +1,7 @@
-"""A real platform for the page's browser tests: Mosquitto and InfluxDB (the session's), the
-gateway, the rule engine and the API assembled by ``smartcity.assembly`` as ``smartcity up``
-does, and the simulated demo city on the broker; one operate token."""
+"""A real platform for the page's browser tests: Mosquitto and InfluxDB (the session's), an
+Alertmanager (the test's), the gateway, the rule engine sending to Alertmanager and the API
+assembled by ``smartcity.assembly`` as ``smartcity up`` does, and the simulated demo city on the
+broker; one operate token."""
 
 from __future__ import annotations
 
@@ -16,11 +17,19 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+import alerts
 import api
 import devices
 import simulators
 from gateway import Gateway
-from smartcity.assembly import alert_engine, build_api, durable_store, gateway_config, token_store
+from smartcity.assembly import (
+    alert_engine,
+    alertmanager_config,
+    build_api,
+    durable_store,
+    gateway_config,
+    token_store,
+)
 from smartcity.settings import load_settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.integration.api_harness import demo_registry
@@ -85,7 +94,11 @@ class Platform:
 
 @contextlib.asynccontextmanager
 async def running_platform(
-    tmp_path: Path, mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, database: str
+    tmp_path: Path,
+    mosquitto: LocalMosquitto,
+    influxdb: LocalInfluxDB,
+    database: str,
+    alertmanager_url: str,
 ) -> AsyncIterator[Platform]:
     """The platform, up with its city online; stopped on the way out."""
     rules = tmp_path / "rules"
@@ -97,6 +110,8 @@ async def running_platform(
         mqtt_url=mosquitto.url,
         influx_url=influxdb.url,
         influx_database=database,
+        alertmanager_url=alertmanager_url,
+        alertmanager_resend_interval_s=5.0,
         rules_path=rules,
         alerts_watch_rules=False,
         alerts_tick_interval_s=0.2,
@@ -128,8 +143,16 @@ async def running_platform(
     config = gateway_config(settings, mosquitto.url, worker_index=0, worker_count=1)
     async with (
         durable_store(settings, influxdb.url) as store,
+        alerts.AlertmanagerNotifier(
+            alertmanager_config(settings, settings.alertmanager_urls)
+        ) as notifier,
         alert_engine(
-            settings, REGISTRY, mosquitto.url, store, client_id=f"page-alerts-{tag}"
+            settings,
+            REGISTRY,
+            mosquitto.url,
+            store,
+            client_id=f"page-alerts-{tag}",
+            notifier=notifier,
         ) as engine,
     ):
         gateway = Gateway(config, REGISTRY, store, sink=engine)

@@ -292,6 +292,9 @@ def gateway_process(
         "influx_database": database,
         "registry_path": registry_path,
         "rules_path": ROOT / "config" / "rules",
+        # its rule engine notifies through a local Alertmanager of its own, on a free port
+        "alertmanager_config_path": ROOT / "config" / "alertmanager.yml",
+        "local_alertmanager_port": 0,
         "gateway_client_id": f"gw-test-{time.monotonic_ns()}",
         **settings,
     }

@@ -8,8 +8,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,7 @@ import pytest
 import alerts
 import api
 import devices
+from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.integration.api_harness import (
     NOW,
@@ -41,12 +42,25 @@ SERIES = api.SeriesQuery(
 
 
 @pytest.fixture
+def alertmanager(make_alertmanager: Callable[..., LocalAlertmanager]) -> LocalAlertmanager:
+    return make_alertmanager()
+
+
+@pytest.fixture
 async def served(
-    tmp_path: Path, mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, influx_database: str
+    tmp_path: Path,
+    mosquitto: LocalMosquitto,
+    influxdb: LocalInfluxDB,
+    influx_database: str,
+    alertmanager: LocalAlertmanager,
 ) -> AsyncIterator[tuple[Harness, str]]:
-    store = alerts.AlertStore(tmp_path / "alerts.sqlite")
+    operations = alerts.AlertOperations(
+        tmp_path / "alerts.sqlite",  # the harness' alert store
+        alerts.AlertmanagerAPI([alertmanager.url], timeout_s=5),
+        ack_silence_max=timedelta(days=7),
+    )
     routers = [
-        api.operations_router(api.StoreAlertActions(store)),
+        api.operations_router(api.OperationsAlertActions(operations)),
         api.events_router(api.StreamTickets(ttl_s=30), interval_s=0.1),
         api.series_router(
             [SERIES], api.InfluxReader(influxdb.url, database=influx_database, timeout_s=5)
@@ -63,7 +77,6 @@ async def served(
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            store.close()
 
 
 def firing(device: str) -> alerts.Alert:
@@ -108,7 +121,7 @@ async def test_acknowledging_needs_operate_and_a_firing_alert(
 
 
 async def test_a_silence_is_checked_stored_and_listed_with_what_it_mutes(
-    served: tuple[Harness, str],
+    served: tuple[Harness, str], alertmanager: LocalAlertmanager
 ) -> None:
     harness, url = served
     hot, other = firing("WQ-0001"), firing("WQ-0002")
@@ -116,6 +129,15 @@ async def test_a_silence_is_checked_stored_and_listed_with_what_it_mutes(
         harness.alert_store,
         [(hot, alerts.ChangeKind.FIRING), (other, alerts.ChangeKind.FIRING)],
     )
+    async with httpx.AsyncClient(timeout=10) as client:  # as the engine's notifier sends them
+        sent = await client.post(
+            f"{alertmanager.url}/api/v2/alerts",
+            json=[
+                alerts.postable_alert(a, now=datetime.now(UTC), valid_for=timedelta(hours=1))
+                for a in (hot, other)
+            ],
+        )
+        assert sent.status_code == 200, sent.text
     body = {"matchers": {"rule": "ammonia-high", "device": "WQ-0002"}, "duration_s": 3600}
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
         operate = harness.headers("operate")
@@ -136,13 +158,17 @@ async def test_a_silence_is_checked_stored_and_listed_with_what_it_mutes(
     assert too_long.json()["detail"][0]["field"] == "duration_s"
     assert bad_label.status_code == 422
     assert bad_label.json()["detail"][0]["field"] == "matchers.Bad Label"
-    assert made.status_code == 201
-    assert listed.json() == [made.json()]
+    assert made.status_code == 201, made.text
     silence = made.json()
-    assert silence["mutes"] == [other.fingerprint]
+    assert silence["matchers"] == {"alertname": "ammonia-high", "device_id": "WQ-0002"}
     assert silence["created_by"] == "operate-user"
-    stored = harness.alert_store.silences(NOW + timedelta(days=365 * 10))
-    assert stored == []  # it ends: an hour from now, not forever
+    assert silence["mutes"] == [other.fingerprint]
+    assert silence["acknowledges"] is None
+    hour_s = (
+        datetime.fromisoformat(silence["ends_at"]) - datetime.fromisoformat(silence["starts_at"])
+    ).total_seconds()
+    assert 3590 < hour_s <= 3600
+    assert listed.json() == [silence]
 
 
 async def test_a_stream_ticket_opens_one_stream_of_alert_changes(

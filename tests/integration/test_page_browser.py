@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.integration.page_platform import (
     AMMONIA_RULE,
@@ -46,9 +47,16 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture
 async def platform(
-    tmp_path: Path, mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, influx_database: str
+    tmp_path: Path,
+    mosquitto: LocalMosquitto,
+    influxdb: LocalInfluxDB,
+    influx_database: str,
+    make_alertmanager: Callable[..., LocalAlertmanager],
 ) -> AsyncIterator[Platform]:
-    async with running_platform(tmp_path, mosquitto, influxdb, influx_database) as found:
+    alertmanager = make_alertmanager()
+    async with running_platform(
+        tmp_path, mosquitto, influxdb, influx_database, alertmanager.url
+    ) as found:
         yield found
 
 
@@ -176,17 +184,22 @@ async def test_an_operator_logs_in_sees_an_alert_live_acks_one_silences_another_
         await page.select_option("#silence-duration", "3600")
         await page.fill("#silence-comment", "probe being cleaned")
         await page.click("#silence-ok")
-        await expect(alert_row(page, second).locator(".badge.silenced")).to_be_visible()
-        silences = await api_get(platform, "/silences")
-        assert len(silences) == 1
-        assert silences[0]["matchers"] == {"rule": AMMONIA_RULE, "device": second}
-        assert silences[0]["created_by"] == "ops"
-        fingerprint = next(
-            a["fingerprint"]
-            for a in (await api_get(platform, "/alerts"))
-            if a["labels"]["device"] == second
+        await expect(alert_row(page, second).locator(".badge.silenced")).to_be_visible(
+            timeout=10_000
         )
-        assert silences[0]["mutes"] == [fingerprint]
+        # in Alertmanager: the acknowledgement's own silence, and this one muting exactly it
+        fingerprints = {
+            a["labels"]["device"]: a["fingerprint"] for a in await api_get(platform, "/alerts")
+        }
+        silences = await api_get(platform, "/silences")
+        by_ack = [s for s in silences if s["acknowledges"] == fingerprints[first]]
+        made = [s for s in silences if s["acknowledges"] is None]
+        assert [s["mutes"] for s in by_ack] == [[fingerprints[first]]]
+        assert len(made) == 1
+        assert made[0]["matchers"] == {"alertname": AMMONIA_RULE, "device_id": second}
+        assert made[0]["created_by"] == "ops"
+        assert made[0]["comment"] == "probe being cleaned"
+        assert made[0]["mutes"] == [fingerprints[second]]
         await expect(alert_row(page, first).locator(".badge.silenced")).to_have_count(0)
 
         # filters: another district hides both, the station's district shows them again

@@ -72,6 +72,26 @@ def registry() -> Registry:
 REGISTRY = registry()
 
 
+def observe_in(
+    registry: Registry,
+    device: str,
+    at: datetime,
+    *,
+    channel: str = "telemetry",
+    seq: int = 0,
+    **fields: Any,
+) -> Observation:
+    """``observe`` for a device of another registry."""
+    record = registry[device]
+    body = dict(HEALTHY_FIELDS[(record.kind, channel)])
+    body.update(fields)
+    if channel != "status":
+        body["ts"] = int(at.timestamp() * 1000)
+        body["seq"] = seq
+    topic = Topic(record.district, record.kind, record.id, DeviceChannel(channel))
+    return Observation(decode_message(topic, orjson.dumps(body)), record, at)
+
+
 def observe(
     device: str,
     at: datetime,

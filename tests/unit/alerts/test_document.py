@@ -24,13 +24,10 @@ def firing_alert_in(path: Path) -> Alert:
 def test_a_change_document_is_the_change_then_the_alert_document(tmp_path: Path) -> None:
     alert = firing_alert_in(tmp_path / "alerts.sqlite")
     at = T0 + timedelta(seconds=5)
-    document = change_document(AlertChange(alert, ChangeKind.FIRING, at, silenced=True))
-    assert document == {
-        "change": "firing",
-        "at": at.isoformat(),
-        **alert_document(alert, silenced=True),
-    }
-    assert document["silenced"] is True
+    document = change_document(AlertChange(alert, ChangeKind.FIRING, at))
+    assert document == {"change": "firing", "at": at.isoformat(), **alert_document(alert)}
+    # silences are Alertmanager's: the engine's announcement does not pretend to know them
+    assert "silenced" not in document
     assert document["starts_at"] == alert.starts_at.isoformat()
     assert document["ends_at"] is None
     assert (document["district"], document["kind"]) == (alert.district, "streetlight")
@@ -45,4 +42,7 @@ def test_the_json_listing_prints_the_same_document(tmp_path: Path) -> None:
     with AlertStore(state) as store:
         (stored,) = store.alerts()
     assert stored.fingerprint == alert.fingerprint
+    # the same document, with Alertmanager's verdict (none here: no Alertmanager is configured)
+    verdict = {name: listed.pop(name) for name in ("inhibited", "silenced_by")}
     assert listed == alert_document(stored, silenced=False)
+    assert verdict == {"inhibited": False, "silenced_by": []}

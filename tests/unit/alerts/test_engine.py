@@ -1,5 +1,5 @@
 """The engine as a service: persisted state across restarts, reloads that keep the last good
-rules, operators' acknowledgements and silences, listeners that fail (a real MQTT publisher
+rules, operators' acknowledgements, listeners that fail (a real MQTT publisher
 whose broker is gone). Fake clock throughout."""
 
 from __future__ import annotations
@@ -195,32 +195,6 @@ async def test_an_operators_ack_is_picked_up_and_announced(rules_file, tmp_path)
         assert running.active_alerts()[0].acknowledged_by == "ana"
         await running.tick()
         assert len(recorder.changes) == 2
-
-
-async def test_a_silenced_alert_is_announced_as_silenced(rules_file, tmp_path):
-    clock = FakeClock()
-    state = tmp_path / "s.sqlite"
-    recorder = Recorder()
-    async with engine(rules_file, state, clock, recorder) as running:
-        with AlertStore(state) as operators:
-            operators.add_silence(
-                {"rule": "hot", "device": "SL-1"},
-                clock.now,
-                clock.now.replace(year=clock.now.year + 1),
-                "ana",
-                "works",
-            )
-        await running.tick()
-        await running.submit(
-            [
-                observe("SL-1", clock.now, lamp_temp_c=95),
-                observe("SL-2", clock.now, lamp_temp_c=95),
-            ]
-        )
-        clock.advance(minutes=10)
-        await running.tick()
-    silenced = {c.alert.labels["device"]: c.silenced for c in recorder.changes}
-    assert silenced == {"SL-1": True, "SL-2": False}
 
 
 async def test_history_keeps_every_announced_change(rules_file, tmp_path):

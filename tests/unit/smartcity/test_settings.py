@@ -54,7 +54,14 @@ def test_settings_cannot_change_once_read() -> None:
 
 
 # Paths the platform reads and never writes: configuration shipped in the checkout.
-INPUTS = {"registry_path", "rules_path", "simulate_fleet_path", "simulate_scenarios_dir"}
+INPUTS = {
+    "registry_path",
+    "rules_path",
+    "simulate_fleet_path",
+    "simulate_scenarios_dir",
+    "alertmanager_config_path",
+    "relay_config_path",
+}
 
 
 def test_two_data_dirs_share_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
