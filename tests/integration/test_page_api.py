@@ -303,3 +303,25 @@ async def test_stopping_the_server_ends_open_event_streams_rather_than_waiting_f
     assert events == 2
     assert "api_stop_forced" not in caplog.text
     assert "api_stream_closed" in caplog.text
+
+
+async def test_without_an_alertmanager_silences_are_503_naming_it_and_nothing_is_made(
+    tmp_path: Path, mosquitto: LocalMosquitto
+) -> None:
+    operations = alerts.AlertOperations(
+        tmp_path / "alerts.sqlite", None, ack_silence_max=timedelta(days=7)
+    )
+    routers = [api.operations_router(api.OperationsAlertActions(operations))]
+    async with running_api(tmp_path, mosquitto.url, REGISTRY, routers=routers) as harness:
+        hot = firing("WQ-0001")
+        record_changes(harness.alert_store, [(hot, alerts.ChangeKind.FIRING)])
+        body = {"matchers": {"rule": "ammonia-high"}, "duration_s": 600, "comment": "test"}
+        async with harness.client() as client:
+            made = await client.post("/silences", json=body, headers=harness.headers("operate"))
+            listed = await client.get("/silences", headers=harness.headers("read"))
+            acked = await client.post(
+                f"/alerts/{hot.fingerprint}/ack", json={}, headers=harness.headers("operate")
+            )
+        assert harness.alert_store.pending_acks() == []  # an ack needs its silence first
+    assert [made.status_code, listed.status_code, acked.status_code] == [503, 503, 503]
+    assert "Alertmanager" in made.json()["detail"]
