@@ -11,14 +11,13 @@ Assembled by the front door::
                      commands_desk=desk, token_store=TokenStore(path), limiter=limiter,
                      health_checks=[link, InfluxPing(url, timeout_s=2)])
     server = ApiServer(app, host="127.0.0.1", port=0, shutdown_timeout_s=10)
-    # the page's own routes beside them: routers=[operations_router(OperationsAlertActions(ops)),
-    #     series_router(catalogue, InfluxReader(url, ...)), events_router(StreamTickets(...))]
+    # the page's own routes beside them: routers=[series_router(catalogue, InfluxReader(...)),
+    #     events_router(StreamTickets(...))]
     server.bind()                                   # server.url is known from here
     async with asyncio.TaskGroup() as group:        # link.run(), desk.run(), server.run()
         ...
 """
 
-from api.alert_actions import AlertActions, AlertNotFiring, OperationsAlertActions, SilenceView
 from api.app import STATIC_DIR, create_app
 from api.audit import CommandAudit, CommandRecord, CommandStatus, Delivery
 from api.auth import Caller, require
@@ -37,7 +36,6 @@ from api.mqtt import MessageHandler, MqttLink, MqttLinkConfig
 from api.presence import StatusPresence
 from api.ratelimit import FailedAttempts
 from api.routers.events import events_router
-from api.routers.operations import operations_router
 from api.routers.series import series_router
 from api.series import Band, InfluxReader, SeriesQuery, SeriesUnavailable
 from api.server import ApiServer
@@ -54,8 +52,6 @@ from api.tokens import IssuedToken, Scope, TokenRecord, TokenStore
 
 __all__ = [
     "STATIC_DIR",
-    "AlertActions",
-    "AlertNotFiring",
     "AlertReader",
     "AlertStoreCheck",
     "ApiContext",
@@ -82,12 +78,10 @@ __all__ = [
     "MessageHandler",
     "MqttLink",
     "MqttLinkConfig",
-    "OperationsAlertActions",
     "PresenceSource",
     "Scope",
     "SeriesQuery",
     "SeriesUnavailable",
-    "SilenceView",
     "StatusPresence",
     "StreamTickets",
     "TokenFileInvalid",
@@ -98,7 +92,6 @@ __all__ = [
     "context",
     "create_app",
     "events_router",
-    "operations_router",
     "require",
     "series_router",
 ]

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from alerts import (
+    AlertmanagerRefused,
+    AlertmanagerUnavailable,
+    AlertNotFound,
+    AlertOperations,
+    SilenceNotFound,
+)
 from api.commands import CommandDesk
 from api.context import ApiContext
 from api.problems import RequestIds, validation_failed
 from api.ratelimit import FailedAttempts
-from api.routers import alerts, city, commands, devices, health, tokens
+from api.routers import alerts, city, commands, devices, health, silences, tokens, verdicts
 from api.sources import AlertReader, HealthCheck, PresenceSource
 from api.tokens import TokenStore
 from devices import Registry
@@ -34,6 +41,22 @@ other: read < operate (send commands) < admin (manage tokens).
 """
 
 
+# what the alert operations raise, as answers: each error says what and where
+_ALERT_ERRORS: dict[type[Exception], int] = {
+    AlertNotFound: 404,
+    SilenceNotFound: 404,
+    AlertmanagerRefused: 422,
+    AlertmanagerUnavailable: 503,
+}
+
+
+def _answer_with(code: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def answer(request: Request, exc: Exception) -> Response:
+        return JSONResponse(status_code=code, content={"detail": str(exc)})
+
+    return answer
+
+
 def create_app(
     *,
     registry: Registry,
@@ -43,12 +66,14 @@ def create_app(
     token_store: TokenStore,
     limiter: FailedAttempts,
     health_checks: Sequence[HealthCheck] = (),
+    alert_operations: AlertOperations | None = None,
     routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """The operators' API as an ASGI app; serve it with ``api.ApiServer`` or any ASGI server.
 
-    ``routers`` adds concerns built elsewhere (acknowledgements and silences, Alertmanager's
-    webhook) beside the built-in ones; they reach the dependencies with
+    ``alert_operations`` (the same ``alerts.AlertOperations`` as ``smartcity alerts``) serves
+    acknowledgements and silences; without it they answer 503. ``routers`` adds concerns built
+    elsewhere (Alertmanager's webhook) beside the built-in ones; they reach the dependencies with
     ``Depends(api.context)`` and guard themselves with ``Depends(api.require(Scope.X))``.
     """
     app = FastAPI(
@@ -69,8 +94,11 @@ def create_app(
         tokens=token_store,
         limiter=limiter,
         health=tuple(health_checks),
+        operations=alert_operations,
     )
     app.add_exception_handler(RequestValidationError, validation_failed)
+    for error, code in _ALERT_ERRORS.items():
+        app.add_exception_handler(error, _answer_with(code))
     app.add_middleware(RequestIds)
     for router in (
         health.router,
@@ -78,6 +106,8 @@ def create_app(
         devices.router,
         city.router,
         commands.router,
+        silences.router,
+        verdicts.router,
         tokens.router,
         *routers,
     ):

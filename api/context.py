@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import HTTPException, Request, status
 
+from alerts import AlertOperations
 from api.commands import CommandDesk
 from api.ratelimit import FailedAttempts
 from api.sources import AlertReader, HealthCheck, PresenceSource
 from api.tokens import TokenStore
 from devices import Registry
 
-__all__ = ["ApiContext", "context"]
+__all__ = ["ApiContext", "context", "operations"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,19 @@ class ApiContext:
     tokens: TokenStore
     limiter: FailedAttempts
     health: Sequence[HealthCheck]
+    operations: AlertOperations | None  # acknowledgements and silences; None: no Alertmanager
+
+
+def operations(request: Request) -> AlertOperations:
+    """The alert operations, or 503 when the API runs without an Alertmanager."""
+    found = context(request).operations
+    if found is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "no Alertmanager is configured (SMARTCITY_ALERTMANAGER_URL): silences and"
+            " acknowledgements live there",
+        )
+    return found
 
 
 def context(request: Request) -> ApiContext:

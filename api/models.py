@@ -6,13 +6,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts import Alert, alert_document
+from alerts import Alert, HistoryEntry, alert_document
 from api.audit import CommandRecord, CommandStatus
 from api.sources import DevicePresence
 from api.tokens import Scope, TokenRecord
 from devices import CommandAction, DeviceRecord, Kind, SignalMode
 
 __all__ = [
+    "AckIn",
+    "AckOut",
     "AlertChangeOut",
     "AlertOut",
     "CommandIn",
@@ -21,6 +23,9 @@ __all__ = [
     "DeviceList",
     "DeviceOut",
     "HealthOut",
+    "MatcherBody",
+    "SilenceIn",
+    "SilenceOut",
     "TokenIn",
     "TokenIssued",
     "TokenOut",
@@ -60,13 +65,36 @@ class AlertOut(BaseModel):
 
 
 class AlertChangeOut(BaseModel):
-    """One announced change of an alert (history), with the alert it happened to."""
+    """One announced change of an alert (history): what changed, when, and about whom."""
 
     model_config = _FROZEN
 
     at: datetime
-    change: str
-    alert: AlertOut
+    change: str = Field(description="firing, resolved or acknowledged")
+    fingerprint: str
+    rule: str
+    severity: str
+    district: str
+    kind: Kind
+    labels: dict[str, str]
+    summary: str
+    value: float | None
+
+    @classmethod
+    def of(cls, entry: HistoryEntry) -> AlertChangeOut:
+        """From the engine store's history entry."""
+        return cls(
+            at=entry.at,
+            change=entry.change,
+            fingerprint=entry.fingerprint,
+            rule=entry.rule,
+            severity=entry.severity,
+            district=entry.district,
+            kind=Kind(entry.kind),
+            labels=dict(entry.labels),
+            summary=entry.summary,
+            value=entry.value,
+        )
 
 
 class DeviceOut(BaseModel):
@@ -211,3 +239,59 @@ class TokenIssued(TokenOut):
     """A token just made; ``token`` is shown this once."""
 
     token: str
+
+
+class AckIn(BaseModel):
+    """Someone is on it: why, in a few words."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    comment: str = Field(min_length=1, max_length=500, description="e.g. 'crew on site'")
+
+
+class AckOut(BaseModel):
+    """An acknowledgement: who, when, and the Alertmanager silence that stops the repeats."""
+
+    model_config = _FROZEN
+
+    fingerprint: str
+    rule: str
+    by: str
+    comment: str
+    at: datetime
+    silence_id: str
+
+
+class MatcherBody(BaseModel):
+    """One label matcher: ``name=value``, or a regex, or negated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=128)
+    value: str = Field(max_length=1024)
+    is_regex: bool = False
+    is_equal: bool = True
+
+
+class SilenceIn(BaseModel):
+    """A silence for every alert the matchers select, from now for ``duration_s``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    matchers: list[MatcherBody] = Field(min_length=1, max_length=32)
+    duration_s: float = Field(gt=0, le=90 * 86_400, description="how long, from now")
+    comment: str = Field(min_length=1, max_length=500)
+
+
+class SilenceOut(BaseModel):
+    """A silence as Alertmanager keeps it (state: active, pending or expired)."""
+
+    model_config = _FROZEN
+
+    id: str
+    matchers: list[MatcherBody]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+    state: str

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from alerts import Alert
+from alerts import Alert, HistoryEntry
 
 __all__ = [
     "AlertReader",
@@ -48,8 +48,18 @@ class AlertReader(Protocol):
         """Alerts pending or firing, and resolved ones when asked, oldest first."""
         ...
 
-    def history(self, fp: str | None = None) -> list[tuple[str, str, str, datetime]]:
-        """Announced changes, oldest first: (fingerprint, rule, change, at)."""
+    def changes(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        district: str | None = None,
+        kind: str | None = None,
+        severity: str | None = None,
+        limit: int = 1000,
+    ) -> list[HistoryEntry]:
+        """Announced changes, newest first, filtered by time, district, kind and severity
+        (the query ``smartcity alerts history`` runs)."""
         ...
 
 

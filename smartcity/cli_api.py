@@ -34,8 +34,9 @@ def _settings() -> Settings:
 
 @app.callback()
 def serve(ctx: typer.Context) -> None:
-    """Serve the operators' API on its own, against SMARTCITY_MQTT_URL (and
-    SMARTCITY_INFLUX_URL for its health), on SMARTCITY_API_HOST:SMARTCITY_API_PORT."""
+    """Serve the operators' API on its own, against SMARTCITY_MQTT_URL (SMARTCITY_INFLUX_URL for
+    its health, SMARTCITY_ALERTMANAGER_URL for silences and acknowledgements), on
+    SMARTCITY_API_HOST:SMARTCITY_API_PORT."""
     if ctx.invoked_subcommand is not None:
         return
     from smartcity.assembly import build_api
@@ -49,7 +50,11 @@ def serve(ctx: typer.Context) -> None:
     try:
         registry = load_registry(settings.registry_path)
         service = build_api(
-            settings, registry, mqtt_url=settings.mqtt_url, influx_url=settings.influx_url
+            settings,
+            registry,
+            mqtt_url=settings.mqtt_url,
+            influx_url=settings.influx_url,
+            alertmanager_urls=settings.alertmanager_urls,
         )
     except (ApiError, DeviceError) as exc:
         err.print(f"[red]smartcity api: {exc}[/red]")

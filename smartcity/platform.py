@@ -243,8 +243,8 @@ async def _serve(
                     registry,
                     mqtt_url=endpoints.mqtt_url,
                     influx_url=endpoints.influx_url,
-                    gateway=gateway,
                     alertmanager_urls=endpoints.alertmanager_urls,
+                    gateway=gateway,
                 )
                 api_url = api.server.url
                 group.create_task(api.run(), name="api")

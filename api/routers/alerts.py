@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
-from alerts import Alert, Severity
-from api.auth import require
-from api.context import ApiContext, context
-from api.models import AlertChangeOut, AlertOut
+from alerts import Alert, AlertOperations, Severity
+from api.auth import Caller, require
+from api.context import ApiContext, context, operations
+from api.models import AckIn, AckOut, AlertChangeOut, AlertOut
 from api.problems import field_error
 from api.tokens import Scope
 from devices import Kind
@@ -19,6 +19,8 @@ from devices import Kind
 __all__ = ["router"]
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], dependencies=[Depends(require(Scope.READ))])
+
+Operations = Annotated[AlertOperations, Depends(operations)]
 
 Context = Annotated[ApiContext, Depends(context)]
 
@@ -65,7 +67,6 @@ async def alert_history(
     district: str | None = None,
     kind: Kind | None = None,
     severity: Severity | None = None,
-    rule: str | None = None,
     since: Annotated[
         datetime | None, Query(description="from this time on (RFC 3339, with an offset)")
     ] = None,
@@ -75,28 +76,23 @@ async def alert_history(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[AlertChangeOut]:
     """Announced changes (firing, resolved, acknowledged), newest first, from the engine's
-    store; filtered by the alert's district, kind, severity and rule, and by time.
+    store (the query ``smartcity alerts history`` runs), filtered by the alert's district, kind
+    and severity, and by time.
 
     Scope: read."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise field_error(("query", name), "needs a UTC offset, e.g. 2026-12-01T08:00:00Z")
-    alerts, history = await asyncio.gather(
-        asyncio.to_thread(ctx.alerts.alerts, include_resolved=True),
-        asyncio.to_thread(ctx.alerts.history),
+    entries = await asyncio.to_thread(
+        ctx.alerts.changes,
+        since=since,
+        until=until,
+        district=district,
+        kind=kind.value if kind else None,
+        severity=severity.value if severity else None,
+        limit=limit,
     )
-    by_fingerprint = {alert.fingerprint: alert for alert in alerts}
-    changes: list[AlertChangeOut] = []
-    for fingerprint, _rule, change, at in reversed(history):
-        if (since is not None and at < since) or (until is not None and at >= until):
-            continue
-        alert = by_fingerprint.get(fingerprint)
-        if alert is None or not _matches(alert, district, kind, severity, rule):
-            continue
-        changes.append(AlertChangeOut(at=at, change=change, alert=AlertOut.of(alert)))
-        if len(changes) >= limit:
-            break
-    return changes
+    return [AlertChangeOut.of(entry) for entry in entries]
 
 
 @router.get("/{fingerprint}", response_model=AlertOut)
@@ -109,3 +105,26 @@ async def one_alert(ctx: Context, fingerprint: str) -> AlertOut:
         if alert.fingerprint == fingerprint:
             return AlertOut.of(alert)
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {fingerprint}")
+
+
+@router.post("/{fingerprint}/ack", response_model=AckOut)
+async def acknowledge(
+    fingerprint: str,
+    body: AckIn,
+    ops: Operations,
+    caller: Annotated[Caller, Depends(require(Scope.OPERATE))],
+) -> AckOut:
+    """Someone is on it: silence exactly this firing alert in Alertmanager until it resolves
+    (the repeats stop) and record who, as ``smartcity alerts ack`` does. The fingerprint may be
+    a unique prefix.
+
+    Scope: operate."""
+    done = await ops.acknowledge(fingerprint, caller.name, body.comment)
+    return AckOut(
+        fingerprint=done.fingerprint,
+        rule=done.rule,
+        by=done.by,
+        comment=done.comment,
+        at=done.at,
+        silence_id=done.silence_id,
+    )

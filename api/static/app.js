@@ -5,7 +5,7 @@ import { CityMap } from "/map.js";
 import { drawChart } from "/chart.js";
 
 const $ = (selector) => document.querySelector(selector);
-const state = { alerts: [], silences: [], devices: [], presence: null, stream: null, map: null, tab: "active" };
+const state = { alerts: [], silences: [], verdicts: new Map(), devices: [], presence: null, stream: null, map: null, tab: "active" };
 
 function element(tag, text, className) {
   const node = document.createElement(tag);
@@ -53,8 +53,9 @@ function filters() {
 }
 
 function silencedBy(alert) {
-  // an acknowledgement's own silence is shown as the acknowledgement
-  return state.silences.find((s) => !s.acknowledges && s.mutes.includes(alert.fingerprint));
+  // Alertmanager's verdict; an acknowledgement's own silence is shown as the acknowledgement
+  const ids = state.verdicts.get(alert.fingerprint)?.silenced_by ?? [];
+  return state.silences.find((silence) => ids.includes(silence.id));
 }
 
 function renderAlerts() {
@@ -106,7 +107,10 @@ function alerting() {
 }
 
 async function refreshSilences() {
-  state.silences = await call("/silences");
+  // silences live in Alertmanager; which alerts each mutes is Alertmanager's verdict
+  const [silences, verdicts] = await Promise.all([call("/silences"), call("/silences/verdicts")]);
+  state.silences = silences;
+  state.verdicts = new Map(verdicts.map((verdict) => [verdict.fingerprint, verdict]));
   renderAlerts();
 }
 
@@ -116,9 +120,9 @@ async function renderHistory() {
     const row = element("tr");
     row.append(
       element("td", time(change.at)), element("td", change.change),
-      element("td", change.alert.severity, `sev ${change.alert.severity}`),
-      element("td", change.alert.rule), element("td", `${change.alert.district} ${where(change.alert)}`),
-      element("td", change.alert.summary, "summary"),
+      element("td", change.severity, `sev ${change.severity}`),
+      element("td", change.rule), element("td", `${change.district} ${where(change)}`),
+      element("td", change.summary, "summary"),
     );
     return row;
   }));
@@ -161,7 +165,10 @@ async function acknowledge(alert) {
 }
 
 async function silence(alert) {
-  const labels = { rule: alert.rule, ...alert.labels };
+  // the labels the alert carries in Alertmanager, where the silence will match them
+  if (!state.verdicts.has(alert.fingerprint)) await refreshSilences().catch(failed);
+  const labels = state.verdicts.get(alert.fingerprint)?.labels
+    ?? { alertname: alert.rule, district: alert.district, kind: alert.kind };
   const box = $("#silence-matchers");
   box.replaceChildren(element("legend", "Match"));
   for (const [name, value] of Object.entries(labels)) {
@@ -170,14 +177,15 @@ async function silence(alert) {
     tick.type = "checkbox";
     tick.name = name;
     tick.value = value;
-    tick.checked = name === "rule" || name === "device" || (!labels.device && name !== "team");
+    tick.checked = name === "alertname" || name === "device_id"
+      || (!labels.device_id && !["team", "severity", "kind"].includes(name));
     label.append(tick, ` ${name} = ${value}`);
     box.append(label);
   }
   $("#silence-comment").value = "";
   if (!(await ask($("#silence-dialog")))) return;
-  const matchers = Object.fromEntries(
-    [...box.querySelectorAll("input:checked")].map((tick) => [tick.name, tick.value]));
+  const matchers = [...box.querySelectorAll("input:checked")]
+    .map((tick) => ({ name: tick.name, value: tick.value }));
   try {
     const made = await call("/silences", {
       method: "POST",

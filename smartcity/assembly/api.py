@@ -32,6 +32,7 @@ from api import (
 )
 from devices import Channel, Registry, parse_broker_url
 from gateway import DeviceState, Gateway
+from smartcity.assembly.engine import alert_operations
 from smartcity.assembly.page import page_routers
 from smartcity.settings import Settings
 
@@ -95,12 +96,10 @@ def build_api(
     *,
     mqtt_url: str,
     influx_url: str | None,
+    alertmanager_urls: Sequence[str] = (),
     gateway: Gateway | None = None,
-    alertmanager_urls: Sequence[str] | None = None,
 ) -> ApiService:
-    """Assemble the API and take its port (``ListenFailed`` names the setting to change).
-
-    Acknowledgements and silences go to ``alertmanager_urls`` (unset: the settings' own)."""
+    """Assemble the API and take its port (``ListenFailed`` names the setting to change)."""
     port = settings.api_port if settings.api_port is not None else 0
     endpoint = parse_broker_url(mqtt_url)
     link = MqttLink(
@@ -146,14 +145,11 @@ def build_api(
             window_s=settings.api_auth_failure_window_s,
         ),
         health_checks=checks,
-        routers=page_routers(
-            settings,
-            registry,
-            influx_url=influx_url,
-            alertmanager_urls=settings.alertmanager_urls
-            if alertmanager_urls is None
-            else alertmanager_urls,
-        ),
+        routers=page_routers(settings, registry, influx_url=influx_url),
+        # acknowledgements and silences: the same operations as `smartcity alerts`
+        alert_operations=alert_operations(settings, alertmanager_urls)
+        if alertmanager_urls
+        else None,
     )
     server = ApiServer(
         app, host=settings.api_host, port=port, shutdown_timeout_s=settings.shutdown_timeout_s

@@ -1,4 +1,4 @@
-"""The operators' page's own routes: alert actions, the charts' series, live events.
+"""The operators' page's own routes: the charts' series and the live events.
 
 The charts run the Grafana dashboards' own InfluxQL where they overlap: each series below names
 the dashboard and panel it takes its query from, and a dashboard that loses or renames that panel
@@ -7,24 +7,19 @@ fails the start here (and in the tests), rather than drifting apart from the pag
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from fastapi import APIRouter
 
 from api import (
     Band,
     InfluxReader,
-    OperationsAlertActions,
     SeriesQuery,
     StreamTickets,
     events_router,
-    operations_router,
     series_router,
 )
 from dashboards import BuiltDashboard
 from devices import WATER_CLASS_LIMITS, Registry
 from smartcity.assembly.dashboards import build_dashboards
-from smartcity.assembly.engine import alert_operations
 from smartcity.settings import Settings
 
 __all__ = ["page_routers", "page_series"]
@@ -96,17 +91,11 @@ def page_series(settings: Settings, registry: Registry) -> tuple[SeriesQuery, ..
 
 
 def page_routers(
-    settings: Settings,
-    registry: Registry,
-    *,
-    influx_url: str | None,
-    alertmanager_urls: Sequence[str],
+    settings: Settings, registry: Registry, *, influx_url: str | None
 ) -> list[APIRouter]:
-    """Acknowledge and silence (``alerts.AlertOperations``: the engine's state and the
-    Alertmanagers at ``alertmanager_urls``), the charts (when there is an InfluxDB to read), and
-    the live events."""
+    """The charts (when there is an InfluxDB to read) and the live events; acknowledgements and
+    silences are the API's own routes."""
     routers = [
-        operations_router(OperationsAlertActions(alert_operations(settings, alertmanager_urls))),
         events_router(
             StreamTickets(ttl_s=settings.api_stream_ticket_ttl_s),
             interval_s=settings.api_events_interval_s,

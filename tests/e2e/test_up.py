@@ -42,6 +42,8 @@ def check_the_api(url: str, env: dict[str, str]) -> None:
     health = httpx.get(f"{url}/healthz", timeout=10).json()
     assert set(health["dependencies"]) == {"broker", "alert_store", "influxdb", "gateway"}
     assert health["status"] == "ok", health
+    silences = httpx.get(f"{url}/silences", headers=headers, timeout=10)
+    assert silences.status_code == 200, silences.text  # the local Alertmanager answers
     online = httpx.get(f"{url}/devices?online=true", headers=headers, timeout=10).json()
     assert online["online"] > 0
     refused = httpx.post(

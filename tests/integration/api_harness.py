@@ -65,6 +65,7 @@ async def running_api(
     max_failures: int = 5,
     client_id: str | None = None,
     routers: Sequence[APIRouter] = (),
+    alertmanager_url: str | None = None,
 ) -> AsyncIterator[Harness]:
     """The API with its link connected and its desk sweeping; stopped on the way out."""
     endpoint = devices.parse_broker_url(mqtt_url)
@@ -101,6 +102,13 @@ async def running_api(
         limiter=api.FailedAttempts(max_failures=max_failures, window_s=60),
         health_checks=checks,
         routers=routers,
+        alert_operations=alerts.AlertOperations(
+            tmp_path / "alerts.sqlite",
+            alerts.AlertmanagerAPI([alertmanager_url], timeout_s=5),
+            ack_silence_max=timedelta(days=7),
+        )
+        if alertmanager_url
+        else None,
     )
     harness = Harness(app, tokens, audit, alert_store, link, desk)
     for scope in api.Scope:

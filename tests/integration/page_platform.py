@@ -161,7 +161,12 @@ async def running_platform(
             async with asyncio.timeout(30):
                 await gateway.ready.wait()
             service = build_api(
-                settings, REGISTRY, mqtt_url=mosquitto.url, influx_url=influxdb.url, gateway=gateway
+                settings,
+                REGISTRY,
+                mqtt_url=mosquitto.url,
+                influx_url=influxdb.url,
+                alertmanager_urls=settings.alertmanager_urls,
+                gateway=gateway,
             )
             tasks.append(asyncio.create_task(service.run()))
             stats = simulators.SimulationStats()

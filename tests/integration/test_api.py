@@ -339,16 +339,20 @@ async def test_alert_history_comes_from_the_store_newest_first_within_the_time_a
         naive = await client.get(
             "/alerts/history?since=2026-12-01T00:00:00", headers=harness.headers("read")
         )
-    changes = [(c["alert"]["rule"], c["change"]) for c in everything.json()]
+    changes = [(c["rule"], c["change"]) for c in everything.json()]
     assert changes == [
         ("ammonia-high", "firing"),
         ("lamp-out", "firing"),
         ("camera-offline", "resolved"),
         ("camera-offline", "firing"),
     ]
-    resolved = everything.json()[2]["alert"]
-    assert (resolved["state"], resolved["ends_at"]) == ("resolved", "2026-11-29T08:30:00Z")
-    assert [c["alert"]["rule"] for c in recent.json()] == ["ammonia-high", "lamp-out"]
+    resolved = everything.json()[2]
+    assert (resolved["at"], resolved["kind"], resolved["labels"]["device"]) == (
+        "2026-11-29T08:30:00Z",
+        "checkpoint",
+        "CP-0001",
+    )
+    assert [c["rule"] for c in recent.json()] == ["ammonia-high", "lamp-out"]
     assert [c["change"] for c in older.json()] == ["resolved", "firing"]
     assert [c["change"] for c in cameras.json()] == ["resolved", "firing"]
     assert naive.status_code == 422

@@ -54,19 +54,15 @@ async def served(
     influx_database: str,
     alertmanager: LocalAlertmanager,
 ) -> AsyncIterator[tuple[Harness, str]]:
-    operations = alerts.AlertOperations(
-        tmp_path / "alerts.sqlite",  # the harness' alert store
-        alerts.AlertmanagerAPI([alertmanager.url], timeout_s=5),
-        ack_silence_max=timedelta(days=7),
-    )
     routers = [
-        api.operations_router(api.OperationsAlertActions(operations)),
         api.events_router(api.StreamTickets(ttl_s=30), interval_s=0.1),
         api.series_router(
             [SERIES], api.InfluxReader(influxdb.url, database=influx_database, timeout_s=5)
         ),
     ]
-    async with running_api(tmp_path, mosquitto.url, REGISTRY, routers=routers) as harness:
+    async with running_api(
+        tmp_path, mosquitto.url, REGISTRY, routers=routers, alertmanager_url=alertmanager.url
+    ) as harness:
         server = api.ApiServer(harness.app, host="127.0.0.1", port=0, shutdown_timeout_s=2)
         server.bind()
         task = asyncio.create_task(server.run())
@@ -90,37 +86,7 @@ def firing(device: str) -> alerts.Alert:
     )
 
 
-async def test_acknowledging_needs_operate_and_a_firing_alert(
-    served: tuple[Harness, str],
-) -> None:
-    harness, url = served
-    hot = firing("WQ-0001")
-    record_changes(harness.alert_store, [(hot, alerts.ChangeKind.FIRING)])
-    path = f"/alerts/{hot.fingerprint}/ack"
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        read = await client.post(path, json={"comment": "x"}, headers=harness.headers("read"))
-        unknown = await client.post(
-            "/alerts/0000000000000000/ack", json={}, headers=harness.headers("operate")
-        )
-        too_long = await client.post(
-            path, json={"comment": "x" * 501}, headers=harness.headers("operate")
-        )
-        done = await client.post(
-            path, json={"comment": "crew 3"}, headers=harness.headers("operate")
-        )
-    assert read.status_code == 403
-    assert unknown.status_code == 404
-    assert too_long.status_code == 422
-    assert too_long.json()["detail"][0]["field"] == "comment"
-    assert done.status_code == 202
-    assert done.json()["acknowledged_by"] == "operate-user"
-    queued = harness.alert_store.pending_acks()
-    assert [(a.fingerprint, a.acknowledged_by, a.comment) for a in queued] == [
-        (hot.fingerprint, "operate-user", "crew 3")
-    ]
-
-
-async def test_a_silence_is_checked_stored_and_listed_with_what_it_mutes(
+async def test_verdicts_say_which_silence_mutes_each_alert_as_alertmanager_decides(
     served: tuple[Harness, str], alertmanager: LocalAlertmanager
 ) -> None:
     harness, url = served
@@ -138,37 +104,35 @@ async def test_a_silence_is_checked_stored_and_listed_with_what_it_mutes(
             ],
         )
         assert sent.status_code == 200, sent.text
-    body = {"matchers": {"rule": "ammonia-high", "device": "WQ-0002"}, "duration_s": 3600}
+    operate, read = harness.headers("operate"), harness.headers("read")
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        operate = harness.headers("operate")
-        no_reason = await client.post("/silences", json=body, headers=operate)
-        too_long = await client.post(
-            "/silences", json={**body, "comment": "c", "duration_s": 8 * 86_400}, headers=operate
+        acked = await client.post(
+            f"/alerts/{hot.fingerprint}/ack", json={"comment": "crew 3"}, headers=operate
         )
-        bad_label = await client.post(
+        made = await client.post(
             "/silences",
-            json={**body, "comment": "c", "matchers": {"Bad Label": "x"}},
+            json={
+                "matchers": [
+                    {"name": "alertname", "value": "ammonia-high"},
+                    {"name": "device_id", "value": "WQ-0002"},
+                ],
+                "duration_s": 3600,
+                "comment": "probe being cleaned",
+            },
             headers=operate,
         )
-        made = await client.post("/silences", json={**body, "comment": "cleaning"}, headers=operate)
-        listed = await client.get("/silences", headers=harness.headers("read"))
-    assert no_reason.status_code == 422
-    assert no_reason.json()["detail"][0]["field"] == "comment"
-    assert too_long.status_code == 422
-    assert too_long.json()["detail"][0]["field"] == "duration_s"
-    assert bad_label.status_code == 422
-    assert bad_label.json()["detail"][0]["field"] == "matchers.Bad Label"
+        found = await client.get("/silences/verdicts", headers=read)
+        anonymous = await client.get("/silences/verdicts")
+    assert acked.status_code == 200, acked.text
     assert made.status_code == 201, made.text
-    silence = made.json()
-    assert silence["matchers"] == {"alertname": "ammonia-high", "device_id": "WQ-0002"}
-    assert silence["created_by"] == "operate-user"
-    assert silence["mutes"] == [other.fingerprint]
-    assert silence["acknowledges"] is None
-    hour_s = (
-        datetime.fromisoformat(silence["ends_at"]) - datetime.fromisoformat(silence["starts_at"])
-    ).total_seconds()
-    assert 3590 < hour_s <= 3600
-    assert listed.json() == [silence]
+    assert anonymous.status_code == 401
+    verdicts = {v["fingerprint"]: v for v in found.json()}
+    assert verdicts[other.fingerprint]["silenced_by"] == [made.json()["id"]]
+    assert verdicts[other.fingerprint]["acknowledgement_silence"] is None
+    assert verdicts[hot.fingerprint]["silenced_by"] == []  # its only silence is its ack's
+    assert verdicts[hot.fingerprint]["acknowledgement_silence"] == acked.json()["silence_id"]
+    assert verdicts[other.fingerprint]["labels"]["device_id"] == "WQ-0002"
+    assert verdicts[other.fingerprint]["labels"]["alertname"] == "ammonia-high"
 
 
 async def test_a_stream_ticket_opens_one_stream_of_alert_changes(
@@ -305,23 +269,13 @@ async def test_stopping_the_server_ends_open_event_streams_rather_than_waiting_f
     assert "api_stream_closed" in caplog.text
 
 
-async def test_without_an_alertmanager_silences_are_503_naming_it_and_nothing_is_made(
+async def test_without_an_alertmanager_the_verdicts_are_503_naming_it(
     tmp_path: Path, mosquitto: LocalMosquitto
 ) -> None:
-    operations = alerts.AlertOperations(
-        tmp_path / "alerts.sqlite", None, ack_silence_max=timedelta(days=7)
-    )
-    routers = [api.operations_router(api.OperationsAlertActions(operations))]
-    async with running_api(tmp_path, mosquitto.url, REGISTRY, routers=routers) as harness:
-        hot = firing("WQ-0001")
-        record_changes(harness.alert_store, [(hot, alerts.ChangeKind.FIRING)])
-        body = {"matchers": {"rule": "ammonia-high"}, "duration_s": 600, "comment": "test"}
-        async with harness.client() as client:
-            made = await client.post("/silences", json=body, headers=harness.headers("operate"))
-            listed = await client.get("/silences", headers=harness.headers("read"))
-            acked = await client.post(
-                f"/alerts/{hot.fingerprint}/ack", json={}, headers=harness.headers("operate")
-            )
-        assert harness.alert_store.pending_acks() == []  # an ack needs its silence first
-    assert [made.status_code, listed.status_code, acked.status_code] == [503, 503, 503]
-    assert "Alertmanager" in made.json()["detail"]
+    async with (
+        running_api(tmp_path, mosquitto.url, REGISTRY) as harness,
+        harness.client() as client,
+    ):
+        found = await client.get("/silences/verdicts", headers=harness.headers("read"))
+    assert found.status_code == 503
+    assert "SMARTCITY_ALERTMANAGER_URL" in found.json()["detail"]
