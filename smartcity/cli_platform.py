@@ -17,6 +17,7 @@ from rich.table import Table
 
 from alerts import AlertsError
 from api import ApiError
+from command import CommandError, IncidentStore
 from devices import DeviceError
 from gateway import GatewayError
 from ingest import IngestError
@@ -72,6 +73,7 @@ def _run(settings: Settings, options: object) -> None:
         IngestError,
         AlertsError,
         ApiError,
+        CommandError,
         ExceptionGroup,
     ) as exc:
         known = _known_failures(exc)
@@ -96,13 +98,21 @@ def _known_failures(exc: BaseException) -> list[BaseException]:
             GatewayError,
             IngestError,
             AlertsError,
+            CommandError,
             SimulatorError,
             ApiError,
         )
         return leaves if all(isinstance(leaf, known) for leaf in leaves) else []
     if isinstance(
         exc,
-        StackError | DeviceError | OSError | GatewayError | IngestError | AlertsError | ApiError,
+        StackError
+        | DeviceError
+        | OSError
+        | GatewayError
+        | IngestError
+        | AlertsError
+        | ApiError
+        | CommandError,
     ):
         return [exc]
     return []
@@ -209,6 +219,12 @@ def register(app: typer.Typer) -> None:
             table.add_row("alerts", f"{firing} firing, {len(active) - firing} pending")
             for alert in active[:10]:
                 table.add_row(f"  {alert.severity}", f"{alert.rule}: {alert.summary}")
+        if Path(settings.incidents_state_path).exists():
+            with IncidentStore(settings.incidents_state_path) as incidents:
+                open_ones = [incidents.get(number) for number in incidents.ids()]
+            table.add_row("incidents", f"{len(open_ones)} not closed")
+            for incident in open_ones[:10]:
+                table.add_row(f"  #{incident.id} {incident.status.value}", incident.title)
         Console().print(table)
         if not running:
             raise typer.Exit(1)

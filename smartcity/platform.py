@@ -2,9 +2,10 @@
 
 ``smartcity up`` runs :func:`run_platform`. The local servers are children of this process
 (started only when ``SMARTCITY_MQTT_URL`` / ``SMARTCITY_INFLUX_URL`` are unset); everything
-else is a task in one ``TaskGroup``. Stopping (Ctrl-C, SIGTERM) cancels the group: the
-simulators say goodbye, the gateway flushes and acks, the engine saves its state, and only
-then are the servers stopped.
+else (gateway, the incident service's ticker, the demo, the console) is a task in one
+``TaskGroup``; the incident service listens to the rule engine. Stopping (Ctrl-C, SIGTERM)
+cancels the group: the simulators say goodbye, the gateway flushes and acks, the engine saves
+its state, and only then are the servers stopped.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import alerts
+import command
 import simulators
 from devices import Registry, load_registry
 from gateway import Gateway
@@ -37,6 +39,7 @@ from smartcity.assembly import (
     durable_store,
     fleet_registry,
     gateway_config,
+    incident_service,
     owned_devices,
     run_config,
     scenario_by_name,
@@ -104,6 +107,7 @@ def state_paths(settings: Settings) -> dict[str, Path]:
         "alerts_state": settings.alerts_state_path,
         "api_tokens": settings.api_tokens_file,
         "api_commands": settings.api_commands_path,
+        "incidents_state": settings.incidents_state_path,
         "relay_state": settings.relay_state_path,
         "log": settings.log_file,
     }
@@ -223,6 +227,7 @@ async def _serve(
         _alert_engine(settings, options, owned_devices(registry, config), endpoints, store) as (
             engine,
             notifier,
+            incidents,
         ),
     ):
         gateway = Gateway(config, registry, store, sink=engine)
@@ -249,6 +254,8 @@ async def _serve(
                 api_url = api.server.url
                 group.create_task(api.run(), name="api")
             write_note(settings, endpoints, metrics_port=gateway.metrics_port, api_url=api_url)
+            if incidents is not None:
+                group.create_task(incidents.run(), name="incidents")
             if options.demo:
                 group.create_task(
                     _run_demo(settings, options, registry, endpoints, fleet_stats), name="demo"
@@ -270,9 +277,15 @@ async def _alert_engine(
     registry: Registry,
     endpoints: Endpoints,
     store: DurableStore,
-) -> AsyncIterator[tuple[alerts.AlertEngine | None, alerts.AlertmanagerNotifier | None]]:
+) -> AsyncIterator[
+    tuple[
+        alerts.AlertEngine | None,
+        alerts.AlertmanagerNotifier | None,
+        command.IncidentService | None,
+    ]
+]:
     if not options.engine:
-        yield None, None
+        yield None, None, None
         return
     client_id = f"{settings.gateway_client_id}-alerts"
     if options.partitioned and settings.gateway_workers > 1:
@@ -281,11 +294,38 @@ async def _alert_engine(
         alerts.AlertmanagerNotifier(
             alertmanager_config(settings, endpoints.alertmanager_urls)
         ) as notifier,
+        _incident_service(settings, options, registry, endpoints, store, notifier) as incidents,
         alert_engine(
-            settings, registry, endpoints.mqtt_url, store, client_id=client_id, notifier=notifier
+            settings,
+            registry,
+            endpoints.mqtt_url,
+            store,
+            client_id=client_id,
+            notifier=notifier,
+            listeners=[incidents] if incidents is not None else [],
         ) as engine,
     ):
-        yield engine, notifier
+        yield engine, notifier, incidents
+
+
+@contextlib.asynccontextmanager
+async def _incident_service(
+    settings: Settings,
+    options: PlatformOptions,
+    registry: Registry,
+    endpoints: Endpoints,
+    store: DurableStore,
+    notifier: alerts.AlertmanagerNotifier,
+) -> AsyncIterator[command.IncidentService | None]:
+    """Emergency command beside the one rule engine of ``smartcity up``; partitioned gateway
+    workers run none (several auto-openers would race to open the same incident)."""
+    if not options.engine or options.partitioned:
+        yield None
+        return
+    async with incident_service(
+        settings, registry, endpoints.mqtt_url, store, notifiers=[notifier]
+    ) as incidents:
+        yield incidents
 
 
 async def _run_demo(

@@ -9,9 +9,10 @@ own (the defaults live in ``smartcity/settings.py``)::
         gateway = Gateway(gateway_config(settings, mqtt_url), registry, store, sink=engine)
 
 Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, database),
-``engine`` (rule engine and its listeners), ``fleet`` (simulators), ``dashboards`` (Grafana),
-``api`` (the operators' API: token store, MQTT link, command desk, app and server), ``page``
-(the operators' page: alert actions, the charts' series from the dashboards, live events).
+``engine`` (rule engine and its listeners), ``incidents`` (emergency command), ``fleet``
+(simulators), ``dashboards`` (Grafana), ``api`` (the operators' API: token store, MQTT link,
+command desk, app and server), ``page`` (the operators' page: the charts' series from the
+dashboards, live events).
 """
 
 from smartcity.assembly.api import ApiService, GatewayPresence, build_api, token_store
@@ -43,11 +44,13 @@ from smartcity.assembly.gateway import (
     spool_config,
     store_config,
 )
+from smartcity.assembly.incidents import InfluxIncidentRecorder, incident_point, incident_service
 
 __all__ = [
     "ApiService",
     "GatewayPresence",
     "InfluxAlertRecorder",
+    "InfluxIncidentRecorder",
     "NotifierCollector",
     "alert_engine",
     "alert_listeners",
@@ -65,6 +68,8 @@ __all__ = [
     "gateway_config",
     "grafana_folder",
     "grafana_sources",
+    "incident_point",
+    "incident_service",
     "influx_writer",
     "load_config",
     "owned_devices",

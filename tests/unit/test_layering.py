@@ -14,9 +14,19 @@ ALLOWED = {
     "ingest": {"devices"},
     "alerts": {"devices"},
     "dashboards": {"devices"},
+    "command": {"devices", "alerts"},
     "gateway": {"devices", "ingest", "alerts"},
     "api": {"devices", "alerts", "command", "ingest"},
-    "smartcity": {"devices", "simulators", "ingest", "alerts", "dashboards", "gateway", "api"},
+    "smartcity": {
+        "devices",
+        "simulators",
+        "ingest",
+        "alerts",
+        "command",
+        "dashboards",
+        "gateway",
+        "api",
+    },
 }
 
 

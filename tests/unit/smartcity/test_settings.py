@@ -59,6 +59,8 @@ INPUTS = {
     "rules_path",
     "simulate_fleet_path",
     "simulate_scenarios_dir",
+    "incidents_rules_path",
+    "plans_path",
     "alertmanager_config_path",
     "relay_config_path",
 }
