@@ -6,6 +6,9 @@ else (gateway, the incident service's ticker, the demo, the console) is a task i
 ``TaskGroup``; the incident service listens to the rule engine. Stopping (Ctrl-C, SIGTERM)
 cancels the group: the simulators say goodbye, the gateway flushes and acks, the engine saves
 its state, and only then are the servers stopped.
+
+Long because: it starts and stops every part of ``smartcity up`` (servers, gateway, engine,
+incidents, the API and its page, the demo, the console) in one order that is read in one place.
 """
 
 from __future__ import annotations
