@@ -8,6 +8,7 @@ COPY simulators simulators
 COPY gateway gateway
 COPY ingest ingest
 COPY alerts alerts
+COPY command command
 COPY dashboards dashboards
 COPY api api
 COPY smartcity smartcity

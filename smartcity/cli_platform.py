@@ -111,8 +111,8 @@ def _known_failures(exc: BaseException) -> list[BaseException]:
         | GatewayError
         | IngestError
         | AlertsError
-        | ApiError
-        | CommandError,
+        | CommandError
+        | ApiError,
     ):
         return [exc]
     return []

@@ -2,13 +2,14 @@
 
 ``smartcity up`` runs :func:`run_platform`. The local servers are children of this process
 (started only when ``SMARTCITY_MQTT_URL`` / ``SMARTCITY_INFLUX_URL`` are unset); everything
-else (gateway, the incident service's ticker, the demo, the console) is a task in one
-``TaskGroup``; the incident service listens to the rule engine. Stopping (Ctrl-C, SIGTERM)
-cancels the group: the simulators say goodbye, the gateway flushes and acks, the engine saves
-its state, and only then are the servers stopped.
+else (gateway, the incident service's ticker, the operators' API, the demo, the console) is a
+task in one ``TaskGroup``; the incident service listens to the rule engine. Stopping (Ctrl-C,
+SIGTERM) cancels the group: the simulators say goodbye, the API finishes the requests in
+progress, the gateway flushes and acks, the engine saves its state, and only then are the
+servers stopped.
 
-Long because: it starts and stops every part of ``smartcity up`` (servers, gateway, engine,
-incidents, the API and its page, the demo, the console) in one order that is read in one place.
+Long because: this is where every room meets in one process tree, and the order in which they
+start and stop reads best in one place (each part is built in ``smartcity.assembly``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class Endpoints:
     started: tuple[str, ...] = ()
     pids: dict[str, int] = field(default_factory=dict)
     grafana: str | None = None  # the Grafana provisioning folder written for them
+    api_url: str | None = None  # the operators' API, once it listens
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,13 +184,7 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
             note.unlink(missing_ok=True)
 
 
-def write_note(
-    settings: Settings,
-    endpoints: Endpoints,
-    *,
-    metrics_port: int | None,
-    api_url: str | None = None,
-) -> None:
+def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | None) -> None:
     """Tell ``smartcity status`` where this platform is (rewritten once the gateway listens)."""
     note = endpoints_file(settings)
     note.parent.mkdir(parents=True, exist_ok=True)
@@ -198,7 +194,7 @@ def write_note(
         "influx_url": endpoints.influx_url,
         "alertmanager_urls": list(endpoints.alertmanager_urls),
         "metrics_port": metrics_port,
-        "api_url": api_url,
+        "api_url": endpoints.api_url,
         "started": list(endpoints.started),
         "server_pids": endpoints.pids,
         "grafana_provisioning": endpoints.grafana,
@@ -244,7 +240,6 @@ async def _serve(
                     # the metrics listener binds just after the gateway subscribes
                     while gateway.metrics_port is None:  # noqa: ASYNC110
                         await asyncio.sleep(0.01)
-            api_url = None
             if options.api and settings.api_port is not None:
                 api = build_api(
                     settings,
@@ -254,9 +249,9 @@ async def _serve(
                     alertmanager_urls=endpoints.alertmanager_urls,
                     gateway=gateway,
                 )
-                api_url = api.server.url
+                endpoints = dataclasses.replace(endpoints, api_url=api.server.url)
                 group.create_task(api.run(), name="api")
-            write_note(settings, endpoints, metrics_port=gateway.metrics_port, api_url=api_url)
+            write_note(settings, endpoints, metrics_port=gateway.metrics_port)
             if incidents is not None:
                 group.create_task(incidents.run(), name="incidents")
             if options.demo:
@@ -266,9 +261,7 @@ async def _serve(
             if options.console:
 
                 def snapshot() -> live.Snapshot:
-                    return _snapshot(
-                        registry, gateway, store, engine, fleet_stats, endpoints, api_url
-                    )
+                    return _snapshot(registry, gateway, store, engine, fleet_stats, endpoints)
 
                 group.create_task(live.run_console(snapshot), name="console")
 
@@ -372,7 +365,6 @@ def _snapshot(
     engine: alerts.AlertEngine | None,
     fleet: simulators.SimulationStats,
     endpoints: Endpoints,
-    api_url: str | None,
 ) -> live.Snapshot:
     stats = gateway.stats()
     active = engine.active_alerts() if engine is not None else []
@@ -405,7 +397,7 @@ def _snapshot(
             "metrics": f"http://{gateway.config.metrics_host}:{gateway.metrics_port}/metrics"
             if gateway.metrics_port
             else "off",
-            "api": f"{api_url}/docs" if api_url else "off",
+            "api": f"{endpoints.api_url}/docs" if endpoints.api_url else "off",
             "grafana": f"GF_PATHS_PROVISIONING={endpoints.grafana}" if endpoints.grafana else "off",
         },
     )
