@@ -11,6 +11,7 @@ from smartcity import (
     cli_incidents,
     cli_platform,
     cli_rules,
+    cli_security,
     cli_simulate,
 )
 from smartcity.bench import cli as cli_bench
@@ -32,6 +33,8 @@ app.add_typer(cli_incidents.plans_app, name="plans", help="Response plans: check
 app.add_typer(cli_bench.app, name="bench", help="Benchmarks that print JSON figures.")
 app.add_typer(cli_api.app, name="api", help="The operators' HTTP API; its tokens.")
 app.add_typer(cli_dashboards.app, name="dashboards", help="Grafana dashboards: build, push.")
+app.add_typer(cli_security.devices_app, name="devices", help="Devices: credentials and ACLs.")
+cli_security.register(app)
 
 
 def main() -> None:

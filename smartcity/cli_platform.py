@@ -59,11 +59,6 @@ def _run(settings: Settings, options: object) -> None:
 
         uvloop.install()
     try:
-        # paho's network thread and the asyncio loop share one GIL. With CPython's default 5 ms
-        # switch interval, the thread that just did a syscall waits up to 5 ms to get the GIL
-        # back from the one validating a batch; at 1 ms the same gateway drained a QoS 1 backlog
-        # at 30,000-40,000 msg/s instead of 17,000-19,000 (bench ingest, a 2-core machine).
-        sys.setswitchinterval(0.001)
         asyncio.run(main())
     except (
         StackError,
@@ -131,6 +126,12 @@ def register(app: typer.Typer) -> None:
             float | None, typer.Option(help="with --demo: simulated seconds per real second")
         ] = None,
         console: Annotated[bool, typer.Option(help="show the live console")] = True,
+        insecure: Annotated[
+            bool,
+            typer.Option(
+                "--insecure", help="local broker without passwords, ACLs or TLS (anonymous)"
+            ),
+        ] = False,
     ) -> None:
         """Start the whole platform; Ctrl-C stops it all.
 
@@ -142,11 +143,14 @@ def register(app: typer.Typer) -> None:
         from smartcity.platform import PlatformOptions
 
         settings = _settings()
+        if insecure:
+            settings = settings.model_copy(update={"insecure": True})
         err.print(
             "smartcity: starting"
             + (" with a simulated city" if demo else "")
             + f"; data in {settings.data_dir}/ (Ctrl-C to stop)"
         )
+        _say_security(settings)
         options = PlatformOptions(
             engine=True, demo=demo, scenario=scenario, speed=speed, console=console
         )
@@ -228,6 +232,27 @@ def register(app: typer.Typer) -> None:
         Console().print(table)
         if not running:
             raise typer.Exit(1)
+
+
+def _say_security(settings: Settings) -> None:
+    """One line on the console: how the broker is locked, or loudly that it is not."""
+    if settings.mqtt_url is not None:
+        return  # an existing broker: its own configuration decides
+    if settings.insecure:
+        err.print(
+            "[bold red]smartcity: INSECURE: the local broker takes anonymous clients on plain"
+            f" MQTT (127.0.0.1:{settings.local_mqtt_port}); no passwords, no ACLs, no TLS"
+            "[/bold red]"
+        )
+        return
+    from smartcity.security import security_paths
+
+    port = f"127.0.0.1:{settings.local_mqtts_port}" if settings.local_mqtts_port else "loopback"
+    err.print(
+        f"smartcity: secured: MQTT over TLS on {port}"
+        " (client certificate, per-device passwords, ACLs from the registry);"
+        f" material in {security_paths(settings).directory}/"
+    )
 
 
 def _alive(pid: int) -> bool:

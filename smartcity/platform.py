@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import alerts
 import command
 import simulators
-from devices import Registry, load_registry
+from devices import Registry, load_registry, shown_url
 from gateway import Gateway
 from ingest import DurableStore
 from smartcity import console as live
@@ -50,6 +50,7 @@ from smartcity.assembly import (
     write_grafana_folder,
 )
 from smartcity.local_alertmanager import LocalAlertmanager
+from smartcity.security import broker_security
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 
@@ -115,20 +116,32 @@ def state_paths(settings: Settings) -> dict[str, Path]:
         "incidents_state": settings.incidents_state_path,
         "relay_state": settings.relay_state_path,
         "log": settings.log_file,
+        "security": settings.security_dir,
+        "credentials": settings.credentials_path,
     }
 
 
 @contextlib.contextmanager
-def local_endpoints(settings: Settings, *, alertmanager: bool = True) -> Iterator[Endpoints]:
+def local_endpoints(
+    settings: Settings, registry: Registry, *, alertmanager: bool = True
+) -> Iterator[Endpoints]:
     """Use the configured servers, or start local ones for whichever is not configured (an
-    Alertmanager only when asked: the rule engine runs)."""
+    Alertmanager only when asked: the rule engine runs).
+
+    The local Mosquitto is secured unless ``SMARTCITY_INSECURE``: TLS on loopback with the
+    local CA's certificates, passwords for the registry's devices and the platform's users,
+    and ACLs (made or brought up to date for ``registry`` before the broker starts).
+    """
     with contextlib.ExitStack() as stack:
         started: list[str] = []
         pids: dict[str, int] = {}
         mqtt_url = settings.mqtt_url
         if mqtt_url is None:
+            secured = not settings.insecure
             broker = LocalMosquitto(
-                state_paths(settings)["mosquitto"], port=settings.local_mqtt_port
+                state_paths(settings)["mosquitto"],
+                port=settings.local_mqtts_port if secured else settings.local_mqtt_port,
+                security=broker_security(settings, registry) if secured else None,
             )
             stack.enter_context(broker)
             mqtt_url = broker.url
@@ -165,7 +178,7 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
     if options.scenario:
         # a replayed scenario runs on the devices' clocks: `for: 10m` means simulated minutes
         settings = settings.model_copy(update={"alerts_event_time": True})
-    with local_endpoints(settings, alertmanager=options.engine) as endpoints:
+    with local_endpoints(settings, registry, alertmanager=options.engine) as endpoints:
         # Grafana's provisioning for this platform's servers, so a local Grafana can be
         # pointed at it (GF_PATHS_PROVISIONING); the console and `status` say where
         grafana = write_grafana_folder(
@@ -190,7 +203,7 @@ def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | 
     note.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "pid": os.getpid(),
-        "mqtt_url": endpoints.mqtt_url,
+        "mqtt_url": shown_url(endpoints.mqtt_url),
         "influx_url": endpoints.influx_url,
         "alertmanager_urls": list(endpoints.alertmanager_urls),
         "metrics_port": metrics_port,
@@ -391,7 +404,7 @@ def _snapshot(
             for alert in active
         ),
         endpoints={
-            "broker": endpoints.mqtt_url,
+            "broker": shown_url(endpoints.mqtt_url),
             "influxdb": endpoints.influx_url,
             "alertmanager": ", ".join(endpoints.alertmanager_urls) or "off",
             "metrics": f"http://{gateway.config.metrics_host}:{gateway.metrics_port}/metrics"

@@ -345,6 +345,52 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_]{1,64}$",
         description="measurement incident timeline entries are written to (annotations)",
     )
+    # --- security ---------------------------------------------------------------------------
+    insecure: bool = Field(
+        default=False,
+        description="local broker without passwords, ACLs or TLS (anonymous, plain MQTT on"
+        " loopback); the console says so",
+    )
+    security_dir: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "security",
+        description="certificates, Mosquitto's password file and ACLs; unset: {data_dir}/security",
+    )
+    credentials_path: Path = Field(
+        default_factory=lambda data: data["security_dir"] / "credentials.json",
+        description="device and service passwords, mode 0600;"
+        " unset: {security_dir}/credentials.json",
+    )
+    local_mqtts_port: int = Field(
+        default=8883, ge=0, le=65535, description="TLS port of the secured local Mosquitto; 0: free"
+    )
+    mqtt_tls_ca: Path | None = Field(
+        default=None,
+        description="CA to trust for mqtts://; unset: the local CA if there is one,"
+        " else the system's",
+    )
+    mqtt_tls_cert: Path | None = Field(
+        default=None, description="client certificate for mqtts://; unset: the local client one"
+    )
+    mqtt_tls_key: Path | None = Field(default=None, description="its private key")
+    mqtt_tls_verify: bool = Field(
+        default=True, description="check the broker's certificate and host name (keep it on)"
+    )
+    certs_hosts: str = Field(
+        default="localhost,127.0.0.1,::1,mosquitto",
+        description="host names and addresses the server certificate is valid for, comma-separated",
+    )
+    certs_valid_days: int = Field(
+        default=825, ge=1, le=3650, description="how long certificates made by smartcity certs last"
+    )
+    gateway_publisher_property: str | None = Field(
+        default=None,
+        description="MQTT 5 user property a broker stamps with the publisher's client id or user;"
+        " set, the topic's device must match it (Mosquitto cannot: leave unset)",
+    )
+    api_tls_cert: Path | None = Field(
+        default=None, description="certificate the operators' API serves HTTPS with"
+    )
+    api_tls_key: Path | None = Field(default=None, description="its private key")
 
     # --- notifications (Alertmanager) --------------------------------------------------------
     alertmanager_url: str | None = Field(

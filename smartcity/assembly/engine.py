@@ -33,8 +33,9 @@ from alerts import (
     Notifier,
     load_rules,
 )
-from devices import PLACEMENT_TAGS, Registry, parse_broker_url
+from devices import PLACEMENT_TAGS, Registry, ServiceRole, parse_broker_url, ssl_context
 from ingest import FieldValue, Point, PointStore
+from smartcity.security import mqtt_login, mqtt_tls
 from smartcity.settings import Settings
 
 __all__ = [
@@ -222,11 +223,14 @@ async def alert_engine(
     acknowledgement silences are expired once their alert is no longer active."""
     rules = load_rules(settings.rules_path)
     endpoint = parse_broker_url(mqtt_url)
+    login = mqtt_login(settings, mqtt_url, ServiceRole.ENGINE)
+    tls = mqtt_tls(settings, mqtt_url)
     async with aiomqtt.Client(
         endpoint.host,
         endpoint.port,
-        username=endpoint.username,
-        password=endpoint.password,
+        username=login.username if login else None,
+        password=login.password if login else None,
+        tls_context=ssl_context(tls) if tls is not None else None,
         identifier=client_id or f"{settings.gateway_client_id}-alerts",
         timeout=settings.alerts_notify_timeout_s,
     ) as client:

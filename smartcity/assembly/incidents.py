@@ -12,6 +12,7 @@ async with incident_service(settings, registry, mqtt_url, store) as incidents:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 
 import aiomqtt
@@ -26,8 +27,9 @@ from command import (
     load_incident_rules,
     load_plans,
 )
-from devices import Registry, parse_broker_url
+from devices import Registry, ServiceRole, parse_broker_url, ssl_context
 from ingest import FieldValue, Point, PointStore
+from smartcity.security import mqtt_login, mqtt_tls
 from smartcity.settings import Settings
 
 __all__ = ["InfluxIncidentRecorder", "incident_point", "incident_service"]
@@ -84,13 +86,19 @@ async def incident_service(
     commands on each device's ``cmd`` topic, timeline entries to ``store``."""
     plans = load_plans(settings.plans_path)
     rules = load_incident_rules(settings.incidents_rules_path, plans)
+    login = mqtt_login(settings, mqtt_url, ServiceRole.COMMAND)
     endpoint = parse_broker_url(mqtt_url)
+    if login is not None:
+        endpoint = dataclasses.replace(endpoint, username=login.username, password=login.password)
+    tls = mqtt_tls(settings, mqtt_url)
+    tls_context = ssl_context(tls) if tls is not None else None
     name = client_id or f"{settings.gateway_client_id}-incidents"
     async with aiomqtt.Client(
         endpoint.host,
         endpoint.port,
         username=endpoint.username,
         password=endpoint.password,
+        tls_context=tls_context,
         identifier=name,
         timeout=settings.alerts_notify_timeout_s,
     ) as client:
@@ -104,7 +112,9 @@ async def incident_service(
                 rules,
                 registry,
                 notifications=AlertNotificationSender([publisher, *notifiers]),
-                commands=MqttCommandSender(endpoint, client_id=f"{name}-cmd"),
+                commands=MqttCommandSender(
+                    endpoint, client_id=f"{name}-cmd", tls_context=tls_context
+                ),
                 annotations=InfluxIncidentRecorder(
                     store, measurement=settings.incidents_influx_measurement
                 )

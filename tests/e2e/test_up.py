@@ -73,6 +73,7 @@ def test_up_shows_live_figures_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         **os.environ,
         "SMARTCITY_DATA_DIR": str(tmp_path),
         "SMARTCITY_LOCAL_MQTT_PORT": "0",
+        "SMARTCITY_LOCAL_MQTTS_PORT": "0",
         "SMARTCITY_LOCAL_INFLUX_PORT": "0",
         "SMARTCITY_LOCAL_ALERTMANAGER_PORT": "0",
         "SMARTCITY_METRICS_PORT": "0",
