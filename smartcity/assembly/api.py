@@ -30,10 +30,11 @@ from api import (
     TokenStore,
     create_app,
 )
-from devices import Channel, Registry, parse_broker_url
+from devices import Channel, Registry, ServiceRole, parse_broker_url, ssl_context
 from gateway import DeviceState, Gateway
 from smartcity.assembly.engine import alert_operations
 from smartcity.assembly.page import page_routers
+from smartcity.security import mqtt_login, mqtt_tls
 from smartcity.settings import Settings
 
 __all__ = ["ApiService", "GatewayPresence", "build_api", "token_store"]
@@ -102,18 +103,21 @@ def build_api(
     """Assemble the API and take its port (``ListenFailed`` names the setting to change)."""
     port = settings.api_port if settings.api_port is not None else 0
     endpoint = parse_broker_url(mqtt_url)
+    # on the secured stack the API logs in as its own broker user (platform.api), over TLS
+    login = mqtt_login(settings, mqtt_url, ServiceRole.API)
+    tls = mqtt_tls(settings, mqtt_url)
     link = MqttLink(
         MqttLinkConfig(
             host=endpoint.host,
             port=endpoint.port,
-            username=endpoint.username,
-            password=endpoint.password,
+            username=login.username if login else endpoint.username,
+            password=login.password if login else endpoint.password,
             client_id=settings.api_mqtt_client_id,
             keepalive_s=settings.gateway_keepalive_s,
             timeout_s=settings.alerts_notify_timeout_s,
             retry_initial_s=settings.ingest_retry_initial_s,
             retry_max_s=settings.ingest_retry_max_s,
-            tls_context=None,  # plain MQTT until the secured stack lands (issue 11)
+            tls_context=ssl_context(tls) if tls is not None else None,
         )
     )
     audit = CommandAudit(settings.api_commands_path)
