@@ -8,8 +8,8 @@ SIGTERM) cancels the group: the simulators say goodbye, the API finishes the req
 progress, the gateway flushes and acks, the engine saves its state, and only then are the
 servers stopped.
 
-Long because: this is where every room meets in one process tree, and the order in which they
-start and stop reads best in one place (each part is built in ``smartcity.assembly``).
+Long because: it starts and stops every part of the process tree in order (servers, gateway,
+engine, incidents, the API, demo, console); how each part is built lives in ``smartcity.assembly``.
 """
 
 from __future__ import annotations

@@ -102,16 +102,21 @@ def build_api(
 ) -> ApiService:
     """Assemble the API and take its port (``ListenFailed`` names the setting to change)."""
     port = settings.api_port if settings.api_port is not None else 0
+    if (settings.api_tls_cert is None) != (settings.api_tls_key is None):
+        raise ListenFailed(
+            settings.api_host, port, "set both SMARTCITY_API_TLS_CERT and SMARTCITY_API_TLS_KEY"
+        )
     endpoint = parse_broker_url(mqtt_url)
-    # on the secured stack the API logs in as its own broker user (platform.api), over TLS
+    # the API's own broker user (platform.api: write cmd, read cmd_result and status), on TLS
+    # when the broker is mqtts://, as every platform part
     login = mqtt_login(settings, mqtt_url, ServiceRole.API)
     tls = mqtt_tls(settings, mqtt_url)
     link = MqttLink(
         MqttLinkConfig(
             host=endpoint.host,
             port=endpoint.port,
-            username=login.username if login else endpoint.username,
-            password=login.password if login else endpoint.password,
+            username=login.username if login else None,
+            password=login.password if login else None,
             client_id=settings.api_mqtt_client_id,
             keepalive_s=settings.gateway_keepalive_s,
             timeout_s=settings.alerts_notify_timeout_s,
@@ -156,7 +161,12 @@ def build_api(
         else None,
     )
     server = ApiServer(
-        app, host=settings.api_host, port=port, shutdown_timeout_s=settings.shutdown_timeout_s
+        app,
+        host=settings.api_host,
+        port=port,
+        shutdown_timeout_s=settings.shutdown_timeout_s,
+        tls_cert=settings.api_tls_cert,  # HTTPS when given
+        tls_key=settings.api_tls_key,
     )
     try:
         server.bind()
