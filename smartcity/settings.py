@@ -266,6 +266,24 @@ class Settings(BaseSettings):
     alerts_notify_timeout_s: float = Field(
         default=5.0, gt=0, le=300, description="timeout of one alert publication or notification"
     )
+    alerts_reannounce_interval_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="every firing alert is told again to every listener this often; 0: never",
+    )
+    alerts_listener_queue_max: int = Field(
+        default=10_000, ge=1, description="alert changes waiting for one listener"
+    )
+    alerts_retry_min_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=300,
+        description="pause before a failed listener or a lost alert broker connection is "
+        "tried again; doubles each time",
+    )
+    alerts_retry_max_s: float = Field(
+        default=30.0, gt=0, le=3600, description="the longest such pause"
+    )
     alerts_watch_rules: bool = Field(
         default=True, description="reload edited rule files without a restart"
     )

@@ -31,6 +31,7 @@ from smartcity.assembly.engine import (
     alert_listeners,
     alert_operations,
     alert_point,
+    alert_publisher,
     alertmanager_config,
     alerts_config,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "alert_listeners",
     "alert_operations",
     "alert_point",
+    "alert_publisher",
     "alertmanager_config",
     "alertmanager_urls",
     "alerts_config",

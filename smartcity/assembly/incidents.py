@@ -15,9 +15,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 
-import aiomqtt
-
-from alerts import MqttAlertPublisher, Notifier
+from alerts import Notifier
 from command import (
     AlertNotificationSender,
     IncidentService,
@@ -29,6 +27,7 @@ from command import (
 )
 from devices import Registry, ServiceRole, parse_broker_url, ssl_context
 from ingest import FieldValue, Point, PointStore
+from smartcity.assembly.engine import alert_publisher
 from smartcity.security import mqtt_login, mqtt_tls
 from smartcity.settings import Settings
 
@@ -93,18 +92,10 @@ async def incident_service(
     tls = mqtt_tls(settings, mqtt_url)
     tls_context = ssl_context(tls) if tls is not None else None
     name = client_id or f"{settings.gateway_client_id}-incidents"
-    async with aiomqtt.Client(
-        endpoint.host,
-        endpoint.port,
-        username=endpoint.username,
-        password=endpoint.password,
-        tls_context=tls_context,
-        identifier=name,
-        timeout=settings.alerts_notify_timeout_s,
-    ) as client:
-        publisher = MqttAlertPublisher(
-            client, qos=settings.alerts_publish_qos, timeout_s=settings.alerts_notify_timeout_s
-        )
+    # the publisher owns its connection and reconnects after a broker restart
+    async with alert_publisher(
+        settings, mqtt_url, client_id=name, role=ServiceRole.COMMAND
+    ) as publisher:
         with IncidentStore(settings.incidents_state_path) as incidents:
             yield IncidentService(
                 incidents,
