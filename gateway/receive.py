@@ -109,6 +109,10 @@ class Receiver:
         self._loop_thread = threading.get_ident()
         self._generation = 0
         self._connected = asyncio.Event()
+        # set once the broker has granted every subscription of this connection (SUBACK): a
+        # message published before that may find no subscription and be dropped
+        self._subscribed = asyncio.Event()
+        self._subscribes_pending: set[int] = set()
         self._refused: str | None = None
         self._sock: Any = None  # paho's socket while it is open
         self._reading = False
@@ -131,6 +135,7 @@ class Receiver:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         self._client.on_socket_open = self._on_socket_open
         self._client.on_socket_close = self._on_socket_close
         self._client.on_socket_register_write = self._on_socket_register_write
@@ -172,6 +177,12 @@ class Receiver:
                     await self._connected.wait()
             except TimeoutError:
                 pass
+        try:
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
+                await self._subscribed.wait()
+        except TimeoutError:
+            await self.stop()
+            raise BrokerUnavailable(self._host, self._port, "no SUBACK in time") from None
 
     async def run(self) -> None:
         """Keep the connection alive and reconnect with backoff, until cancelled."""
@@ -348,10 +359,32 @@ class Receiver:
         # Subscribe on every connect (the configuration may have changed since the session was
         # made), but let the broker replay retained status only for a subscription that is new.
         options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        self._subscribed.clear()
+        pending: set[int] = set()
         for start in range(0, len(self._subscriptions), _SUBSCRIBE_CHUNK):
             chunk = self._subscriptions[start : start + _SUBSCRIBE_CHUNK]
-            client.subscribe([(topic, options) for topic in chunk])
+            _, mid = client.subscribe([(topic, options) for topic in chunk])
+            if mid is not None:
+                pending.add(mid)
+        self._subscribes_pending = pending
+        if not pending:
+            self._subscribed.set()
         self._connected.set()
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            log.error("subscription_refused", extra={"reasons": refused})
+        self._subscribes_pending.discard(mid)
+        if not self._subscribes_pending:
+            self._subscribed.set()
 
     def _on_disconnect(
         self,
@@ -362,6 +395,7 @@ class Receiver:
         properties: Properties | None,
     ) -> None:
         self._connected.clear()
+        self._subscribed.clear()
         self.disconnects += 1
         log.warning("broker_disconnected", extra={"reason": str(reason)})
 

@@ -77,3 +77,34 @@ async def test_a_full_handoff_holds_the_rest_at_the_broker_and_acked_messages_st
         second.ack_many(rest)
     finally:
         await second.stop()
+
+
+async def test_a_message_published_right_after_start_is_received_by_a_new_session(
+    mosquitto: LocalMosquitto,
+) -> None:
+    """``start`` returns once the broker has granted the subscriptions (SUBACK), not once they
+    are sent: a new session's first message, published at once, is not dropped. Before, 1 in 3
+    such first messages found no subscription yet (seen in the rule benchmark's first probe)."""
+    district = unique_district()
+    publisher = Publisher(mosquitto.port)
+    missed = []
+    try:
+        for attempt in range(15):
+            handoff: Handoff[Received] = Handoff(100)
+            receiver = _receiver(
+                mosquitto.port, f"fresh-{attempt}-{time.monotonic_ns()}", district, handoff
+            )
+            await receiver.start(10)
+            keeper = asyncio.create_task(receiver.run())
+            try:
+                publisher.publish(attempt, topic_of("SL-1", district=district), b"{}")
+                got = await handoff.take(10, 3.0)
+                if not got:
+                    missed.append(attempt)
+                receiver.ack_many(got)
+            finally:
+                keeper.cancel()
+                await receiver.stop()
+    finally:
+        publisher.close()
+    assert missed == []
