@@ -35,6 +35,7 @@ from api import (
 from devices import Channel, Registry, ServiceRole, parse_broker_url, ssl_context
 from gateway import DeviceState, Gateway
 from smartcity.assembly.engine import alert_operations
+from smartcity.assembly.page import page_routers
 from smartcity.assembly.relay import RelayParts, build_relay
 from smartcity.security import mqtt_login, mqtt_tls
 from smartcity.settings import Settings
@@ -161,11 +162,14 @@ def build_api(
             window_s=settings.api_auth_failure_window_s,
         ),
         health_checks=checks,
+        routers=[
+            *page_routers(settings, registry, influx_url=influx_url),
+            hooks_router(relay.relay),  # Alertmanager's webhook, through the relay
+        ],
         # acknowledgements and silences: the same operations as `smartcity alerts`
         alert_operations=alert_operations(settings, alertmanager_urls)
         if alertmanager_urls
         else None,
-        routers=[hooks_router(relay.relay)],
     )
     server = ApiServer(
         app,
