@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,6 +40,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.errors import AlertsError, RelayConfigInvalid
+from devices import open_state_file
 
 __all__ = [
     "AlertRelay",
@@ -185,17 +185,18 @@ def _mqtt_document(payload: WebhookPayload) -> dict[str, Any]:
     }
 
 
+_DELIVERED_SCHEMA = "CREATE TABLE IF NOT EXISTS delivered (key TEXT PRIMARY KEY, at REAL NOT NULL);"
+
+
 class DeliveryLog:
     """Which (notification, subscriber, channel) were delivered, on disk (SQLite)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS delivered (key TEXT PRIMARY KEY, at REAL NOT NULL)"
+        self._db = open_state_file(
+            self.path,
+            "CREATE TABLE IF NOT EXISTS delivered (key TEXT PRIMARY KEY, at REAL NOT NULL);",
         )
 
     def seen(self, key: str, window_s: float) -> bool:
