@@ -56,6 +56,7 @@ from alerts.publish import MqttAlertPublisher
 from alerts.relay import (
     AlertRelay,
     DeliveryLog,
+    MqttPublish,
     RelayDeliveryFailed,
     RelayOutcome,
     Subscriber,
@@ -100,6 +101,7 @@ __all__ = [
     "ListenerStats",
     "Matcher",
     "MqttAlertPublisher",
+    "MqttPublish",
     "Notifier",
     "Observation",
     "ObservationSink",

@@ -76,6 +76,7 @@ from devices.registry import (
     dump_registry,
     load_registry,
 )
+from devices.state_file import open_state_file
 from devices.sun import (
     CIVIL_TWILIGHT_ELEVATION_DEG,
     SUNRISE_ELEVATION_DEG,
@@ -218,6 +219,7 @@ __all__ = [
     "load_yaml_model",
     "make_authority",
     "make_certificate",
+    "open_state_file",
     "oxygen_saturation_mg_l",
     "parse_broker_url",
     "parse_password_file",
