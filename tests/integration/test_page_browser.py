@@ -149,7 +149,7 @@ async def test_an_operator_logs_in_sees_an_alert_live_acks_one_silences_another_
         await expect(page.locator("#presence tr[data-district=guancheng] td.online")).to_have_text(
             f"{centre}/{centre}", timeout=15_000
         )
-        assert await page.locator("#map svg path.leaflet-interactive").count() == 3
+        assert await page.locator("#map svg path.leaflet-interactive").count() == 9
         await expect(page.locator("#map")).to_have_attribute("data-online", str(len(REGISTRY) - 2))
 
         # an alert appears without a reload: the page marks itself, the reading fires the rule
