@@ -56,7 +56,7 @@ def serve(ctx: typer.Context) -> None:
             influx_url=settings.influx_url,
             alertmanager_urls=settings.alertmanager_urls,
         )
-    except (ApiError, DeviceError) as exc:
+    except (ApiError, DeviceError, SettingsInvalid) as exc:
         err.print(f"[red]smartcity api: {exc}[/red]")
         raise typer.Exit(1) from None
     err.print(
