@@ -57,6 +57,7 @@ from alerts.publish import MqttAlertPublisher
 from alerts.relay import (
     AlertRelay,
     DeliveryLog,
+    MqttPublish,
     RelayDeliveryFailed,
     RelayOutcome,
     Subscriber,
@@ -102,6 +103,7 @@ __all__ = [
     "ListenerStats",
     "Matcher",
     "MqttAlertPublisher",
+    "MqttPublish",
     "Notifier",
     "Observation",
     "ObservationSink",

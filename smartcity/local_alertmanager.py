@@ -2,7 +2,9 @@
 
 ``smartcity up`` starts one when ``SMARTCITY_ALERTMANAGER_URL`` is unset, and the tests start
 their own. It runs a copy of ``config/alertmanager.yml`` rendered into its data folder: template
-paths made absolute, and the SMTP server and webhook URL replaced when the settings name them.
+paths made absolute, and the SMTP server and webhook URL replaced when the settings name them;
+``smartcity up`` points the webhooks at its API's ``/hooks/alertmanager`` with a bearer token
+read from a credentials file (``http_config.authorization.credentials_file``).
 A single node gossips with nobody (``--cluster.listen-address=`` empty), so no second port.
 """
 
@@ -38,12 +40,16 @@ def render_alertmanager_config(
     *,
     smtp_smarthost: str | None = None,
     webhook_url: str | None = None,
+    webhook_credentials_file: Path | None = None,
+    webhook_ca_file: Path | None = None,
     group_wait_s: float | None = None,
     group_interval_s: float | None = None,
     repeat_interval_s: float | None = None,
 ) -> str:
     """The config a local Alertmanager runs: ``source`` with absolute template paths, and the
-    given SMTP server, webhook URL and route timings (every route that sets one) put in."""
+    given SMTP server, webhook URL (with a bearer token read from ``webhook_credentials_file``,
+    and ``webhook_ca_file`` to trust for HTTPS) and route timings (every route that sets one)
+    put in."""
     try:
         document: dict[str, Any] = yaml.safe_load(source.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -59,6 +65,16 @@ def render_alertmanager_config(
         for receiver in document.get("receivers", []):
             for webhook in receiver.get("webhook_configs", []) or []:
                 webhook["url"] = webhook_url
+                http_config: dict[str, Any] = {}
+                if webhook_credentials_file is not None:
+                    http_config["authorization"] = {
+                        "type": "Bearer",
+                        "credentials_file": str(webhook_credentials_file),
+                    }
+                if webhook_ca_file is not None:
+                    http_config["tls_config"] = {"ca_file": str(webhook_ca_file)}
+                if http_config:
+                    webhook["http_config"] = http_config
     timings = {
         "group_wait": group_wait_s,
         "group_interval": group_interval_s,
@@ -89,6 +105,8 @@ class LocalAlertmanager(ChildServer):
     config_source: Path = Path("config/alertmanager.yml")
     smtp_smarthost: str | None = None
     webhook_url: str | None = None
+    webhook_credentials_file: Path | None = None
+    webhook_ca_file: Path | None = None
     group_wait_s: float | None = None
     group_interval_s: float | None = None
     repeat_interval_s: float | None = None
@@ -129,6 +147,8 @@ class LocalAlertmanager(ChildServer):
                 self.config_source,
                 smtp_smarthost=self.smtp_smarthost,
                 webhook_url=self.webhook_url,
+                webhook_credentials_file=self.webhook_credentials_file,
+                webhook_ca_file=self.webhook_ca_file,
                 group_wait_s=self.group_wait_s,
                 group_interval_s=self.group_interval_s,
                 repeat_interval_s=self.repeat_interval_s,

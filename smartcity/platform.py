@@ -39,6 +39,7 @@ from smartcity.assembly import (
     NotifierCollector,
     alert_engine,
     alertmanager_config,
+    alertmanager_hook,
     build_api,
     durable_store,
     fleet_registry,
@@ -52,7 +53,7 @@ from smartcity.assembly import (
 from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.security import broker_security
 from smartcity.settings import Settings
-from smartcity.stack import LocalInfluxDB, LocalMosquitto
+from smartcity.stack import LocalInfluxDB, LocalMosquitto, free_port
 
 __all__ = [
     "Endpoints",
@@ -123,10 +124,11 @@ def state_paths(settings: Settings) -> dict[str, Path]:
 
 @contextlib.contextmanager
 def local_endpoints(
-    settings: Settings, registry: Registry, *, alertmanager: bool = True
+    settings: Settings, registry: Registry, *, alertmanager: bool = True, relay: bool = False
 ) -> Iterator[Endpoints]:
     """Use the configured servers, or start local ones for whichever is not configured (an
-    Alertmanager only when asked: the rule engine runs).
+    Alertmanager only when asked: the rule engine runs; with ``relay``, its webhooks go to the
+    API's ``/hooks/alertmanager`` with a token of its own).
 
     The local Mosquitto is secured unless ``SMARTCITY_INSECURE``: TLS on loopback with the
     local CA's certificates, passwords for the registry's devices and the platform's users,
@@ -158,12 +160,16 @@ def local_endpoints(
             pids["influxdb"] = database.pid or 0
         alertmanager_urls = settings.alertmanager_urls
         if not alertmanager_urls and alertmanager:
+            # its webhooks reach the API's relay route with a token of its own
+            hook = alertmanager_hook(settings) if relay else None
             local = LocalAlertmanager(
                 state_paths(settings)["alertmanager"],
                 port=settings.local_alertmanager_port,
                 config_source=settings.alertmanager_config_path,
                 smtp_smarthost=settings.alertmanager_smtp_smarthost,
-                webhook_url=settings.alertmanager_webhook_url,
+                webhook_url=hook.url if hook else settings.alertmanager_webhook_url,
+                webhook_credentials_file=hook.credentials_file if hook else None,
+                webhook_ca_file=hook.ca_file if hook else None,
             )
             stack.enter_context(local)
             alertmanager_urls = (local.url,)
@@ -178,7 +184,11 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
     if options.scenario:
         # a replayed scenario runs on the devices' clocks: `for: 10m` means simulated minutes
         settings = settings.model_copy(update={"alerts_event_time": True})
-    with local_endpoints(settings, registry, alertmanager=options.engine) as endpoints:
+    if options.api and settings.api_port == 0:
+        # a free port now, so the local Alertmanager's webhooks know where the API will listen
+        settings = settings.model_copy(update={"api_port": free_port()})
+    local = local_endpoints(settings, registry, alertmanager=options.engine, relay=options.api)
+    with local as endpoints:
         # Grafana's provisioning for this platform's servers, so a local Grafana can be
         # pointed at it (GF_PATHS_PROVISIONING); the console and `status` say where
         grafana = write_grafana_folder(

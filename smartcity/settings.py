@@ -440,8 +440,8 @@ class Settings(BaseSettings):
     )
     alertmanager_webhook_url: str | None = Field(
         default=None,
-        description="where every webhook receiver of the local Alertmanager posts (the"
-        " platform's relay); unset: as the config says",
+        description="where every webhook receiver of the local Alertmanager posts, without a"
+        " token; unset: the API's /hooks/alertmanager with its own token",
     )
     alertmanager_resend_interval_s: float = Field(
         default=60.0,

@@ -12,7 +12,8 @@ Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, dat
 ``engine`` (rule engine and its listeners), ``incidents`` (emergency command), ``fleet``
 (simulators), ``dashboards`` (Grafana), ``api`` (the operators' API: token store, MQTT link,
 command desk, app and server), ``page`` (the operators' page: the charts' series from the
-dashboards, live events).
+dashboards, live events), ``relay`` (Alertmanager's webhook and the local Alertmanager's token
+for it).
 """
 
 from smartcity.assembly.api import ApiService, GatewayPresence, build_api, token_store
@@ -46,8 +47,15 @@ from smartcity.assembly.gateway import (
     store_config,
 )
 from smartcity.assembly.incidents import InfluxIncidentRecorder, incident_point, incident_service
+from smartcity.assembly.relay import (
+    AlertmanagerHook,
+    alertmanager_hook,
+    build_relay,
+    ensure_alertmanager_token,
+)
 
 __all__ = [
+    "AlertmanagerHook",
     "ApiService",
     "GatewayPresence",
     "InfluxAlertRecorder",
@@ -59,13 +67,16 @@ __all__ = [
     "alert_point",
     "alert_publisher",
     "alertmanager_config",
+    "alertmanager_hook",
     "alertmanager_urls",
     "alerts_config",
     "bootstrap_config",
     "build_api",
     "build_dashboards",
+    "build_relay",
     "data_names",
     "durable_store",
+    "ensure_alertmanager_token",
     "fleet_registry",
     "gateway_config",
     "grafana_folder",

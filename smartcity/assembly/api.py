@@ -2,6 +2,7 @@
 
 ``smartcity api`` serves it on its own against configured servers (presence from the devices'
 status messages); ``smartcity up`` serves it beside the gateway (presence from the gateway).
+Both serve Alertmanager's webhook through the relay (``smartcity.assembly.relay``).
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ from api import (
     StatusPresence,
     TokenStore,
     create_app,
+    hooks_router,
 )
 from devices import Channel, Registry, ServiceRole, parse_broker_url, ssl_context
 from gateway import DeviceState, Gateway
 from smartcity.assembly.cluster_alerts import ClusterAlertReader
 from smartcity.assembly.engine import alert_operations
 from smartcity.assembly.page import page_routers
+from smartcity.assembly.relay import RelayParts, build_relay
 from smartcity.security import mqtt_login, mqtt_tls
 from smartcity.settings import Settings, SettingsInvalid
 
@@ -79,17 +82,20 @@ class ApiService:
     desk: CommandDesk
     audit: CommandAudit
     alert_store: AlertStore | ClusterAlertReader
+    relay: RelayParts
 
     async def run(self) -> None:
-        """The MQTT link, the command timeouts and the HTTP server, in one TaskGroup."""
+        """The MQTT link, the command timeouts and the HTTP server, in one TaskGroup (the
+        relay's own MQTT connection open around them)."""
         try:
-            async with asyncio.TaskGroup() as group:
+            async with self.relay.publisher, asyncio.TaskGroup() as group:
                 group.create_task(self.link.run(), name="api-mqtt")
                 group.create_task(self.desk.run(), name="api-commands")
                 group.create_task(self.server.run(), name="api-http")
         finally:
             self.audit.close()
             self.alert_store.close()
+            self.relay.seen.close()
 
 
 def build_api(
@@ -148,6 +154,8 @@ def build_api(
         checks.append(FunctionCheck("gateway", lambda: _gateway_health(gateway)))
     tokens = token_store(settings)
     tokens.check()  # a token file open to others stops the start, naming the file
+    # Alertmanager's webhook (POST /hooks/alertmanager): a bad subscriber file stops the start
+    relay = build_relay(settings, mqtt_url)
     app = create_app(
         registry=registry,
         alerts_store=alert_store,
@@ -159,7 +167,10 @@ def build_api(
             window_s=settings.api_auth_failure_window_s,
         ),
         health_checks=checks,
-        routers=page_routers(settings, registry, influx_url=influx_url),
+        routers=[
+            *page_routers(settings, registry, influx_url=influx_url),
+            hooks_router(relay.relay),  # Alertmanager's webhook, through the relay
+        ],
         # acknowledgements and silences: the same operations as `smartcity alerts`
         alert_operations=_operations(settings, alertmanager_urls, alert_store),
     )
@@ -176,10 +187,11 @@ def build_api(
     except ListenFailed as exc:
         audit.close()
         alert_store.close()
+        relay.seen.close()
         raise ListenFailed(
             exc.host, exc.port, f"{exc.reason}; set SMARTCITY_API_PORT (0 picks a free port)"
         ) from exc
-    return ApiService(server, link, desk, audit, alert_store)
+    return ApiService(server, link, desk, audit, alert_store, relay)
 
 
 def _alert_reader(

@@ -198,3 +198,6 @@ def test_the_api_reads_every_workers_alerts_and_serves_outside_its_container() -
     mounts = {volume.split(":")[1] for volume in api["volumes"]}
     assert str(settings.api_tls_cert.parent) in mounts
     assert str(settings.api_tokens_file.parent) in mounts
+    # the relay's subscriber file, which the API's webhook route needs to start
+    assert str(settings.relay_config_path.parent) in mounts
+    assert (ROOT / "config" / settings.relay_config_path.name).is_file()
