@@ -49,6 +49,7 @@ from alerts.operations import (
     Acknowledgement,
     AckSilenceExpirer,
     AlertOperations,
+    AlertSource,
     AlertView,
     acknowledged_fingerprint,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "AlertNotFound",
     "AlertOperations",
     "AlertRelay",
+    "AlertSource",
     "AlertState",
     "AlertStateUnusable",
     "AlertStatus",

@@ -57,7 +57,7 @@ def serve(ctx: typer.Context) -> None:
             influx_url=settings.influx_url,
             alertmanager_urls=settings.alertmanager_urls,
         )
-    except (ApiError, DeviceError, RelayConfigInvalid) as exc:
+    except (ApiError, DeviceError, RelayConfigInvalid, SettingsInvalid) as exc:
         err.print(f"[red]smartcity api: {exc}[/red]")
         raise typer.Exit(1) from None
     err.print(
