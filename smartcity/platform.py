@@ -33,6 +33,7 @@ from smartcity.assembly import (
     NotifierCollector,
     alert_engine,
     alertmanager_config,
+    demo_receivers,
     durable_store,
     fleet_registry,
     gateway_config,
@@ -41,6 +42,7 @@ from smartcity.assembly import (
     scenario_by_name,
     write_grafana_folder,
 )
+from smartcity.console_feed import ConsoleFeed
 from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
@@ -68,6 +70,7 @@ class Endpoints:
     started: tuple[str, ...] = ()
     pids: dict[str, int] = field(default_factory=dict)
     grafana: str | None = None  # the Grafana provisioning folder written for them
+    receivers: dict[str, str] = field(default_factory=dict)  # the demo's: webhook, smtp
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,26 +152,55 @@ def local_endpoints(settings: Settings, *, alertmanager: bool = True) -> Iterato
 async def run_platform(settings: Settings, options: PlatformOptions) -> None:
     """Run until cancelled (or a signal); stop every part cleanly, servers last."""
     registry = _registry(settings, demo=options.demo)
-    if options.scenario:
-        # a replayed scenario runs on the devices' clocks: `for: 10m` means simulated minutes
-        settings = settings.model_copy(update={"alerts_event_time": True})
-    with local_endpoints(settings, alertmanager=options.engine) as endpoints:
-        # Grafana's provisioning for this platform's servers, so a local Grafana can be
-        # pointed at it (GF_PATHS_PROVISIONING); the console and `status` say where
-        grafana = write_grafana_folder(
-            settings,
-            registry,
-            influx_url=endpoints.influx_url,
-            alertmanager=endpoints.alertmanager_urls,
-        )
-        log.info("grafana_provisioning_written", extra={"path": str(grafana.provisioning)})
-        endpoints = dataclasses.replace(endpoints, grafana=str(grafana.provisioning))
-        note = endpoints_file(settings)
-        write_note(settings, endpoints, metrics_port=None)
-        try:
-            await _serve(settings, options, registry, endpoints)
-        finally:
-            note.unlink(missing_ok=True)
+    with contextlib.ExitStack() as stack:
+        receivers: dict[str, str] = {}
+        if options.demo:
+            # a played day runs on the devices' clocks: `for: 10m` means simulated minutes
+            settings = settings.model_copy(update={"alerts_event_time": True})
+            settings, receivers = _with_receivers(settings, stack)
+        with local_endpoints(settings, alertmanager=options.engine) as endpoints:
+            endpoints = dataclasses.replace(endpoints, receivers=receivers)
+            await _run_with(settings, options, registry, endpoints)
+
+
+def _with_receivers(
+    settings: Settings, stack: contextlib.ExitStack
+) -> tuple[Settings, dict[str, str]]:
+    """Start the demo's webhook receiver and SMTP catcher for whichever of the two the
+    settings leave unset, and point the local Alertmanager at them."""
+    update: dict[str, object] = {}
+    if settings.alertmanager_webhook_url is None or settings.alertmanager_smtp_smarthost is None:
+        local = stack.enter_context(demo_receivers(settings))
+        if settings.alertmanager_webhook_url is None:
+            update["alertmanager_webhook_url"] = local.webhook_url
+        if settings.alertmanager_smtp_smarthost is None:
+            update["alertmanager_smtp_smarthost"] = local.smtp_smarthost
+    settings = settings.model_copy(update=update)
+    return settings, {
+        "webhook": settings.alertmanager_webhook_url or "",
+        "smtp": settings.alertmanager_smtp_smarthost or "",
+    }
+
+
+async def _run_with(
+    settings: Settings, options: PlatformOptions, registry: Registry, endpoints: Endpoints
+) -> None:
+    # Grafana's provisioning for this platform's servers, so a local Grafana can be
+    # pointed at it (GF_PATHS_PROVISIONING); the console and `status` say where
+    grafana = write_grafana_folder(
+        settings,
+        registry,
+        influx_url=endpoints.influx_url,
+        alertmanager=endpoints.alertmanager_urls,
+    )
+    log.info("grafana_provisioning_written", extra={"path": str(grafana.provisioning)})
+    endpoints = dataclasses.replace(endpoints, grafana=str(grafana.provisioning))
+    note = endpoints_file(settings)
+    write_note(settings, endpoints, metrics_port=None)
+    try:
+        await _serve(settings, options, registry, endpoints)
+    finally:
+        note.unlink(missing_ok=True)
 
 
 def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | None) -> None:
@@ -184,6 +216,7 @@ def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | 
         "started": list(endpoints.started),
         "server_pids": endpoints.pids,
         "grafana_provisioning": endpoints.grafana,
+        "receivers": endpoints.receivers,
     }
     temporary = note.with_suffix(".tmp")
     temporary.write_text(json.dumps(document), encoding="utf-8")
@@ -191,11 +224,10 @@ def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | 
 
 
 def _registry(settings: Settings, *, demo: bool) -> Registry:
-    """The fleet the gateway accepts: the registry file; with ``--demo``, grown from the fleet
-    file when the registry does not exist yet."""
-    if Path(settings.registry_path).exists() or not demo:
-        return load_registry(settings.registry_path)
-    return fleet_registry(settings.simulate_fleet_path)
+    """The fleet the gateway accepts: the registry file; with ``--demo``, the demo's city."""
+    if demo:
+        return fleet_registry(settings.demo_fleet_path)
+    return load_registry(settings.registry_path)
 
 
 async def _serve(
@@ -231,11 +263,34 @@ async def _serve(
                     _run_demo(settings, options, registry, endpoints, fleet_stats), name="demo"
                 )
             if options.console:
-
-                def snapshot() -> live.Snapshot:
-                    return _snapshot(registry, gateway, store, engine, fleet_stats, endpoints)
-
-                group.create_task(live.run_console(snapshot), name="console")
+                where = {
+                    "broker": endpoints.mqtt_url,
+                    "influxdb": endpoints.influx_url,
+                    "alertmanager": ", ".join(endpoints.alertmanager_urls) or "off",
+                    "metrics": f"http://{config.metrics_host}:{gateway.metrics_port}/metrics"
+                    if gateway.metrics_port
+                    else "off",
+                    "grafana": f"GF_PATHS_PROVISIONING={endpoints.grafana}"
+                    if endpoints.grafana
+                    else "off",
+                }
+                if endpoints.receivers:
+                    where["receivers"] = (
+                        f"webhook {endpoints.receivers['webhook']}"
+                        f"  smtp {endpoints.receivers['smtp']}"
+                    )
+                source = ConsoleFeed(
+                    settings,
+                    registry,
+                    gateway,
+                    store,
+                    engine,
+                    fleet_stats,
+                    where,
+                    demo=options.demo,
+                    speed=options.speed or settings.demo_speed,
+                )
+                group.create_task(live.run_console(source.snapshot), name="console")
 
 
 @contextlib.asynccontextmanager
@@ -270,20 +325,21 @@ async def _run_demo(
     endpoints: Endpoints,
     stats: simulators.SimulationStats,
 ) -> None:
-    """The simulated city; with a scenario, its incidents replayed first (ending by now)."""
-    overrides: dict[str, object] = {}
-    if options.speed is not None:
-        overrides["speed"] = options.speed
-    if options.scenario:
-        # in real time a run that starts in the past catches up as fast as the broker takes
-        # it, then goes on live: the incident is replayed and the city carries on
-        scenario = scenario_by_name(settings, options.scenario)
-        overrides["scenario"] = scenario
-        overrides["start"] = replay_start(scenario, registry, datetime.now(UTC))
-        log.info("scenario_replay_started", extra={"scenario": scenario.name})
-    await simulators.run_fleet(
-        run_config(settings, endpoints.mqtt_url, **overrides), registry, stats=stats
+    """The simulated city playing its scenario (the day, unless ``--scenario`` names another):
+    it starts on the latest day that is over by now, runs at the demo's speed until it has
+    caught up with the wall clock, then goes on live."""
+    scenario = scenario_by_name(settings, options.scenario or settings.demo_scenario)
+    config = run_config(
+        settings,
+        endpoints.mqtt_url,
+        speed=options.speed or settings.demo_speed,
+        interval_s=settings.demo_interval_s,
+        scenario=scenario,
+        start=replay_start(scenario, registry, datetime.now(UTC)),
+        live_after_catch_up=True,
     )
+    log.info("scenario_replay_started", extra={"scenario": scenario.name, "speed": config.speed})
+    await simulators.run_fleet(config, registry, stats=stats)
 
 
 def replay_start(scenario: simulators.Scenario, registry: Registry, now: datetime) -> datetime:
@@ -295,50 +351,6 @@ def replay_start(scenario: simulators.Scenario, registry: Registry, now: datetim
     local = own.astimezone(zone)
     days = math.floor((now - duration - local).total_seconds() / 86_400)
     return local + timedelta(days=days)
-
-
-def _snapshot(
-    registry: Registry,
-    gateway: Gateway,
-    store: DurableStore,
-    engine: alerts.AlertEngine | None,
-    fleet: simulators.SimulationStats,
-    endpoints: Endpoints,
-) -> live.Snapshot:
-    stats = gateway.stats()
-    active = engine.active_alerts() if engine is not None else []
-    return live.Snapshot(
-        devices_total=len(registry),
-        devices_online=stats.devices_online,
-        received=stats.received,
-        stored=stats.stored,
-        rejected=stats.rejected,
-        spool_bytes=store.stats().spool_bytes,
-        published=fleet.messages_published,
-        alerts=tuple(
-            live.ActiveAlert(
-                severity=str(alert.severity),
-                rule=alert.rule,
-                subject=alert.labels.get("device")
-                or alert.labels.get("cabinet")
-                or alert.labels.get("section")
-                or alert.labels.get("junction")
-                or alert.district,
-                state=alert.state.value,
-                summary=alert.summary,
-            )
-            for alert in active
-        ),
-        endpoints={
-            "broker": endpoints.mqtt_url,
-            "influxdb": endpoints.influx_url,
-            "alertmanager": ", ".join(endpoints.alertmanager_urls) or "off",
-            "metrics": f"http://{gateway.config.metrics_host}:{gateway.metrics_port}/metrics"
-            if gateway.metrics_port
-            else "off",
-            "grafana": f"GF_PATHS_PROVISIONING={endpoints.grafana}" if endpoints.grafana else "off",
-        },
-    )
 
 
 def install_signal_handlers(task: asyncio.Task[None]) -> None:

@@ -9,7 +9,8 @@ own (the defaults live in ``smartcity/settings.py``)::
         gateway = Gateway(gateway_config(settings, mqtt_url), registry, store, sink=engine)
 
 Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, database),
-``engine`` (rule engine and its listeners), ``fleet`` (simulators), ``dashboards`` (Grafana).
+``engine`` (rule engine and its listeners), ``fleet`` (simulators), ``dashboards`` (Grafana),
+``notifications`` (the demo's receivers).
 """
 
 from smartcity.assembly.dashboards import (
@@ -40,6 +41,7 @@ from smartcity.assembly.gateway import (
     spool_config,
     store_config,
 )
+from smartcity.assembly.notifications import demo_receivers, notifications
 
 __all__ = [
     "InfluxAlertRecorder",
@@ -54,6 +56,7 @@ __all__ = [
     "bootstrap_config",
     "build_dashboards",
     "data_names",
+    "demo_receivers",
     "durable_store",
     "fleet_registry",
     "gateway_config",
@@ -61,6 +64,7 @@ __all__ = [
     "grafana_sources",
     "influx_writer",
     "load_config",
+    "notifications",
     "owned_devices",
     "run_config",
     "scenario_by_name",
