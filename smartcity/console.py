@@ -104,6 +104,7 @@ def status_line(snapshot: Snapshot, received_per_s: float, stored_per_s: float) 
         f" | {received_per_s:,.0f} msg/s in | {stored_per_s:,.0f} points/s stored"
         f" | {snapshot.stored:,} stored | {snapshot.rejected:,} rejected"
         f" | spool {snapshot.spool_bytes / 1024:,.0f} KiB | {len(snapshot.alerts)} alerts"
+        f" | {snapshot.published:,} published"
     )
 
 
@@ -121,8 +122,9 @@ def format_age(seconds: float | None) -> str:
 
 def _devices(snapshot: Snapshot) -> Text:
     line = Text(f"devices {snapshot.devices_online:,}/{snapshot.devices_total:,} online", "bold")
+    # a kind all online shows its count; one with devices missing shows online/total
     parts = [
-        f"{_KIND_NAMES.get(kind, kind)} {online:,}/{total:,}"
+        f"{_KIND_NAMES.get(kind, kind)} {online:,}" + ("" if online == total else f"/{total:,}")
         for kind, (online, total) in sorted(snapshot.online_by_kind.items())
     ]
     if parts:
@@ -143,7 +145,7 @@ def render(snapshot: Snapshot, received_per_s: float, stored_per_s: float) -> Gr
     if snapshot.clock:
         title.append(f"  simulated {snapshot.clock}")
     where = Table.grid(padding=(0, 1))
-    where.add_column(style="dim", no_wrap=True)
+    where.add_column(style="dim", no_wrap=True, min_width=12)
     where.add_column(overflow="ellipsis", no_wrap=True)
     for name, url in snapshot.endpoints.items():
         where.add_row(name, url)

@@ -31,6 +31,7 @@ from smartcity.stack import LOOPBACK, free_port
 __all__ = ["LocalReceivers", "Notification", "recent_notifications"]
 
 log = logging.getLogger(__name__)
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-connection chatter
 
 _BODY_MAX_CHARS = 4_000  # of one e-mail's text kept on disk
 _WEBHOOK_MAX_BYTES = 1_048_576  # Alertmanager's bodies are a few KiB; refuse anything silly
@@ -113,7 +114,7 @@ def mail_notification(recipients: list[str], content: bytes) -> Notification:
     text = ""
     if isinstance(message, EmailMessage):
         part = message.get_body(preferencelist=("plain", "html"))
-        text = part.get_content() if part is not None else ""
+        text = str(part.get_content()).replace("\r\n", "\n") if part is not None else ""
     subject = str(message.get("Subject", ""))
     status = "resolved" if "RESOLVED" in subject.upper() else "firing" if subject else ""
     return Notification(

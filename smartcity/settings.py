@@ -255,7 +255,7 @@ class Settings(BaseSettings):
         default=60.0, gt=0, le=100_000, description="simulated s per real s of the demo's day"
     )
     demo_interval_s: float = Field(
-        default=60.0, gt=0, le=3600, description="simulated s between two reports in the demo"
+        default=120.0, gt=0, le=3600, description="simulated s between two reports in the demo"
     )
     demo_notifications_path: Path = Field(
         default_factory=lambda data: data["data_dir"] / "notifications.jsonl",
