@@ -104,6 +104,7 @@ def state_paths(settings: Settings) -> dict[str, Path]:
         "spool": settings.spool_dir,
         "alerts_state": settings.alerts_state_path,
         "relay_state": settings.relay_state_path,
+        "notifications": settings.demo_notifications_path,
         "log": settings.log_file,
     }
 

@@ -17,6 +17,12 @@ from rich.cells import cell_len
 from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
+# the README's line for triggering an incident by hand, as a newcomer pastes it (port 1883)
+BY_HAND = (
+    "mosquitto_pub -h 127.0.0.1 -p 1883 -q 1 -t city/centre/traffic_signal/TS-0001/event"
+    """ -m '{"ts": '$(date +%s%3N)', "seq": 0, "event": "fault", "fault": "conflict","""
+    """ "active": true, "detail": "tripped by hand"}'"""
+)
 
 
 def tmux(socket: str, *args: str) -> str:
@@ -123,6 +129,15 @@ def test_the_demo_day_tells_its_story_on_an_80_column_console(tmp_path: Path) ->
         listed = smartcity(env, "alerts", "list")
         assert "cabinet-power-lost" in listed
         assert "ammonia-rising-fast" in listed
+
+        # an incident by hand: the README's mosquitto_pub line against the demo's broker
+        assert "Junction J-01: conflict" not in listed
+        port = json.loads((tmp_path / "endpoints.json").read_text())["mqtt_url"].rsplit(":", 1)[1]
+        line = BY_HAND.replace("-p 1883", f"-p {port}")
+        subprocess.run(["bash", "-c", line], check=True, timeout=30)
+        assert wait_for(
+            lambda: "Junction J-01: conflict" in smartcity(env, "alerts", "list"), timeout_s=30
+        )
     finally:
         tmux(socket, "send-keys", "C-c")
         stopped = wait_for(lambda: "smartcity: stopped" in tmux(socket, "capture-pane", "-p"))

@@ -58,6 +58,7 @@ INPUTS = {
     "registry_path",
     "rules_path",
     "simulate_fleet_path",
+    "demo_fleet_path",
     "simulate_scenarios_dir",
     "alertmanager_config_path",
     "relay_config_path",
