@@ -277,7 +277,7 @@ async def _serve(
                 }
                 if endpoints.receivers:
                     where["receivers"] = (
-                        f"webhook {endpoints.receivers['webhook']}"
+                        f"webhook {endpoints.receivers['webhook'].split('/')[2]}"
                         f"  smtp {endpoints.receivers['smtp']}"
                     )
                 source = ConsoleFeed(

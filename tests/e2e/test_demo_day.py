@@ -52,6 +52,10 @@ def smartcity(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def test_the_readme_gives_the_line_tested_here() -> None:
+    assert BY_HAND in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
 def test_the_demo_day_tells_its_story_on_an_80_column_console(tmp_path: Path) -> None:
     env = {
         **os.environ,
@@ -138,9 +142,18 @@ def test_the_demo_day_tells_its_story_on_an_80_column_console(tmp_path: Path) ->
         assert wait_for(
             lambda: "Junction J-01: conflict" in smartcity(env, "alerts", "list"), timeout_s=30
         )
+        assert wait_for(
+            lambda: any(
+                i["channel"] == "email" and "Junction J-01: conflict" in i["body"]
+                for i in notifications(journal)
+            ),
+            timeout_s=60,
+        ), notifications(journal)
     finally:
         tmux(socket, "send-keys", "C-c")
-        stopped = wait_for(lambda: "smartcity: stopped" in tmux(socket, "capture-pane", "-p"))
+        stopped = wait_for(
+            lambda: "smartcity: stopped" in tmux(socket, "capture-pane", "-p"), timeout_s=60
+        )
         final = tmux(socket, "capture-pane", "-p")
         tmux(socket, "kill-server")
     assert stopped, final
