@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from smartcity import cli_alerts, cli_dashboards, cli_platform, cli_rules, cli_simulate
+from smartcity import (
+    cli_alerts,
+    cli_dashboards,
+    cli_incidents,
+    cli_platform,
+    cli_rules,
+    cli_simulate,
+)
 from smartcity.bench import cli as cli_bench
 
 __all__ = ["app", "main"]
@@ -19,6 +26,8 @@ cli_platform.register(app)
 app.add_typer(cli_simulate.app, name="simulate", help="Simulated devices: fleets, scenarios, load.")
 app.add_typer(cli_rules.app, name="rules", help="Alert rules: check and test rule files.")
 app.add_typer(cli_alerts.app, name="alerts", help="Alerts: list, acknowledge, silence.")
+app.add_typer(cli_incidents.app, name="incidents", help="Incidents: open, work, close.")
+app.add_typer(cli_incidents.plans_app, name="plans", help="Response plans: check plan files.")
 app.add_typer(cli_bench.app, name="bench", help="Benchmarks that print JSON figures.")
 app.add_typer(cli_dashboards.app, name="dashboards", help="Grafana dashboards: build, push.")
 

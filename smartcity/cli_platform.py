@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alerts import AlertsError
+from command import CommandError, IncidentStore
 from devices import DeviceError
 from gateway import GatewayError
 from ingest import IngestError
@@ -70,6 +71,7 @@ def _run(settings: Settings, options: object) -> None:
         GatewayError,
         IngestError,
         AlertsError,
+        CommandError,
         ExceptionGroup,
     ) as exc:
         known = _known_failures(exc)
@@ -94,11 +96,19 @@ def _known_failures(exc: BaseException) -> list[BaseException]:
             GatewayError,
             IngestError,
             AlertsError,
+            CommandError,
             SimulatorError,
         )
         return leaves if all(isinstance(leaf, known) for leaf in leaves) else []
     if isinstance(
-        exc, StackError | DeviceError | OSError | GatewayError | IngestError | AlertsError
+        exc,
+        StackError
+        | DeviceError
+        | OSError
+        | GatewayError
+        | IngestError
+        | AlertsError
+        | CommandError,
     ):
         return [exc]
     return []
@@ -203,6 +213,12 @@ def register(app: typer.Typer) -> None:
             )
             for alert in active[:10]:
                 table.add_row(f"  {alert.severity}", f"{alert.rule}: {alert.summary}")
+        if Path(settings.incidents_state_path).exists():
+            with IncidentStore(settings.incidents_state_path) as incidents:
+                open_ones = [incidents.get(number) for number in incidents.ids()]
+            table.add_row("incidents", f"{len(open_ones)} not closed")
+            for incident in open_ones[:10]:
+                table.add_row(f"  #{incident.id} {incident.status.value}", incident.title)
         received = notifications(settings, 5)
         if received:  # what the demo's webhook receiver and SMTP catcher got, newest first
             table.add_row("notifications", f"last {len(received)} received, newest first")

@@ -2,9 +2,10 @@
 
 ``smartcity up`` runs :func:`run_platform`. The local servers are children of this process
 (started only when ``SMARTCITY_MQTT_URL`` / ``SMARTCITY_INFLUX_URL`` are unset); everything
-else is a task in one ``TaskGroup``. Stopping (Ctrl-C, SIGTERM) cancels the group: the
-simulators say goodbye, the gateway flushes and acks, the engine saves its state, and only
-then are the servers stopped.
+else (gateway, the incident service's ticker, the demo, the console) is a task in one
+``TaskGroup``; the incident service listens to the rule engine. Stopping (Ctrl-C, SIGTERM)
+cancels the group: the simulators say goodbye, the gateway flushes and acks, the engine saves
+its state, and only then are the servers stopped.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import alerts
+import command
 import simulators
 from devices import Registry, load_registry
 from gateway import Gateway
@@ -33,13 +35,14 @@ from smartcity.assembly import (
     NotifierCollector,
     alert_engine,
     alertmanager_config,
-    demo_receivers,
     durable_store,
     fleet_registry,
     gateway_config,
+    incident_service,
     owned_devices,
     run_config,
     scenario_by_name,
+    with_demo_receivers,
     write_grafana_folder,
 )
 from smartcity.console_feed import ConsoleFeed
@@ -103,6 +106,7 @@ def state_paths(settings: Settings) -> dict[str, Path]:
         "endpoints": data / "endpoints.json",
         "spool": settings.spool_dir,
         "alerts_state": settings.alerts_state_path,
+        "incidents_state": settings.incidents_state_path,
         "relay_state": settings.relay_state_path,
         "notifications": settings.demo_notifications_path,
         "log": settings.log_file,
@@ -158,29 +162,10 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
         if options.demo:
             # a played day runs on the devices' clocks: `for: 10m` means simulated minutes
             settings = settings.model_copy(update={"alerts_event_time": True})
-            settings, receivers = _with_receivers(settings, stack)
+            settings, receivers = with_demo_receivers(settings, stack)
         with local_endpoints(settings, alertmanager=options.engine) as endpoints:
             endpoints = dataclasses.replace(endpoints, receivers=receivers)
             await _run_with(settings, options, registry, endpoints)
-
-
-def _with_receivers(
-    settings: Settings, stack: contextlib.ExitStack
-) -> tuple[Settings, dict[str, str]]:
-    """Start the demo's webhook receiver and SMTP catcher for whichever of the two the
-    settings leave unset, and point the local Alertmanager at them."""
-    update: dict[str, object] = {}
-    if settings.alertmanager_webhook_url is None or settings.alertmanager_smtp_smarthost is None:
-        local = stack.enter_context(demo_receivers(settings))
-        if settings.alertmanager_webhook_url is None:
-            update["alertmanager_webhook_url"] = local.webhook_url
-        if settings.alertmanager_smtp_smarthost is None:
-            update["alertmanager_smtp_smarthost"] = local.smtp_smarthost
-    settings = settings.model_copy(update=update)
-    return settings, {
-        "webhook": settings.alertmanager_webhook_url or "",
-        "smtp": settings.alertmanager_smtp_smarthost or "",
-    }
 
 
 async def _run_with(
@@ -245,6 +230,7 @@ async def _serve(
         _alert_engine(settings, options, owned_devices(registry, config), endpoints, store) as (
             engine,
             notifier,
+            incidents,
         ),
     ):
         gateway = Gateway(config, registry, store, sink=engine)
@@ -259,6 +245,8 @@ async def _serve(
                     while gateway.metrics_port is None:  # noqa: ASYNC110
                         await asyncio.sleep(0.01)
             write_note(settings, endpoints, metrics_port=gateway.metrics_port)
+            if incidents is not None:
+                group.create_task(incidents.run(), name="incidents")
             if options.demo:
                 group.create_task(
                     _run_demo(settings, options, registry, endpoints, fleet_stats), name="demo"
@@ -301,9 +289,15 @@ async def _alert_engine(
     registry: Registry,
     endpoints: Endpoints,
     store: DurableStore,
-) -> AsyncIterator[tuple[alerts.AlertEngine | None, alerts.AlertmanagerNotifier | None]]:
+) -> AsyncIterator[
+    tuple[
+        alerts.AlertEngine | None,
+        alerts.AlertmanagerNotifier | None,
+        command.IncidentService | None,
+    ]
+]:
     if not options.engine:
-        yield None, None
+        yield None, None, None
         return
     client_id = f"{settings.gateway_client_id}-alerts"
     if options.partitioned and settings.gateway_workers > 1:
@@ -312,11 +306,38 @@ async def _alert_engine(
         alerts.AlertmanagerNotifier(
             alertmanager_config(settings, endpoints.alertmanager_urls)
         ) as notifier,
+        _incident_service(settings, options, registry, endpoints, store, notifier) as incidents,
         alert_engine(
-            settings, registry, endpoints.mqtt_url, store, client_id=client_id, notifier=notifier
+            settings,
+            registry,
+            endpoints.mqtt_url,
+            store,
+            client_id=client_id,
+            notifier=notifier,
+            listeners=[incidents] if incidents is not None else [],
         ) as engine,
     ):
-        yield engine, notifier
+        yield engine, notifier, incidents
+
+
+@contextlib.asynccontextmanager
+async def _incident_service(
+    settings: Settings,
+    options: PlatformOptions,
+    registry: Registry,
+    endpoints: Endpoints,
+    store: DurableStore,
+    notifier: alerts.AlertmanagerNotifier,
+) -> AsyncIterator[command.IncidentService | None]:
+    """Emergency command beside the one rule engine of ``smartcity up``; partitioned gateway
+    workers run none (several auto-openers would race to open the same incident)."""
+    if not options.engine or options.partitioned:
+        yield None
+        return
+    async with incident_service(
+        settings, registry, endpoints.mqtt_url, store, notifiers=[notifier]
+    ) as incidents:
+        yield incidents
 
 
 async def _run_demo(

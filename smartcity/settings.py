@@ -306,6 +306,31 @@ class Settings(BaseSettings):
         description="measurement alert changes are written to",
     )
 
+    # --- incidents (emergency command) -----------------------------------------------------
+    incidents_state_path: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "incidents.sqlite",
+        description="SQLite file of incidents, their steps and timelines;"
+        " unset: {data_dir}/incidents.sqlite",
+    )
+    incidents_rules_path: Path = Field(
+        default=Path("config/incidents.yaml"),
+        description="which alerts open or join incidents; waterworks intakes",
+    )
+    plans_path: Path = Field(
+        default=Path("config/plans"), description="response plan file or folder of *.yaml plans"
+    )
+    incidents_tick_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="how often platform steps, deadlines and spill forecasts are checked",
+    )
+    incidents_influx_measurement: str = Field(
+        default="incident",
+        pattern=r"^[A-Za-z0-9_]{1,64}$",
+        description="measurement incident timeline entries are written to (annotations)",
+    )
+
     # --- notifications (Alertmanager) --------------------------------------------------------
     alertmanager_url: str | None = Field(
         default=None,

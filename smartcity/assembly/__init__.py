@@ -9,8 +9,8 @@ own (the defaults live in ``smartcity/settings.py``)::
         gateway = Gateway(gateway_config(settings, mqtt_url), registry, store, sink=engine)
 
 Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, database),
-``engine`` (rule engine and its listeners), ``fleet`` (simulators), ``dashboards`` (Grafana),
-``notifications`` (the demo's receivers).
+``engine`` (rule engine and its listeners), ``incidents`` (emergency command), ``fleet``
+(simulators), ``dashboards`` (Grafana), ``notifications`` (the demo's receivers).
 """
 
 from smartcity.assembly.dashboards import (
@@ -41,10 +41,16 @@ from smartcity.assembly.gateway import (
     spool_config,
     store_config,
 )
-from smartcity.assembly.notifications import demo_receivers, notifications
+from smartcity.assembly.incidents import InfluxIncidentRecorder, incident_point, incident_service
+from smartcity.assembly.notifications import (
+    demo_receivers,
+    notifications,
+    with_demo_receivers,
+)
 
 __all__ = [
     "InfluxAlertRecorder",
+    "InfluxIncidentRecorder",
     "NotifierCollector",
     "alert_engine",
     "alert_listeners",
@@ -62,6 +68,8 @@ __all__ = [
     "gateway_config",
     "grafana_folder",
     "grafana_sources",
+    "incident_point",
+    "incident_service",
     "influx_writer",
     "load_config",
     "notifications",
@@ -70,5 +78,6 @@ __all__ = [
     "scenario_by_name",
     "spool_config",
     "store_config",
+    "with_demo_receivers",
     "write_grafana_folder",
 ]

@@ -210,11 +210,13 @@ async def alert_engine(
     *,
     client_id: str | None = None,
     notifier: AlertmanagerNotifier | None = None,
+    listeners: Sequence[Notifier] = (),
 ) -> AsyncIterator[AlertEngine]:
     """The rule engine with its rules, its state file and its listeners (alerts published on
     MQTT through their own connection, ``client_id``, recorded through ``store``, sent to
-    Alertmanager through ``notifier``, which the caller runs), entered and left. ``registry``
-    is the devices it judges: a gateway worker's engine judges its own.
+    Alertmanager through ``notifier``, which the caller runs, and any ``listeners`` more, such
+    as the incident service), entered and left. ``registry`` is the devices it judges: a
+    gateway worker's engine judges its own.
 
     With a notifier, the engine's firing alerts are sent at once after a restart, and
     acknowledgement silences are expired once their alert is no longer active."""
@@ -243,12 +245,15 @@ async def alert_engine(
             rules,
             registry,
             settings.alerts_state_path,
-            listeners=alert_listeners(
-                settings,
-                mqtt_client=client,
-                store=store,
-                notifiers=[item for item in (notifier, expirer) if item is not None],
-            ),
+            listeners=[
+                *alert_listeners(
+                    settings,
+                    mqtt_client=client,
+                    store=store,
+                    notifiers=[item for item in (notifier, expirer) if item is not None],
+                ),
+                *listeners,
+            ],
         )
         async with engine, contextlib.AsyncExitStack() as stack:
             if notifier is not None and expirer is not None:

@@ -3,10 +3,12 @@ status command and the operators' page)."""
 
 from __future__ import annotations
 
+import contextlib
+
 from smartcity.receivers import LocalReceivers, Notification, recent_notifications
 from smartcity.settings import Settings
 
-__all__ = ["demo_receivers", "notifications"]
+__all__ = ["demo_receivers", "notifications", "with_demo_receivers"]
 
 
 def demo_receivers(settings: Settings) -> LocalReceivers:
@@ -17,3 +19,23 @@ def demo_receivers(settings: Settings) -> LocalReceivers:
 def notifications(settings: Settings, limit: int = 10) -> list[Notification]:
     """The newest ``limit`` notifications the demo's receivers recorded, newest first."""
     return recent_notifications(settings.demo_notifications_path, limit)
+
+
+def with_demo_receivers(
+    settings: Settings, stack: contextlib.ExitStack
+) -> tuple[Settings, dict[str, str]]:
+    """Start the demo's webhook receiver and SMTP catcher (on ``stack``) for whichever of the two
+    the settings leave unset; the settings that point the local Alertmanager at them, and where
+    notifications go (``webhook``, ``smtp``)."""
+    update: dict[str, object] = {}
+    if settings.alertmanager_webhook_url is None or settings.alertmanager_smtp_smarthost is None:
+        local = stack.enter_context(demo_receivers(settings))
+        if settings.alertmanager_webhook_url is None:
+            update["alertmanager_webhook_url"] = local.webhook_url
+        if settings.alertmanager_smtp_smarthost is None:
+            update["alertmanager_smtp_smarthost"] = local.smtp_smarthost
+    settings = settings.model_copy(update=update)
+    return settings, {
+        "webhook": settings.alertmanager_webhook_url or "",
+        "smtp": settings.alertmanager_smtp_smarthost or "",
+    }

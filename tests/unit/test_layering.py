@@ -14,8 +14,17 @@ ALLOWED = {
     "ingest": {"devices"},
     "alerts": {"devices"},
     "dashboards": {"devices"},
+    "command": {"devices", "alerts"},
     "gateway": {"devices", "ingest", "alerts"},
-    "smartcity": {"devices", "simulators", "ingest", "alerts", "dashboards", "gateway"},
+    "smartcity": {
+        "devices",
+        "simulators",
+        "ingest",
+        "alerts",
+        "command",
+        "dashboards",
+        "gateway",
+    },
 }
 
 

@@ -58,7 +58,19 @@ def test_every_shipped_scenario_is_named_in_the_readme(scenario: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["up", "gateway", "status", "simulate", "rules", "alerts", "bench", "dashboards"]
+    "command",
+    [
+        "up",
+        "gateway",
+        "status",
+        "simulate",
+        "rules",
+        "alerts",
+        "incidents",
+        "plans",
+        "bench",
+        "dashboards",
+    ],
 )
 def test_every_command_is_in_the_readme(command: str) -> None:
     assert f"smartcity {command}" in README

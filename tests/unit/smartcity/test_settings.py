@@ -60,6 +60,8 @@ INPUTS = {
     "simulate_fleet_path",
     "demo_fleet_path",
     "simulate_scenarios_dir",
+    "incidents_rules_path",
+    "plans_path",
     "alertmanager_config_path",
     "relay_config_path",
 }
