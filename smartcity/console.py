@@ -149,8 +149,6 @@ def render(snapshot: Snapshot, received_per_s: float, stored_per_s: float) -> Gr
     where.add_column(overflow="ellipsis", no_wrap=True)
     for name, url in snapshot.endpoints.items():
         where.add_row(name, url)
-    if snapshot.page:
-        where.add_row(Text("page", "bold"), Text(snapshot.page, "bold"))
     alerts = Table(
         title=f"active alerts ({len(snapshot.alerts)})",
         title_justify="left",
@@ -188,11 +186,14 @@ def render(snapshot: Snapshot, received_per_s: float, stored_per_s: float) -> Gr
     if not snapshot.notifications:
         sent.add_row("", "", Text("none yet", "dim"))
     footer = Text("Ctrl-C stops the platform and every process it started.", style="dim")
+    # the operators' page and how to log in: wrapped rather than cut, it is to be read
+    page = Text.assemble(("page", "bold"), " " * 9, (snapshot.page, "bold"))
     return Group(
         title,
         _devices(snapshot),
         _messages(snapshot, received_per_s, stored_per_s),
         where,
+        *([page] if snapshot.page else []),
         alerts,
         sent,
         footer,

@@ -33,6 +33,7 @@ class ConsoleFeed:
     endpoints: dict[str, str]
     demo: bool = False
     speed: float = 1.0
+    page: str = ""  # the operators' page and how to log in, once the API serves it
     _kinds: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -70,6 +71,7 @@ class ConsoleFeed:
             online_by_kind=self._online_by_kind(),
             notifications=self._notifications() if self.demo else (),
             clock=self._clock() if self.demo else "",
+            page=self.page,
         )
 
     def _online_by_kind(self) -> dict[str, tuple[int, int]]:
