@@ -215,7 +215,8 @@ class Settings(BaseSettings):
         default=42, description="seed of the simulated city; the same seed gives the same messages"
     )
     simulate_fleet_path: Path = Field(
-        default=Path("config/fleets/demo.yaml"), description="fleet file the demo city grows from"
+        default=Path("config/fleets/demo.yaml"),
+        description="fleet file `smartcity simulate` grows its city from",
     )
     simulate_scenarios_dir: Path = Field(
         default=Path("config/scenarios"), description="where named scenarios are found"
