@@ -8,7 +8,9 @@ COPY simulators simulators
 COPY gateway gateway
 COPY ingest ingest
 COPY alerts alerts
+COPY command command
 COPY dashboards dashboards
+COPY api api
 COPY smartcity smartcity
 RUN pip install --no-cache-dir --no-deps --no-build-isolation -e .
 # named volumes mounted here start with these owners: the platform runs as nobody

@@ -8,6 +8,10 @@ Public API::
         await engine.submit(observations)
         engine.active_alerts()
         await engine.reload_from("config/rules")            # a bad file keeps the running rules
+        await engine.reannounce()                           # every firing alert, to every listener
+        engine.listener_stats()                             # delivered, failed, dropped, owed
+
+A listener is any ``Notifier`` (``async def notify(change)``); see ``alerts.model.Notifier``.
 
 Towards people: ``AlertmanagerNotifier`` (a listener) sends alerts to Alertmanager, which
 routes, groups, inhibits, silences and notifies; ``AlertOperations`` lists, acknowledges and
@@ -22,12 +26,14 @@ from alerts.alertmanager import (
     alertmanager_labels,
     postable_alert,
 )
+from alerts.announce import ListenerStats
 from alerts.document import alert_document, change_document
 from alerts.durations import format_duration, parse_duration
 from alerts.engine import AlertEngine, AlertsConfig, EngineClosed
 from alerts.errors import (
     AlertmanagerRefused,
     AlertmanagerUnavailable,
+    AlertNotDelivered,
     AlertNotFound,
     AlertsError,
     AlertStateUnusable,
@@ -70,6 +76,7 @@ __all__ = [
     "Alert",
     "AlertChange",
     "AlertEngine",
+    "AlertNotDelivered",
     "AlertNotFound",
     "AlertOperations",
     "AlertRelay",
@@ -90,6 +97,7 @@ __all__ = [
     "EngineClosed",
     "Evaluator",
     "HistoryEntry",
+    "ListenerStats",
     "Matcher",
     "MqttAlertPublisher",
     "Notifier",

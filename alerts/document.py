@@ -41,5 +41,6 @@ def change_document(change: AlertChange) -> dict[str, Any]:
     return {
         "change": change.change.value,
         "at": change.at.isoformat(),
+        "reannounced": change.reannounced,
         **alert_document(change.alert),
     }

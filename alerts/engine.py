@@ -6,10 +6,13 @@ async with AlertEngine(config, rules, registry, state_path, listeners=[publisher
     engine.active_alerts()                  # for the live console
 ```
 
-Inside, one ``TaskGroup`` runs two tasks: the worker evaluates queued batches, the ticker wakes
-every ``tick_interval_s`` for what time alone changes (absence, ``for:``, windows, the sun) and
-to pick up operators' acknowledgements and edited rule files (silences are Alertmanager's).
-Each batch of transitions is persisted before any of it is announced.
+Inside, one ``TaskGroup`` runs the worker, which evaluates queued batches; the ticker, which
+wakes every ``tick_interval_s`` for what time alone changes (absence, ``for:``, windows, the
+sun), to pick up operators' acknowledgements and edited rule files
+(silences are Alertmanager's), and to re-announce
+every firing alert each ``reannounce_interval_s``; and one task per listener (``announce.py``).
+Each batch of transitions is persisted before any of it is announced; announcing only queues
+the change for each listener, so no listener holds the engine's lock.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
+from alerts.announce import ListenerChannel, ListenerStats
 from alerts.errors import AlertsError, RuleFileInvalid
 from alerts.evaluate import Evaluator, Transition
 from alerts.interface import Observation
-from alerts.model import Alert, AlertChange, Notifier
+from alerts.model import Alert, AlertChange, AlertState, ChangeKind, Notifier
 from alerts.rules import RuleSet, load_rules, rule_files
 from alerts.state import AlertStore
 from devices import Registry
@@ -54,6 +58,10 @@ class AlertsConfig:
     max_clock_skew_s: float
     notify_timeout_s: float
     shutdown_timeout_s: float
+    reannounce_interval_s: float  # 0: only on demand (and to a listener that missed changes)
+    listener_queue_max: int
+    retry_min_s: float  # pause before a failed listener is tried again, doubling ...
+    retry_max_s: float  # ... up to this
     rules_path: Path | None
     watch_rules: bool
     event_time: bool  # follow the devices' clocks (simulated or replayed time), not the wall
@@ -80,6 +88,9 @@ class AlertEngine:
         self._registry = registry
         self._state_path = Path(state_path)
         self._listeners = tuple(listeners)
+        self._channels: tuple[ListenerChannel, ...] = ()
+        self._announced: dict[str, AlertChange] = {}  # the latest change of each firing alert
+        self._last_reannounce = clock()
         self._clock = clock
         self._run_ticker = run_ticker
         self._queue: asyncio.Queue[list[Observation]] = asyncio.Queue(maxsize=config.queue_max)
@@ -113,6 +124,23 @@ class AlertEngine:
             started_at=started_at,
             alerts=restored,
         )
+        self._announced = {
+            alert.fingerprint: _standing_change(alert)
+            for alert in restored
+            if alert.state is AlertState.FIRING
+        }
+        self._last_reannounce = now
+        self._channels = tuple(
+            ListenerChannel(
+                listener,
+                self._announced.values,
+                queue_max=self.config.listener_queue_max,
+                timeout_s=self.config.notify_timeout_s,
+                retry_min_s=self.config.retry_min_s,
+                retry_max_s=self.config.retry_max_s,
+            )
+            for listener in self._listeners
+        )
         log.info(
             "alert_engine_started", extra={"rules": len(self.rules), "restored": len(restored)}
         )
@@ -122,6 +150,9 @@ class AlertEngine:
             self._tasks = [group.create_task(self._work(), name="alerts-worker")]
             if self._run_ticker:
                 self._tasks.append(group.create_task(self._tick_forever(), name="alerts-ticker"))
+            for number, channel in enumerate(self._channels):
+                name = f"alerts-listener-{number}-{channel.name}"
+                self._tasks.append(group.create_task(channel.run(), name=name))
         except BaseException:
             await stack.aclose()
             raise
@@ -141,10 +172,14 @@ class AlertEngine:
             if exc is None:
                 try:
                     async with asyncio.timeout(self.config.shutdown_timeout_s):
-                        await self._queue.join()
+                        await self.flush()
                 except TimeoutError:
                     log.error(
-                        "alert_engine_shutdown_unfinished", extra={"queued": self._queue.qsize()}
+                        "alert_engine_shutdown_unfinished",
+                        extra={
+                            "queued": self._queue.qsize(),
+                            "listeners": [vars_of(c.stats()) for c in self._channels],
+                        },
                     )
             for task in self._tasks:
                 task.cancel()
@@ -168,8 +203,23 @@ class AlertEngine:
             await self._queue.put(list(observations))
 
     async def flush(self) -> None:
-        """Wait until every batch submitted so far is evaluated, persisted and announced."""
+        """Wait until every batch submitted so far is evaluated, persisted and announced (each
+        change tried once with every listener; one that failed is owed it)."""
         await self._queue.join()
+        for channel in self._channels:
+            await channel.settled()
+
+    async def reannounce(self) -> None:
+        """Tell every listener the current state of every firing alert again (``reannounced``)."""
+        self._running()
+        self._last_reannounce = self._clock()
+        for channel in self._channels:
+            channel.reannounce()
+        log.info("alerts_reannounced", extra={"firing": len(self._announced)})
+
+    def listener_stats(self) -> list[ListenerStats]:
+        """Per listener: delivered, failed attempts, dropped (queue full), queued, owed."""
+        return [channel.stats() for channel in self._channels]
 
     def active_alerts(self) -> list[Alert]:
         """Alerts pending or firing now, oldest first (for the live console)."""
@@ -192,6 +242,9 @@ class AlertEngine:
             await self._apply(transitions, now)
         if acks:
             await asyncio.to_thread(store.mark_acks_applied, [ack.id for ack in acks])
+        interval_s = self.config.reannounce_interval_s
+        if interval_s > 0 and (self._clock() - self._last_reannounce).total_seconds() >= interval_s:
+            await self.reannounce()
         await self._maybe_reload()
 
     async def acknowledge(self, fp: str, by: str) -> bool:
@@ -303,19 +356,12 @@ class AlertEngine:
                     "change": change.change,
                 },
             )
-            for listener in self._listeners:
-                try:
-                    async with asyncio.timeout(self.config.notify_timeout_s):
-                        await listener.notify(change)
-                except Exception as exc:  # a failing listener must not stop evaluation
-                    log.error(
-                        "alert_listener_failed",
-                        extra={
-                            "listener": type(listener).__name__,
-                            "fingerprint": alert.fingerprint,
-                            "reason": repr(exc),
-                        },
-                    )
+            if change.change is ChangeKind.RESOLVED:
+                self._announced.pop(alert.fingerprint, None)
+            else:
+                self._announced[alert.fingerprint] = change
+            for channel in self._channels:
+                channel.offer(change)
 
     def _stamp(self) -> tuple[tuple[str, float], ...]:
         path = self.config.rules_path
@@ -334,3 +380,15 @@ class AlertEngine:
             return
         self._rules_stamp = stamp
         await self.reload_from(self.config.rules_path)
+
+
+def _standing_change(alert: Alert) -> AlertChange:
+    """The latest change of a firing alert restored from the state: fired, or acknowledged."""
+    if alert.acknowledged_by is not None and alert.acknowledged_at is not None:
+        return AlertChange(alert, ChangeKind.ACKNOWLEDGED, alert.acknowledged_at)
+    return AlertChange(alert, ChangeKind.FIRING, alert.fired_at or alert.active_since)
+
+
+def vars_of(stats: ListenerStats) -> dict[str, object]:
+    """A listener's counters as a plain dict, for a log line."""
+    return {name: getattr(stats, name) for name in stats.__slots__}

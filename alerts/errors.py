@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "AlertNotDelivered",
     "AlertNotFound",
     "AlertStateUnusable",
     "AlertmanagerRefused",
@@ -77,6 +78,15 @@ class PayloadRejectedInTest(RuleTestFileInvalid):
     def __init__(self, path: str, device: str, reason: str) -> None:
         super().__init__(path, f"series for {device!r} makes a payload devices reject: {reason}")
         self.device = device
+
+
+class AlertNotDelivered(AlertsError):
+    """A listener could not take an alert change (its broker or server is unreachable)."""
+
+    def __init__(self, listener: str, reason: str) -> None:
+        self.listener = listener
+        self.reason = reason
+        super().__init__(f"{listener}: {reason}")
 
 
 class AlertmanagerUnavailable(AlertsError):

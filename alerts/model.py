@@ -64,16 +64,33 @@ class Alert:
 
 @dataclass(frozen=True, slots=True)
 class AlertChange:
-    """An announced change: the alert as it is after the change, what changed, and when."""
+    """An announced change: the alert as it is after the change, what changed, and when.
+
+    ``reannounced`` marks a change said again (on the engine's timer, or on demand) to a
+    listener that already had it: the same ``at``, so whoever stores it overwrites itself.
+    """
 
     alert: Alert
     change: ChangeKind
     at: datetime
+    reannounced: bool = False
 
 
 class Notifier(Protocol):
-    """Whatever takes alert changes: MQTT publishing, the InfluxDB writer, notifications."""
+    """Whatever takes alert changes: MQTT publishing, the InfluxDB writer, notifications.
+
+    The engine calls ``notify`` from a task of the listener's own, one change at a time and in
+    order, never while it evaluates; a slow listener delays only itself. Raise on failure (or
+    take longer than the engine's notify timeout): the engine logs it, and once the listener
+    takes changes again it gets every change it missed and the current state of every firing
+    alert (``reannounced``), oldest first. So ``notify`` must be idempotent: the same change may
+    come twice (after a failure, and on the engine's re-announce timer).
+
+    A listener whose ``notify`` may rightly take longer than the engine's notify timeout (the
+    InfluxDB recorder waits for a write, then spools) says so with an optional attribute
+    ``notify_timeout_s: float``.
+    """
 
     async def notify(self, change: AlertChange) -> None:
-        """Take one change; raise on failure (the engine logs it and goes on)."""
+        """Take one change; raise on failure (the engine logs it, and tells it again later)."""
         ...

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -161,10 +162,18 @@ class MqttCommandSender:
     """A ``CommandSender`` on the broker: one short connection a step, the command on each
     device's ``cmd`` topic, the replies read from their ``cmd_result`` topics."""
 
-    def __init__(self, broker: BrokerAddress, *, client_id: str, qos: int = 1) -> None:
+    def __init__(
+        self,
+        broker: BrokerAddress,
+        *,
+        client_id: str,
+        qos: int = 1,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
         self._broker = broker
         self._client_id = client_id
         self._qos = qos
+        self._tls_context = tls_context
 
     async def send(
         self, devices: Sequence[DeviceRecord], command: Command, *, timeout_s: float
@@ -179,6 +188,7 @@ class MqttCommandSender:
             self._broker.port,
             username=self._broker.username,
             password=self._broker.password,
+            tls_context=self._tls_context,
             identifier=self._client_id,
             timeout=timeout_s,
         ) as client:

@@ -2,16 +2,22 @@
 
 One parser for every room that connects: the simulators, the gateway's wiring, the alert
 publisher. ``mqtts://`` means TLS (default port 8883); ``tcp://`` is accepted as ``mqtt://``.
+
+``BrokerTls`` says how a TLS connection checks the broker (and proves who we are with a client
+certificate); ``ssl_context`` turns it into the ``ssl.SSLContext`` that paho, aiomqtt and our own
+publisher all take. Checking is on unless ``verify=False`` is asked for explicitly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from devices.errors import BrokerUrlInvalid
+from devices.errors import BrokerUrlInvalid, CertificateInvalid
 
-__all__ = ["BrokerAddress", "parse_broker_url"]
+__all__ = ["BrokerAddress", "BrokerTls", "parse_broker_url", "shown_url", "ssl_context"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +27,7 @@ class BrokerAddress:
     host: str
     port: int
     username: str | None
-    password: str | None
+    password: str | None = field(repr=False)
     tls: bool
 
 
@@ -42,3 +48,45 @@ def parse_broker_url(url: str) -> BrokerAddress:
         password=unquote(parts.password) if parts.password else None,
         tls=tls,
     )
+
+
+def shown_url(url: str) -> str:
+    """A broker URL as it may be shown or logged: any password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerTls:
+    """How a client checks a TLS broker and, optionally, proves itself with a certificate.
+
+    ``ca_path`` is the CA bundle to trust (``None``: the system's); ``cert_path``/``key_path`` a
+    client certificate, for brokers that require one; ``verify=False`` turns certificate and
+    hostname checking off, an explicit and loud choice (never a default).
+    """
+
+    ca_path: Path | None
+    cert_path: Path | None
+    key_path: Path | None
+    verify: bool
+
+
+def ssl_context(tls: BrokerTls) -> ssl.SSLContext:
+    """The client ``SSLContext`` for ``tls``: TLS 1.2+, the CA, the client certificate."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        if tls.ca_path is not None:
+            context.load_verify_locations(cafile=str(tls.ca_path))
+        if tls.cert_path is not None:
+            context.load_cert_chain(str(tls.cert_path), str(tls.key_path) if tls.key_path else None)
+    except (OSError, ssl.SSLError) as exc:
+        where = tls.ca_path if tls.cert_path is None else tls.cert_path
+        raise CertificateInvalid(str(where), f"cannot be loaded: {exc}") from exc
+    if not tls.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context

@@ -6,25 +6,46 @@ The platform publishes a ``Command`` on a device's ``cmd`` topic; the device ans
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
 from typing import ClassVar
 
 from pydantic import Field, model_validator
 
 from devices.payloads import Payload, Reading, SignalMode, Timestamp
+from devices.topics import Kind
 
-__all__ = ["Command", "CommandAction", "CommandResult"]
+__all__ = ["ACTIONS_BY_KIND", "Command", "CommandAction", "CommandResult", "actions_for"]
 
 COMMAND_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 
 class CommandAction(StrEnum):
-    """What a command asks for; which kinds accept which is the device's business."""
+    """What a command asks for; ``ACTIONS_BY_KIND`` says which kinds carry out which."""
 
     DIM = "dim"  # streetlight: level_pct, optionally for duration_s
     SET_PLAN = "set_plan"  # traffic signal: plan_id
     SET_MODE = "set_mode"  # traffic signal: mode, optionally for duration_s
     REBOOT = "reboot"  # any device
+
+
+ACTIONS_BY_KIND: Mapping[Kind, frozenset[CommandAction]] = MappingProxyType(
+    {
+        Kind.STREETLIGHT: frozenset({CommandAction.DIM, CommandAction.REBOOT}),
+        Kind.WATER_QUALITY: frozenset({CommandAction.REBOOT}),
+        Kind.TRAFFIC_SIGNAL: frozenset(
+            {CommandAction.SET_PLAN, CommandAction.SET_MODE, CommandAction.REBOOT}
+        ),
+        Kind.CHECKPOINT: frozenset({CommandAction.REBOOT}),
+    }
+)
+"""Which actions each kind carries out; a device answers any other with ``ok: false``."""
+
+
+def actions_for(kind: Kind) -> frozenset[CommandAction]:
+    """The actions a device of this kind carries out."""
+    return ACTIONS_BY_KIND[kind]
 
 
 _REQUIRED: dict[CommandAction, tuple[str, ...]] = {

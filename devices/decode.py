@@ -67,30 +67,33 @@ def decode_message(
 ) -> Message:
     """Decode one message; raise ``TopicInvalid`` or ``PayloadInvalid`` naming what and where."""
     parsed = topic if isinstance(topic, Topic) else parse_topic(topic)
-    where = str(parsed)
+    # the topic as text only for an error: most messages are good, and it costs 0.4 µs
     if len(data) > max_bytes:
         raise PayloadInvalid(
-            where, "too_large", f"payload of {len(data)} bytes exceeds the {max_bytes} byte limit"
+            str(parsed),
+            "too_large",
+            f"payload of {len(data)} bytes exceeds the {max_bytes} byte limit",
         )
-    schema = schema_for(parsed.kind, parsed.channel)
+    channel = parsed.channel
+    schema = _STATUS if channel is Channel.STATUS else _SCHEMAS.get((parsed.kind, channel))
     if schema is None:
         raise PayloadInvalid(
-            where,
+            str(parsed),
             "unexpected_channel",
             f"{parsed.kind.value} devices publish nothing on {parsed.channel.value!r}",
         )
     try:
         payload = schema.validate_json(data)
     except ValidationError as exc:
-        raise _explain(where, parsed, exc) from None
+        raise _explain(str(parsed), parsed, exc) from None
     except (ValueError, RecursionError) as exc:  # the JSON parser's own limits
-        raise PayloadInvalid(where, "malformed_json", f"not JSON: {exc}") from None
+        raise PayloadInvalid(str(parsed), "malformed_json", f"not JSON: {exc}") from None
     if not isinstance(payload, Payload):  # pragma: no cover - every schema is a Payload
-        raise PayloadInvalid(where, "schema", "payload did not decode to a known schema")
+        raise PayloadInvalid(str(parsed), "schema", "payload did not decode to a known schema")
     named = getattr(payload, "device_id", None)
     if named is not None and named != parsed.device_id:
         raise PayloadInvalid(
-            where,
+            str(parsed),
             "device_mismatch",
             f"payload names device {named!r} but was published on {parsed.device_id!r}'s topic",
             "device_id",
@@ -131,7 +134,7 @@ def _explain(where: str, topic: Topic, exc: ValidationError) -> PayloadInvalid:
     return PayloadInvalid(
         where,
         "wrong_type" if kind.endswith("_type") or kind.endswith("_parsing") else "invalid_value",
-        prefix + f"{location}: {problem.message} (got {_show(problem.value)})",
+        prefix + f"{location}: {problem.message} (got {_show(problem.value, location)})",
         location,
     )
 
@@ -164,6 +167,11 @@ def _collect_ranges() -> dict[str, tuple[object, object]]:
 _RANGES = _collect_ranges()
 
 
-def _show(value: object) -> str:
+_PERSONAL_FIELDS = frozenset({"plate"})  # never quoted back: a sentence ends up in dead letters
+
+
+def _show(value: object, location: str = "") -> str:
+    if location.rpartition(".")[2] in _PERSONAL_FIELDS:
+        return "(withheld: personal data)"
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 40 else text[:37] + "..."

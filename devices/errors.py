@@ -3,14 +3,18 @@
 DeviceError
 ├── TopicInvalid(topic, reason)
 ├── PayloadInvalid(topic, reason, field)
-└── YamlFileInvalid(path, reason, line)
-    └── RegistryInvalid(path, reason, line)
+├── YamlFileInvalid(path, reason, line)
+│   └── RegistryInvalid(path, reason, line)
+├── CredentialsInvalid(where, reason)
+└── CertificateInvalid(path, reason)
 """
 
 from __future__ import annotations
 
 __all__ = [
     "BrokerUrlInvalid",
+    "CertificateInvalid",
+    "CredentialsInvalid",
     "DeviceError",
     "PayloadInvalid",
     "RegistryInvalid",
@@ -70,6 +74,24 @@ class YamlFileInvalid(DeviceError):
         self.path = path
         self.reason = reason
         self.line = line
+
+
+class CredentialsInvalid(DeviceError):
+    """A secrets file or a credentials request that cannot be used; never shows a password."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+class CertificateInvalid(DeviceError):
+    """A certificate or key that cannot be read or used; names the file."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 
 class RegistryInvalid(YamlFileInvalid):

@@ -30,8 +30,10 @@ __all__ = [
     "Channel",
     "Kind",
     "Topic",
+    "alert_filter",
     "alert_subscription",
     "alert_topic",
+    "deadletter_filter",
     "deadletter_topic",
     "device_subscription",
     "device_subscriptions",
@@ -176,3 +178,13 @@ def deadletter_topic(reason: str) -> str:
     if not REASON_PATTERN.fullmatch(reason):
         raise TopicInvalid(reason, "reason code is not [a-z0-9_]{1,64}")
     return f"{ROOT}/{DEADLETTER_ROOT}/{reason}"
+
+
+def alert_filter() -> str:
+    """Every alert topic, ``city/alerts/#`` (subscribers, and the broker's ACLs)."""
+    return "/".join((ROOT, ALERTS_ROOT, "#"))
+
+
+def deadletter_filter() -> str:
+    """Every dead-letter topic, ``city/deadletter/#``."""
+    return "/".join((ROOT, DEADLETTER_ROOT, "#"))

@@ -9,14 +9,15 @@ One worker::
 """
 
 from gateway.config import GatewayConfig, UnknownDevices
-from gateway.deadletter import DEADLETTER_MEASUREMENT, DeadLetter
+from gateway.deadletter import DEADLETTER_MEASUREMENT, DeadLetter, redact_personal
 from gateway.errors import BrokerUnavailable, ConfigInvalid, GatewayError, PayloadRejected
 from gateway.partition import owner_of, partition_subscriptions
 from gateway.presence import DeviceState, Presence, SeqVerdict
-from gateway.service import STATS_MEASUREMENT, Gateway, GatewayStats
+from gateway.service import SEQUENCE_MEASUREMENT, STATS_MEASUREMENT, Gateway, GatewayStats
 
 __all__ = [
     "DEADLETTER_MEASUREMENT",
+    "SEQUENCE_MEASUREMENT",
     "STATS_MEASUREMENT",
     "BrokerUnavailable",
     "ConfigInvalid",
@@ -32,4 +33,5 @@ __all__ = [
     "UnknownDevices",
     "owner_of",
     "partition_subscriptions",
+    "redact_personal",
 ]

@@ -1,10 +1,12 @@
-"""The gateway's configuration: a frozen dataclass without defaults (they live in settings)."""
+"""The gateway's configuration: a frozen dataclass without defaults (they live in settings),
+but for the security fields at the end, off unless the front door sets them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
+from devices import BrokerTls
 from gateway.errors import ConfigInvalid
 
 __all__ = ["GatewayConfig", "UnknownDevices"]
@@ -46,6 +48,10 @@ class GatewayConfig:
     metrics_host: str
     metrics_port: int | None
     shutdown_timeout_s: float
+    # security: how to check a TLS broker, and which MQTT 5 user property (stamped by a broker
+    # that can) names the publisher; ``None`` for a plain broker / no publisher check
+    mqtt_tls: BrokerTls | None = None
+    publisher_property: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.worker_index < self.worker_count:

@@ -1,6 +1,9 @@
 """Prometheus metrics of one gateway, and the tiny HTTP server for ``/metrics`` and ``/healthz``.
 
 Each gateway has its own ``CollectorRegistry``, so several can live in one process (tests).
+Every label has a small, bounded set of values (a reason code, a kind, a district, an anomaly),
+never a device id: Prometheus keeps one time series per label combination, and 100,000 devices
+would make 100,000 series. What is per device is written to InfluxDB.
 """
 
 from __future__ import annotations
@@ -75,10 +78,13 @@ class GatewayMetrics:
         self.devices_online = Gauge(
             "gateway_devices_online", "Devices whose last status was online", registry=r
         )
+        # Labels stay few and bounded (4 kinds x the districts x 5 anomalies): a label per
+        # device would make one series per device. Per-device counts go to InfluxDB instead
+        # (measurement ``gateway_sequence``, written by the gateway's stats task).
         self.sequence = Counter(
             "gateway_sequence_anomalies",
-            "Sequence anomalies per device: gap (messages missing), duplicate, late, replay, reset",
-            ["device_id", "anomaly"],
+            "Sequence anomalies: gap (messages missing), duplicate, late, replay, reset",
+            ["kind", "district", "anomaly"],
             registry=r,
         )
 

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from devices import Channel, Registry, device_subscription
+from devices import BrokerTls, Channel, Credentials, Registry, device_subscription
 from simulators.engine import FleetSimulation, Outgoing
 from simulators.errors import SimulatorError
 from simulators.scenario import Scenario
@@ -51,6 +51,8 @@ class FleetRunConfig:
     shard: tuple[int, int] = (0, 1)  # this process's part of the fleet: (index, count)
     # never ahead of the wall clock: a past day played at ``speed``, then on live in real time
     live_after_catch_up: bool = False
+    tls: BrokerTls | None = None  # how to check an mqtts:// broker
+    credentials: Credentials | None = None  # secured: each device's and the pool's password
 
 
 @dataclass
@@ -111,6 +113,8 @@ async def run_fleet(config: FleetRunConfig, registry: Registry, *, stats: Simula
         connect_timeout_s=config.connect_timeout_s,
         on_command=on_command,
         command_filter=device_subscription(channel=Channel.CMD),
+        tls=config.tls,
+        credentials=config.credentials,
     )
     stats.devices_total = len(simulation)
     # connecting runs in a thread that cancellation cannot stop: wait for it (bounded by the

@@ -8,11 +8,17 @@ publisher), and its presence is explicit — online at start, offline on a clean
 simulated drop-out. If the simulator process dies, only the dedicated devices' wills fire; the
 pooled devices' retained status stays ``online`` until the gateway notices their silence. The
 topic always names the device, so the gateway cannot tell which way a device is connected.
+
+Secured (``credentials`` given), a dedicated connection logs in as its device, with the client
+id ``dev-{device_id}``; the pooled links and the command listener log in as
+``platform.simulator``, the one user the broker lets speak for many devices. With ``tls`` every
+connection checks the broker's certificate (and shows the client certificate, if any).
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -20,7 +26,20 @@ from collections.abc import Callable, Iterable
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from devices import BrokerAddress, BrokerUrlInvalid, parse_broker_url
+from devices import (
+    BrokerAddress,
+    BrokerTls,
+    BrokerUrlInvalid,
+    Credentials,
+    Login,
+    ServiceRole,
+    TopicInvalid,
+    device_client_id,
+    parse_broker_url,
+    parse_topic,
+    shown_url,
+    ssl_context,
+)
 from simulators.engine import Outgoing
 from simulators.errors import BrokerUnreachable
 from simulators.wire import RawPublisher
@@ -59,9 +78,14 @@ class ConnectionPool:
         connect_timeout_s: float,
         on_command: Callable[[str, bytes], None] | None = None,
         command_filter: str | None = None,
+        tls: BrokerTls | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
-        self.url = url
+        self.url = shown_url(url)  # for messages: a password in the URL is never shown
         self.address = parse_mqtt_url(url)
+        self._tls = tls
+        self._credentials = credentials
+        shared = self._shared_login()
         self.connect_timeout_s = connect_timeout_s
         self._lock = threading.Lock()
         self._paho_published = 0
@@ -71,12 +95,17 @@ class ConnectionPool:
         self._command_filter = command_filter
         self.dedicated: list[mqtt.Client] = []
         for number, (topic, payload) in enumerate(wills):
-            client = self._client(f"{client_id_prefix}-d{number}", number)
+            device_login = self._device_login(topic)
+            if device_login is not None:
+                client_id = device_client_id(device_login.username)
+            else:
+                client_id = f"{client_id_prefix}-d{number}"
+            client = self._client(client_id, number, device_login or shared)
             client.will_set(topic, payload, qos=1, retain=True)
             self.dedicated.append(client)
         self.control: mqtt.Client | None = None
         if on_command is not None and command_filter is not None:
-            self.control = self._client(f"{client_id_prefix}-cmd", len(self.dedicated))
+            self.control = self._client(f"{client_id_prefix}-cmd", len(self.dedicated), shared)
         # one counter per paho connection, each written only by that connection's thread
         self._completed = [0] * len(self._paho_clients)
         self._paho_errors = 0
@@ -85,9 +114,10 @@ class ConnectionPool:
                 self.address.host,
                 self.address.port,
                 client_id=f"{client_id_prefix}-p{number}",
-                username=self.address.username,
-                password=self.address.password,
+                username=shared.username if shared else None,
+                password=shared.password if shared else None,
                 tls=self.address.tls,
+                context=self._raw_context(),
                 keepalive_s=30,
                 timeout_s=connect_timeout_s,
             )
@@ -119,7 +149,41 @@ class ConnectionPool:
         paho = self._paho_published - sum(self._completed)
         return paho + sum(link.outstanding for link in self.links)
 
-    def _client(self, client_id: str, number: int) -> mqtt.Client:
+    def _shared_login(self) -> Login | None:
+        """Pooled links and the command listener: the URL's user, else ``platform.simulator``."""
+        if self.address.username is not None:
+            return Login(self.address.username, self.address.password or "")
+        if self._credentials is not None:
+            return self._credentials.service_login(ServiceRole.SIMULATOR)
+        return None
+
+    def _device_login(self, will_topic: str) -> Login | None:
+        """A dedicated connection's own login: the device of its will's topic."""
+        if self._credentials is None:
+            return None
+        try:
+            device_id = parse_topic(will_topic).device_id
+        except TopicInvalid:
+            return None
+        return self._credentials.device_login(device_id)
+
+    def _context(self) -> ssl.SSLContext | None:
+        if not self.address.tls:
+            return None
+        return ssl_context(self._tls or BrokerTls(None, None, None, verify=True))
+
+    def _raw_context(self) -> ssl.SSLContext | None:
+        """The pooled links' context. Their socket is written by the publishing thread while
+        the reader thread reads it; one OpenSSL connection used from two threads is only safe
+        when neither direction needs the other, so: TLS 1.2 without renegotiation, which has no
+        post-handshake messages (TLS 1.3 sends session tickets and key updates)."""
+        context = self._context()
+        if context is not None:
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
+            context.options |= ssl.OP_NO_RENEGOTIATION
+        return context
+
+    def _client(self, client_id: str, number: int, login: Login | None) -> mqtt.Client:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -129,10 +193,11 @@ class ConnectionPool:
         )
         client.max_inflight_messages_set(_PAHO_INFLIGHT)
         client.reconnect_delay_set(1, 30)
-        if self.address.username is not None:
-            client.username_pw_set(self.address.username, self.address.password)
-        if self.address.tls:
-            client.tls_set()
+        if login is not None:
+            client.username_pw_set(login.username, login.password)
+        context = self._context()
+        if context is not None:
+            client.tls_set_context(context)
         client.on_connect = self._connected_cb
         client.on_disconnect = self._disconnected_cb
         client.on_publish = self._published_cb

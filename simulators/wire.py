@@ -29,6 +29,7 @@ _PUBACK = 0x40
 _PINGREQ = b"\xc0\x00"
 _DISCONNECT = b"\xe0\x00"
 _PACKET_ID_MAX = 65_535
+_REFUSALS = {4: "bad user name or password", 5: "not authorised"}
 
 
 def _remaining_length(length: int) -> bytes:
@@ -59,11 +60,13 @@ class RawPublisher:
         tls: bool,
         keepalive_s: int,
         timeout_s: float,
+        context: ssl.SSLContext | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.client_id = client_id
         self.username, self.password = username, password
         self.tls = tls
+        self.context = context  # how TLS checks the broker; None: the system's defaults
         self.keepalive_s = keepalive_s
         self.timeout_s = timeout_s
         self.acknowledged = 0  # written by the reader thread only
@@ -101,7 +104,9 @@ class RawPublisher:
         try:
             raw = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
             sock: socket.socket = (
-                ssl.create_default_context().wrap_socket(raw, server_hostname=self.host)
+                (self.context or ssl.create_default_context()).wrap_socket(
+                    raw, server_hostname=self.host
+                )
                 if self.tls
                 else raw
             )
@@ -112,7 +117,8 @@ class RawPublisher:
             raise BrokerUnreachable(where, f"cannot connect: {exc}") from exc
         if header[0] != _CONNACK or header[3] != 0:
             sock.close()
-            raise BrokerUnreachable(where, f"connection refused (CONNACK code {header[3]})")
+            reason = _REFUSALS.get(header[3], f"CONNACK code {header[3]}")
+            raise BrokerUnreachable(where, f"connection refused ({reason})")
         sock.settimeout(max(1.0, self.keepalive_s / 2))
         self._socket = sock
         self._last_send = time.monotonic()

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alerts import AlertsError
+from api import ApiError
 from command import CommandError, IncidentStore
 from devices import DeviceError
 from gateway import GatewayError
@@ -58,11 +59,6 @@ def _run(settings: Settings, options: object) -> None:
 
         uvloop.install()
     try:
-        # paho's network thread and the asyncio loop share one GIL. With CPython's default 5 ms
-        # switch interval, the thread that just did a syscall waits up to 5 ms to get the GIL
-        # back from the one validating a batch; at 1 ms the same gateway drained a QoS 1 backlog
-        # at 30,000-40,000 msg/s instead of 17,000-19,000 (bench ingest, a 2-core machine).
-        sys.setswitchinterval(0.001)
         asyncio.run(main())
     except (
         StackError,
@@ -71,6 +67,7 @@ def _run(settings: Settings, options: object) -> None:
         GatewayError,
         IngestError,
         AlertsError,
+        ApiError,
         CommandError,
         ExceptionGroup,
     ) as exc:
@@ -98,6 +95,7 @@ def _known_failures(exc: BaseException) -> list[BaseException]:
             AlertsError,
             CommandError,
             SimulatorError,
+            ApiError,
         )
         return leaves if all(isinstance(leaf, known) for leaf in leaves) else []
     if isinstance(
@@ -108,7 +106,8 @@ def _known_failures(exc: BaseException) -> list[BaseException]:
         | GatewayError
         | IngestError
         | AlertsError
-        | CommandError,
+        | CommandError
+        | ApiError,
     ):
         return [exc]
     return []
@@ -127,21 +126,30 @@ def register(app: typer.Typer) -> None:
             float | None, typer.Option(help="with --demo: simulated seconds per real second")
         ] = None,
         console: Annotated[bool, typer.Option(help="show the live console")] = True,
+        insecure: Annotated[
+            bool,
+            typer.Option(
+                "--insecure", help="local broker without passwords, ACLs or TLS (anonymous)"
+            ),
+        ] = False,
     ) -> None:
         """Start the whole platform; Ctrl-C stops it all.
 
         Local Mosquitto, InfluxDB and Alertmanager (unless SMARTCITY_MQTT_URL /
-        SMARTCITY_INFLUX_URL / SMARTCITY_ALERTMANAGER_URL are set),
-        the gateway, the rule engine, and with --demo a simulated city.
+        SMARTCITY_INFLUX_URL / SMARTCITY_ALERTMANAGER_URL are set), the gateway, the rule
+        engine, the operators' API (SMARTCITY_API_PORT), and with --demo a simulated city.
         """
         from smartcity.platform import PlatformOptions
 
         settings = _settings()
+        if insecure:
+            settings = settings.model_copy(update={"insecure": True})
         err.print(
             "smartcity: starting"
             + (" with a simulated city" if demo else "")
             + f"; data in {settings.data_dir}/ (Ctrl-C to stop)"
         )
+        _say_security(settings)
         options = PlatformOptions(
             engine=True, demo=demo, scenario=scenario, speed=speed, console=console
         )
@@ -151,6 +159,10 @@ def register(app: typer.Typer) -> None:
     def gateway(
         engine: Annotated[bool, typer.Option(help="also run the rule engine")] = True,
         console: Annotated[bool, typer.Option(help="show the live console")] = False,
+        api: Annotated[
+            bool,
+            typer.Option(help="also serve the operators' API (one worker; else smartcity api)"),
+        ] = False,
     ) -> None:
         """Run the gateway and the rule engine, without simulators.
 
@@ -162,7 +174,7 @@ def register(app: typer.Typer) -> None:
 
         _run(
             _settings(),
-            PlatformOptions(engine=engine, demo=False, console=console, partitioned=True),
+            PlatformOptions(engine=engine, demo=False, console=console, partitioned=True, api=api),
         )
 
     @app.command()
@@ -183,6 +195,9 @@ def register(app: typer.Typer) -> None:
         table.add_row("platform", f"pid {info['pid']} {'running' if running else 'NOT running'}")
         table.add_row("broker", str(info["mqtt_url"]))
         table.add_row("influxdb", f"{info['influx_url']} {_ping(info['influx_url'])}")
+        api_url = info.get("api_url")
+        if api_url:
+            table.add_row("api", f"{api_url} {_api_health(api_url)}  (docs at {api_url}/docs)")
         for url in info.get("alertmanager_urls", []):
             table.add_row("alertmanager", f"{url} {_ping(url, '/-/ready')}")
         if info.get("grafana_provisioning"):
@@ -229,6 +244,27 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
+def _say_security(settings: Settings) -> None:
+    """One line on the console: how the broker is locked, or loudly that it is not."""
+    if settings.mqtt_url is not None:
+        return  # an existing broker: its own configuration decides
+    if settings.insecure:
+        err.print(
+            "[bold red]smartcity: INSECURE: the local broker takes anonymous clients on plain"
+            f" MQTT (127.0.0.1:{settings.local_mqtt_port}); no passwords, no ACLs, no TLS"
+            "[/bold red]"
+        )
+        return
+    from smartcity.security import security_paths
+
+    port = f"127.0.0.1:{settings.local_mqtts_port}" if settings.local_mqtts_port else "loopback"
+    err.print(
+        f"smartcity: secured: MQTT over TLS on {port}"
+        " (client certificate, per-device passwords, ACLs from the registry);"
+        f" material in {security_paths(settings).directory}/"
+    )
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -243,6 +279,20 @@ def _ping(url: str, path: str = "/ping") -> str:
     except httpx.HTTPError as exc:
         return f"(down: {type(exc).__name__})"
     return "(up)" if code in (200, 204) else f"(answers {code})"
+
+
+def _api_health(url: str) -> str:
+    try:
+        answer = httpx.get(f"{url}/healthz", timeout=5)
+    except httpx.HTTPError as exc:
+        return f"(down: {type(exc).__name__})"
+    if answer.status_code == 200:
+        return "(up)"
+    if answer.status_code != 503:
+        return f"(answers {answer.status_code})"
+    states = answer.json().get("dependencies", {})
+    down = [name for name, state in states.items() if not state.get("ok")]
+    return f"(degraded: {', '.join(down)} down)"
 
 
 def _metrics(port: object) -> dict[str, float]:

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -23,6 +22,7 @@ from rich.table import Table
 import devices
 import simulators
 from smartcity.assembly import fleet_registry, load_config, run_config, scenario_by_name
+from smartcity.security import mqtt_login, mqtt_tls
 from smartcity.settings import Settings, load_settings
 
 __all__ = ["app"]
@@ -279,10 +279,15 @@ def command(
     )
     topic = devices.Topic(record.district, record.kind, record.id, devices.Channel.CMD)
     reply_topic = str(topic.with_channel(devices.Channel.CMD_RESULT))
-    address = urlsplit(url)
+    address = devices.parse_broker_url(url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=body.command_id)
-    if address.username:
-        client.username_pw_set(address.username, address.password)
+    # a downlink command is the operators' API's business: log in as its user
+    login = mqtt_login(settings, url, devices.ServiceRole.API)
+    if login is not None:
+        client.username_pw_set(login.username, login.password)
+    tls = mqtt_tls(settings, url)
+    if tls is not None:
+        client.tls_set_context(devices.ssl_context(tls))
     done = threading.Event()
     answer: list[bytes] = []
 
@@ -298,7 +303,7 @@ def command(
     client.on_message = on_message
     client.on_subscribe = on_subscribe
     client.on_connect = lambda c, *args: c.subscribe(reply_topic, qos=1)
-    client.connect(address.hostname or "127.0.0.1", address.port or 1883, keepalive=30)
+    client.connect(address.host, address.port, keepalive=30)
     client.loop_start()
     try:
         answered = done.wait(timeout_s)

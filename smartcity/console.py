@@ -207,6 +207,9 @@ async def run_console(
     console = console or Console(stderr=False)
     rates = _Rates()
     if not console.is_terminal:
+        # where things are, once (the API's URL among them); then the status line
+        for name, url in snapshot().endpoints.items():
+            print(f"{name:<9} {url}", file=sys.stdout, flush=True)
         while True:
             current = snapshot()
             received, stored = rates.update(time.monotonic(), current.received, current.stored)

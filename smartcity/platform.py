@@ -2,10 +2,14 @@
 
 ``smartcity up`` runs :func:`run_platform`. The local servers are children of this process
 (started only when ``SMARTCITY_MQTT_URL`` / ``SMARTCITY_INFLUX_URL`` are unset); everything
-else (gateway, the incident service's ticker, the demo, the console) is a task in one
-``TaskGroup``; the incident service listens to the rule engine. Stopping (Ctrl-C, SIGTERM)
-cancels the group: the simulators say goodbye, the gateway flushes and acks, the engine saves
-its state, and only then are the servers stopped.
+else (gateway, the incident service's ticker, the operators' API, the demo, the console) is a
+task in one ``TaskGroup``; the incident service listens to the rule engine. Stopping (Ctrl-C,
+SIGTERM) cancels the group: the simulators say goodbye, the API finishes the requests in
+progress, the gateway flushes and acks, the engine saves its state, and only then are the
+servers stopped.
+
+Long because: it starts and stops every part of the process tree in order (servers, gateway,
+engine, incidents, the API, demo, console); how each part is built lives in ``smartcity.assembly``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from zoneinfo import ZoneInfo
 import alerts
 import command
 import simulators
-from devices import Registry, load_registry
+from devices import Registry, load_registry, shown_url
 from gateway import Gateway
 from ingest import DurableStore
 from smartcity import console as live
@@ -35,6 +39,7 @@ from smartcity.assembly import (
     NotifierCollector,
     alert_engine,
     alertmanager_config,
+    build_api,
     durable_store,
     fleet_registry,
     gateway_config,
@@ -47,6 +52,7 @@ from smartcity.assembly import (
 )
 from smartcity.console_feed import ConsoleFeed
 from smartcity.local_alertmanager import LocalAlertmanager
+from smartcity.security import broker_security
 from smartcity.settings import Settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 
@@ -74,6 +80,7 @@ class Endpoints:
     pids: dict[str, int] = field(default_factory=dict)
     grafana: str | None = None  # the Grafana provisioning folder written for them
     receivers: dict[str, str] = field(default_factory=dict)  # the demo's: webhook, smtp
+    api_url: str | None = None  # the operators' API, once it listens
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +95,7 @@ class PlatformOptions:
     # smartcity gateway: the worker SMARTCITY_GATEWAY_WORKER_INDEX of SMARTCITY_GATEWAY_WORKERS;
     # smartcity up: one gateway for the whole fleet, in this process
     partitioned: bool = False
+    api: bool = True  # the operators' API, on SMARTCITY_API_PORT (unset: off)
 
 
 def endpoints_file(settings: Settings) -> Path:
@@ -106,24 +114,38 @@ def state_paths(settings: Settings) -> dict[str, Path]:
         "endpoints": data / "endpoints.json",
         "spool": settings.spool_dir,
         "alerts_state": settings.alerts_state_path,
+        "api_tokens": settings.api_tokens_file,
+        "api_commands": settings.api_commands_path,
         "incidents_state": settings.incidents_state_path,
         "relay_state": settings.relay_state_path,
         "notifications": settings.demo_notifications_path,
         "log": settings.log_file,
+        "security": settings.security_dir,
+        "credentials": settings.credentials_path,
     }
 
 
 @contextlib.contextmanager
-def local_endpoints(settings: Settings, *, alertmanager: bool = True) -> Iterator[Endpoints]:
+def local_endpoints(
+    settings: Settings, registry: Registry, *, alertmanager: bool = True
+) -> Iterator[Endpoints]:
     """Use the configured servers, or start local ones for whichever is not configured (an
-    Alertmanager only when asked: the rule engine runs)."""
+    Alertmanager only when asked: the rule engine runs).
+
+    The local Mosquitto is secured unless ``SMARTCITY_INSECURE``: TLS on loopback with the
+    local CA's certificates, passwords for the registry's devices and the platform's users,
+    and ACLs (made or brought up to date for ``registry`` before the broker starts).
+    """
     with contextlib.ExitStack() as stack:
         started: list[str] = []
         pids: dict[str, int] = {}
         mqtt_url = settings.mqtt_url
         if mqtt_url is None:
+            secured = not settings.insecure
             broker = LocalMosquitto(
-                state_paths(settings)["mosquitto"], port=settings.local_mqtt_port
+                state_paths(settings)["mosquitto"],
+                port=settings.local_mqtts_port if secured else settings.local_mqtt_port,
+                security=broker_security(settings, registry) if secured else None,
             )
             stack.enter_context(broker)
             mqtt_url = broker.url
@@ -163,7 +185,7 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
             # a played day runs on the devices' clocks: `for: 10m` means simulated minutes
             settings = settings.model_copy(update={"alerts_event_time": True})
             settings, receivers = with_demo_receivers(settings, stack)
-        with local_endpoints(settings, alertmanager=options.engine) as endpoints:
+        with local_endpoints(settings, registry, alertmanager=options.engine) as endpoints:
             endpoints = dataclasses.replace(endpoints, receivers=receivers)
             await _run_with(settings, options, registry, endpoints)
 
@@ -195,10 +217,11 @@ def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | 
     note.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "pid": os.getpid(),
-        "mqtt_url": endpoints.mqtt_url,
+        "mqtt_url": shown_url(endpoints.mqtt_url),
         "influx_url": endpoints.influx_url,
         "alertmanager_urls": list(endpoints.alertmanager_urls),
         "metrics_port": metrics_port,
+        "api_url": endpoints.api_url,
         "started": list(endpoints.started),
         "server_pids": endpoints.pids,
         "grafana_provisioning": endpoints.grafana,
@@ -244,6 +267,17 @@ async def _serve(
                     # the metrics listener binds just after the gateway subscribes
                     while gateway.metrics_port is None:  # noqa: ASYNC110
                         await asyncio.sleep(0.01)
+            if options.api and settings.api_port is not None:
+                api = build_api(
+                    settings,
+                    registry,
+                    mqtt_url=endpoints.mqtt_url,
+                    influx_url=endpoints.influx_url,
+                    alertmanager_urls=endpoints.alertmanager_urls,
+                    gateway=gateway,
+                )
+                endpoints = dataclasses.replace(endpoints, api_url=api.server.url)
+                group.create_task(api.run(), name="api")
             write_note(settings, endpoints, metrics_port=gateway.metrics_port)
             if incidents is not None:
                 group.create_task(incidents.run(), name="incidents")
@@ -253,12 +287,13 @@ async def _serve(
                 )
             if options.console:
                 where = {
-                    "broker": endpoints.mqtt_url,
+                    "broker": shown_url(endpoints.mqtt_url),
                     "influxdb": endpoints.influx_url,
                     "alertmanager": ", ".join(endpoints.alertmanager_urls) or "off",
                     "metrics": f"http://{config.metrics_host}:{gateway.metrics_port}/metrics"
                     if gateway.metrics_port
                     else "off",
+                    "api": f"{endpoints.api_url}/docs" if endpoints.api_url else "off",
                     "grafana": f"GF_PATHS_PROVISIONING={endpoints.grafana}"
                     if endpoints.grafana
                     else "off",

@@ -290,6 +290,24 @@ class Settings(BaseSettings):
     alerts_notify_timeout_s: float = Field(
         default=5.0, gt=0, le=300, description="timeout of one alert publication or notification"
     )
+    alerts_reannounce_interval_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="every firing alert is told again to every listener this often; 0: never",
+    )
+    alerts_listener_queue_max: int = Field(
+        default=10_000, ge=1, description="alert changes waiting for one listener"
+    )
+    alerts_retry_min_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=300,
+        description="pause before a failed listener or a lost alert broker connection is "
+        "tried again; doubles each time",
+    )
+    alerts_retry_max_s: float = Field(
+        default=30.0, gt=0, le=3600, description="the longest such pause"
+    )
     alerts_watch_rules: bool = Field(
         default=True, description="reload edited rule files without a restart"
     )
@@ -305,6 +323,38 @@ class Settings(BaseSettings):
         default="alert",
         pattern=r"^[A-Za-z0-9_]{1,64}$",
         description="measurement alert changes are written to",
+    )
+
+    # --- the operators' API -------------------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="the operators' API listens here")
+    api_port: int | None = Field(
+        default=8000, ge=0, le=65535, description="0: any free port; unset: no API in smartcity up"
+    )
+    api_tokens_file: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "api-tokens.json",
+        description="hashed API tokens (mode 0600); unset: {data_dir}/api-tokens.json",
+    )
+    api_commands_path: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "commands.sqlite",
+        description="SQLite audit of downlink commands; unset: {data_dir}/commands.sqlite",
+    )
+    api_command_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="a command no device answered by then timed out"
+    )
+    api_auth_failures_max: int = Field(
+        default=10,
+        ge=1,
+        le=10_000,
+        description="wrong tokens from one address per window, then 429",
+    )
+    api_auth_failure_window_s: float = Field(
+        default=60.0, gt=0, le=86_400, description="the window wrong tokens are counted over"
+    )
+    api_mqtt_client_id: str = Field(
+        default="smartcity-api",
+        min_length=1,
+        max_length=64,
+        description="the API's MQTT client id; a persistent session keeps replies while it is away",
     )
 
     # --- incidents (emergency command) -----------------------------------------------------
@@ -331,6 +381,52 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_]{1,64}$",
         description="measurement incident timeline entries are written to (annotations)",
     )
+    # --- security ---------------------------------------------------------------------------
+    insecure: bool = Field(
+        default=False,
+        description="local broker without passwords, ACLs or TLS (anonymous, plain MQTT on"
+        " loopback); the console says so",
+    )
+    security_dir: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "security",
+        description="certificates, Mosquitto's password file and ACLs; unset: {data_dir}/security",
+    )
+    credentials_path: Path = Field(
+        default_factory=lambda data: data["security_dir"] / "credentials.json",
+        description="device and service passwords, mode 0600;"
+        " unset: {security_dir}/credentials.json",
+    )
+    local_mqtts_port: int = Field(
+        default=8883, ge=0, le=65535, description="TLS port of the secured local Mosquitto; 0: free"
+    )
+    mqtt_tls_ca: Path | None = Field(
+        default=None,
+        description="CA to trust for mqtts://; unset: the local CA if there is one,"
+        " else the system's",
+    )
+    mqtt_tls_cert: Path | None = Field(
+        default=None, description="client certificate for mqtts://; unset: the local client one"
+    )
+    mqtt_tls_key: Path | None = Field(default=None, description="its private key")
+    mqtt_tls_verify: bool = Field(
+        default=True, description="check the broker's certificate and host name (keep it on)"
+    )
+    certs_hosts: str = Field(
+        default="localhost,127.0.0.1,::1,mosquitto",
+        description="host names and addresses the server certificate is valid for, comma-separated",
+    )
+    certs_valid_days: int = Field(
+        default=825, ge=1, le=3650, description="how long certificates made by smartcity certs last"
+    )
+    gateway_publisher_property: str | None = Field(
+        default=None,
+        description="MQTT 5 user property a broker stamps with the publisher's client id or user;"
+        " set, the topic's device must match it (Mosquitto cannot: leave unset)",
+    )
+    api_tls_cert: Path | None = Field(
+        default=None, description="certificate the operators' API serves HTTPS with"
+    )
+    api_tls_key: Path | None = Field(default=None, description="its private key")
 
     # --- notifications (Alertmanager) --------------------------------------------------------
     alertmanager_url: str | None = Field(

@@ -25,7 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from smartcity.mosquitto_access import BrokerSecurity, access_lines
+
 __all__ = [
+    "BrokerSecurity",
     "ChildServer",
     "LocalInfluxDB",
     "LocalMosquitto",
@@ -227,6 +230,7 @@ class LocalMosquitto(ChildServer):
     max_inflight_messages: int = 1000
     max_packet_size: int = 1024 * 1024
     extra_config: str = ""
+    security: BrokerSecurity | None = None
 
     def __post_init__(self) -> None:
         self.name = "mosquitto"
@@ -235,17 +239,25 @@ class LocalMosquitto(ChildServer):
 
     @property
     def url(self) -> str:
-        return f"mqtt://{LOOPBACK}:{self.port}"
+        scheme = "mqtts" if self.security is not None else "mqtt"
+        return f"{scheme}://{LOOPBACK}:{self.port}"
 
     def port_setting(self) -> str:
+        if self.security is not None:
+            return "SMARTCITY_LOCAL_MQTTS_PORT (0 picks a free port)"
         return "SMARTCITY_LOCAL_MQTT_PORT (0 picks a free port)"
+
+    def reload(self) -> None:
+        """Re-read the password file and the ACLs (SIGHUP): a rotation needs no restart."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGHUP)
+            log.info("local_server_reloaded", extra={"server": self.name, "port": self.port})
 
     def config_text(self) -> str:
         persistence = self.data_dir / "mosquitto-data"
         persistence.mkdir(parents=True, exist_ok=True)
         lines = [
-            f"listener {self.port} {LOOPBACK}",
-            "allow_anonymous true",
+            *access_lines(self.port, LOOPBACK, self.security),
             "persistence true",
             f"persistence_location {persistence}/",
             "autosave_interval 30",

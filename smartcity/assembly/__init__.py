@@ -10,9 +10,11 @@ own (the defaults live in ``smartcity/settings.py``)::
 
 Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, database),
 ``engine`` (rule engine and its listeners), ``incidents`` (emergency command), ``fleet``
-(simulators), ``dashboards`` (Grafana), ``notifications`` (the demo's receivers).
+(simulators), ``dashboards`` (Grafana), ``api`` (the operators' API: token store, MQTT link,
+command desk, app and server), ``notifications`` (the demo's receivers).
 """
 
+from smartcity.assembly.api import ApiService, GatewayPresence, build_api, token_store
 from smartcity.assembly.dashboards import (
     alertmanager_urls,
     build_dashboards,
@@ -28,6 +30,7 @@ from smartcity.assembly.engine import (
     alert_listeners,
     alert_operations,
     alert_point,
+    alert_publisher,
     alertmanager_config,
     alerts_config,
 )
@@ -49,6 +52,8 @@ from smartcity.assembly.notifications import (
 )
 
 __all__ = [
+    "ApiService",
+    "GatewayPresence",
     "InfluxAlertRecorder",
     "InfluxIncidentRecorder",
     "NotifierCollector",
@@ -56,10 +61,12 @@ __all__ = [
     "alert_listeners",
     "alert_operations",
     "alert_point",
+    "alert_publisher",
     "alertmanager_config",
     "alertmanager_urls",
     "alerts_config",
     "bootstrap_config",
+    "build_api",
     "build_dashboards",
     "data_names",
     "demo_receivers",
@@ -78,6 +85,7 @@ __all__ = [
     "scenario_by_name",
     "spool_config",
     "store_config",
+    "token_store",
     "with_demo_receivers",
     "write_grafana_folder",
 ]

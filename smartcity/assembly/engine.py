@@ -2,21 +2,18 @@
 InfluxDB. The one module besides tests that imports both ``alerts`` and ``ingest``.
 
 ```python
-engine = AlertEngine(
-    alerts_config(settings), load_rules(settings.rules_path), registry,
-    settings.alerts_state_path,
-    listeners=alert_listeners(settings, mqtt_client=client, store=durable_store),
-)
+async with alert_engine(settings, registry, mqtt_url, durable_store) as engine:
+    ...  # the engine, its MQTT publisher (own, reconnecting connection) and InfluxDB recorder
 ```
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
 
-import aiomqtt
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -33,8 +30,9 @@ from alerts import (
     Notifier,
     load_rules,
 )
-from devices import PLACEMENT_TAGS, Registry, parse_broker_url
+from devices import PLACEMENT_TAGS, Registry, ServiceRole, parse_broker_url, ssl_context
 from ingest import FieldValue, Point, PointStore
+from smartcity.security import mqtt_login, mqtt_tls
 from smartcity.settings import Settings
 
 __all__ = [
@@ -44,6 +42,7 @@ __all__ = [
     "alert_listeners",
     "alert_operations",
     "alert_point",
+    "alert_publisher",
     "alertmanager_config",
     "alerts_config",
 ]
@@ -57,6 +56,10 @@ def alerts_config(settings: Settings) -> AlertsConfig:
         max_clock_skew_s=settings.alerts_max_clock_skew_s,
         notify_timeout_s=settings.alerts_notify_timeout_s,
         shutdown_timeout_s=settings.shutdown_timeout_s,
+        reannounce_interval_s=settings.alerts_reannounce_interval_s,
+        listener_queue_max=settings.alerts_listener_queue_max,
+        retry_min_s=settings.alerts_retry_min_s,
+        retry_max_s=settings.alerts_retry_max_s,
         rules_path=settings.rules_path,
         watch_rules=settings.alerts_watch_rules,
         event_time=settings.alerts_event_time,
@@ -125,37 +128,70 @@ def alert_point(change: AlertChange, measurement: str) -> Point:
 
 
 class InfluxAlertRecorder:
-    """A ``Notifier`` that stores each change as a point through ingest (written or spooled)."""
+    """A ``Notifier`` that stores each change as a point through ingest (written or spooled).
 
-    def __init__(self, store: PointStore, *, measurement: str) -> None:
+    ``notify_timeout_s`` tells the engine to give it longer than other listeners: the store
+    waits up to the InfluxDB write timeout before it spools, and a recorder cancelled before
+    then would lose the point instead of spooling it.
+    """
+
+    def __init__(self, store: PointStore, *, measurement: str, notify_timeout_s: float) -> None:
         self._store = store
         self._measurement = measurement
+        self.notify_timeout_s = notify_timeout_s
 
     async def notify(self, change: AlertChange) -> None:
         """Store one change's point."""
         await self._store.store([alert_point(change, self._measurement)])
 
 
+def alert_publisher(
+    settings: Settings,
+    mqtt_url: str,
+    *,
+    client_id: str | None = None,
+    role: ServiceRole = ServiceRole.ENGINE,
+) -> MqttAlertPublisher:
+    """The MQTT publisher of alert changes (an async context manager: it owns its connection
+    and reconnects after a broker restart), logged in as ``role``'s broker user over TLS when
+    the platform is secured."""
+    address = parse_broker_url(mqtt_url)
+    login = mqtt_login(settings, mqtt_url, role)
+    if login is not None:
+        address = dataclasses.replace(address, username=login.username, password=login.password)
+    tls = mqtt_tls(settings, mqtt_url)
+    return MqttAlertPublisher(
+        address,
+        tls_context=ssl_context(tls) if tls is not None else None,
+        identifier=client_id or f"{settings.gateway_client_id}-alerts",
+        qos=settings.alerts_publish_qos,
+        timeout_s=settings.alerts_notify_timeout_s,
+        reconnect_min_s=settings.alerts_retry_min_s,
+        reconnect_max_s=settings.alerts_retry_max_s,
+    )
+
+
 def alert_listeners(
     settings: Settings,
     *,
-    mqtt_client: aiomqtt.Client | None,
+    publisher: Notifier | None,
     store: PointStore | None,
     notifiers: Sequence[Notifier] = (),
 ) -> list[Notifier]:
     """The engine's listeners: MQTT publishing, the InfluxDB recorder, and the notifications
     side (Alertmanager, acknowledgement silences)."""
     listeners: list[Notifier] = []
-    if mqtt_client is not None:
+    if publisher is not None:
+        listeners.append(publisher)
+    if store is not None:
         listeners.append(
-            MqttAlertPublisher(
-                mqtt_client,
-                qos=settings.alerts_publish_qos,
-                timeout_s=settings.alerts_notify_timeout_s,
+            InfluxAlertRecorder(
+                store,
+                measurement=settings.alerts_influx_measurement,
+                # the write may take its whole timeout before the store spools the point
+                notify_timeout_s=settings.influx_timeout_s + settings.alerts_notify_timeout_s,
             )
         )
-    if store is not None:
-        listeners.append(InfluxAlertRecorder(store, measurement=settings.alerts_influx_measurement))
     listeners.extend(notifiers)
     return listeners
 
@@ -221,15 +257,7 @@ async def alert_engine(
     With a notifier, the engine's firing alerts are sent at once after a restart, and
     acknowledgement silences are expired once their alert is no longer active."""
     rules = load_rules(settings.rules_path)
-    endpoint = parse_broker_url(mqtt_url)
-    async with aiomqtt.Client(
-        endpoint.host,
-        endpoint.port,
-        username=endpoint.username,
-        password=endpoint.password,
-        identifier=client_id or f"{settings.gateway_client_id}-alerts",
-        timeout=settings.alerts_notify_timeout_s,
-    ) as client:
+    async with alert_publisher(settings, mqtt_url, client_id=client_id) as publisher:
         engine: AlertEngine
         expirer = (
             AckSilenceExpirer(
@@ -248,7 +276,7 @@ async def alert_engine(
             listeners=[
                 *alert_listeners(
                     settings,
-                    mqtt_client=client,
+                    publisher=publisher,
                     store=store,
                     notifiers=[item for item in (notifier, expirer) if item is not None],
                 ),

@@ -8,13 +8,16 @@ from typing import Any
 
 import devices
 import simulators
+from smartcity.security import load_credentials, mqtt_tls
 from smartcity.settings import Settings
 
 __all__ = ["fleet_registry", "load_config", "run_config", "scenario_by_name"]
 
 
 def run_config(settings: Settings, mqtt_url: str, **overrides: Any) -> simulators.FleetRunConfig:
-    """A ``FleetRunConfig`` from the settings, with keyword overrides (``speed=720`` …)."""
+    """A ``FleetRunConfig`` from the settings, with keyword overrides (``speed=720`` …); with
+    the secrets file (security on), each device logs in as itself and the pool as
+    ``platform.simulator``."""
     values: dict[str, Any] = {
         "mqtt_url": mqtt_url,
         "seed": settings.simulate_seed,
@@ -29,6 +32,8 @@ def run_config(settings: Settings, mqtt_url: str, **overrides: Any) -> simulator
         "client_id_prefix": settings.simulate_client_id_prefix,
         "connect_timeout_s": settings.simulate_connect_timeout_s,
         "shutdown_timeout_s": settings.shutdown_timeout_s,
+        "tls": mqtt_tls(settings, mqtt_url),
+        "credentials": load_credentials(settings),
     }
     values.update(overrides)
     return simulators.FleetRunConfig(**values)

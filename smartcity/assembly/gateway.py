@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from devices import Registry, device_subscriptions, parse_broker_url
+from devices import Registry, ServiceRole, device_subscriptions, parse_broker_url
 from gateway import GatewayConfig, owner_of
 from ingest import (
     BootstrapConfig,
@@ -22,6 +22,7 @@ from ingest import (
     StoreConfig,
     bootstrap_database,
 )
+from smartcity.security import mqtt_login, mqtt_tls
 from smartcity.settings import Settings
 
 __all__ = [
@@ -43,8 +44,10 @@ def gateway_config(
     worker_count: int | None = None,
 ) -> GatewayConfig:
     """One gateway worker's config: by default the worker the settings name
-    (``SMARTCITY_GATEWAY_WORKER_INDEX`` of ``SMARTCITY_GATEWAY_WORKERS``)."""
+    (``SMARTCITY_GATEWAY_WORKER_INDEX`` of ``SMARTCITY_GATEWAY_WORKERS``). It logs in as
+    ``platform.gateway`` unless the URL names a user, and checks a TLS broker's certificate."""
     endpoint = parse_broker_url(mqtt_url)
+    login = mqtt_login(settings, mqtt_url, ServiceRole.GATEWAY)
     subscriptions = (
         (settings.gateway_subscription,)
         if settings.gateway_subscription
@@ -53,8 +56,8 @@ def gateway_config(
     return GatewayConfig(
         mqtt_host=endpoint.host,
         mqtt_port=endpoint.port,
-        mqtt_username=endpoint.username,
-        mqtt_password=endpoint.password,
+        mqtt_username=login.username if login else None,
+        mqtt_password=login.password if login else None,
         client_id=settings.gateway_client_id,
         subscriptions=subscriptions,
         worker_index=settings.gateway_worker_index if worker_index is None else worker_index,
@@ -76,6 +79,8 @@ def gateway_config(
         metrics_host=settings.metrics_host,
         metrics_port=settings.metrics_port,
         shutdown_timeout_s=settings.shutdown_timeout_s,
+        mqtt_tls=mqtt_tls(settings, mqtt_url),
+        publisher_property=settings.gateway_publisher_property,
     )
 
 

@@ -12,11 +12,10 @@ async with incident_service(settings, registry, mqtt_url, store) as incidents:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 
-import aiomqtt
-
-from alerts import MqttAlertPublisher, Notifier
+from alerts import Notifier
 from command import (
     AlertNotificationSender,
     IncidentService,
@@ -26,8 +25,10 @@ from command import (
     load_incident_rules,
     load_plans,
 )
-from devices import Registry, parse_broker_url
+from devices import Registry, ServiceRole, parse_broker_url, ssl_context
 from ingest import FieldValue, Point, PointStore
+from smartcity.assembly.engine import alert_publisher
+from smartcity.security import mqtt_login, mqtt_tls
 from smartcity.settings import Settings
 
 __all__ = ["InfluxIncidentRecorder", "incident_point", "incident_service"]
@@ -84,19 +85,17 @@ async def incident_service(
     commands on each device's ``cmd`` topic, timeline entries to ``store``."""
     plans = load_plans(settings.plans_path)
     rules = load_incident_rules(settings.incidents_rules_path, plans)
+    login = mqtt_login(settings, mqtt_url, ServiceRole.COMMAND)
     endpoint = parse_broker_url(mqtt_url)
+    if login is not None:
+        endpoint = dataclasses.replace(endpoint, username=login.username, password=login.password)
+    tls = mqtt_tls(settings, mqtt_url)
+    tls_context = ssl_context(tls) if tls is not None else None
     name = client_id or f"{settings.gateway_client_id}-incidents"
-    async with aiomqtt.Client(
-        endpoint.host,
-        endpoint.port,
-        username=endpoint.username,
-        password=endpoint.password,
-        identifier=name,
-        timeout=settings.alerts_notify_timeout_s,
-    ) as client:
-        publisher = MqttAlertPublisher(
-            client, qos=settings.alerts_publish_qos, timeout_s=settings.alerts_notify_timeout_s
-        )
+    # the publisher owns its connection and reconnects after a broker restart
+    async with alert_publisher(
+        settings, mqtt_url, client_id=name, role=ServiceRole.COMMAND
+    ) as publisher:
         with IncidentStore(settings.incidents_state_path) as incidents:
             yield IncidentService(
                 incidents,
@@ -104,7 +103,9 @@ async def incident_service(
                 rules,
                 registry,
                 notifications=AlertNotificationSender([publisher, *notifiers]),
-                commands=MqttCommandSender(endpoint, client_id=f"{name}-cmd"),
+                commands=MqttCommandSender(
+                    endpoint, client_id=f"{name}-cmd", tls_context=tls_context
+                ),
                 annotations=InfluxIncidentRecorder(
                     store, measurement=settings.incidents_influx_measurement
                 )

@@ -36,13 +36,38 @@ def rules(
     quick: Annotated[
         bool, typer.Option(help="10,000 devices, 100 extra rules: a smoke run")
     ] = False,
+    devices: Annotated[
+        int | None, typer.Option(min=100, max=1_000_000, help="city size (default 100,000)")
+    ] = None,
+    extra_rules: Annotated[
+        int | None, typer.Option(min=0, max=10_000, help="generated rules (default 1,000)")
+    ] = None,
+    probes: Annotated[
+        int | None,
+        typer.Option(min=10, max=100_000, help="latency probes, idle and again under load"),
+    ] = None,
+    part: Annotated[
+        list[str] | None,
+        typer.Option(help="throughput, engine or latency (repeat; default: all three)"),
+    ] = None,
     results_dir: Annotated[Path, typer.Option(help="where the JSON is kept")] = _RESULTS,
 ) -> None:
     """Rule engine: readings/s with the default pack and 1,000 extra rules over 100,000
     devices, its memory, and publish-to-alert latency through broker and gateway."""
     from smartcity.bench.rules import run_benchmark
 
-    figures = run_benchmark(quick=quick, results_dir=results_dir)
+    known = ("throughput", "engine", "latency")
+    unknown = sorted(set(part or ()) - set(known))
+    if unknown:
+        raise typer.BadParameter(f"unknown part {unknown[0]!r}; known: {', '.join(known)}")
+    figures = run_benchmark(
+        quick=quick,
+        results_dir=results_dir,
+        devices=devices,
+        extra=extra_rules,
+        probes=probes,
+        parts=tuple(part) if part else known,
+    )
     typer.echo(json.dumps(figures, indent=2))
 
 

@@ -277,8 +277,11 @@ def _gateway(
 
 def _gateway_rate(
     workers: list[GatewayProcess], port: int, count: int, round_: int, rss: list[float]
-) -> float:
-    """Gateway workers draining a QoS 1 backlog: validated, stored durably, then acked."""
+) -> tuple[float, float]:
+    """Gateway workers draining a QoS 1 backlog: validated, stored durably, then acked.
+
+    Returns messages/s and the workers' CPU time per message in µs (start-up excluded).
+    """
     for worker in workers:
         worker.start()  # makes the persistent session and its subscriptions
     for worker in workers:
@@ -286,6 +289,7 @@ def _gateway_rate(
     _publish_backlog(port, _messages(count, int(time.time() * 1000) - 3_600_000, round_))
     for worker in workers:
         worker.start()
+    cpu_at_start = sum(worker.cpu_s() for worker in workers)
     rss.append(workers[0].rss_mb())
     first: tuple[float, float] | None = None
     stored = 0.0
@@ -304,9 +308,10 @@ def _gateway_rate(
         rss.append(workers[0].rss_mb())
         time.sleep(0.05)
     rss.append(workers[0].rss_mb())
+    cpu_us = (sum(worker.cpu_s() for worker in workers) - cpu_at_start) / max(stored, 1) * 1e6
     if first is None:
-        return 0.0
-    return (stored - first[1]) / max(time.perf_counter() - first[0], 1e-9)
+        return 0.0, cpu_us
+    return (stored - first[1]) / max(time.perf_counter() - first[0], 1e-9), cpu_us
 
 
 def _latency(
@@ -388,6 +393,31 @@ def _latency(
     return p50, p99, len(latencies)
 
 
+def _goals(figures: dict[str, Any], workers: int) -> dict[str, dict[str, Any]]:
+    """Each figure against its own goal: one worker is judged on one worker's ratio, never on
+    the better of one and several workers."""
+    goals = {
+        "one_worker_to_paho_raw": {
+            "measured": figures["gateway_to_paho_raw"],
+            "goal": "at least 0.8",
+            "met": figures["gateway_to_paho_raw"] >= 0.8,
+        },
+        "latency_p99_s": {
+            "measured": figures["latency_p99_s"],
+            "goal": "under 1.0",
+            "met": figures["latency_p99_s"] < 1.0,
+        },
+    }
+    several = f"gateway_{workers}_workers_to_paho_raw"
+    if several in figures:
+        goals[f"{workers}_workers_to_paho_raw"] = {
+            "measured": figures[several],
+            "goal": "at least 0.8",
+            "met": figures[several] >= 0.8,
+        }
+    return goals
+
+
 def run_ingest_bench(
     *,
     messages: int = 100_000,
@@ -432,8 +462,9 @@ def run_ingest_bench(
             worker = _gateway(folder, mosquitto, influx.url)
             rss: list[float] = []
             try:
-                rate = _gateway_rate([worker], mosquitto.port, messages, 1, rss)
+                rate, cpu_us = _gateway_rate([worker], mosquitto.port, messages, 1, rss)
                 figures["gateway_msg_per_s"] = round(rate)
+                figures["gateway_cpu_us_per_msg"] = round(cpu_us, 1)
                 figures["gateway_to_paho_raw"] = round(
                     rate / limits["paho_raw_receive_msg_per_s"], 3
                 )
@@ -468,7 +499,7 @@ def run_ingest_bench(
                     for index in range(workers)
                 ]
                 try:
-                    rate = _gateway_rate(pool, mosquitto.port, messages, 4, [])
+                    rate, cpu_us = _gateway_rate(pool, mosquitto.port, messages, 4, [])
                 finally:
                     for each in pool:
                         each.stop()
@@ -476,14 +507,8 @@ def run_ingest_bench(
                 figures[f"gateway_{workers}_workers_to_paho_raw"] = round(
                     rate / limits["paho_raw_receive_msg_per_s"], 3
                 )
-            best = max(
-                figures["gateway_to_paho_raw"],
-                figures.get(f"gateway_{workers}_workers_to_paho_raw", 0.0),
-            )
-            figures["goals"] = {
-                "gateway_at_least_0.8_of_paho_raw": best >= 0.8,
-                "p99_under_1_s": figures["latency_p99_s"] < 1.0,
-            }
+                figures[f"gateway_{workers}_workers_cpu_us_per_msg"] = round(cpu_us, 1)
+            figures["goals"] = _goals(figures, workers)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     results_dir.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parents[2]
+CREATE = [sys.executable, "-m", "smartcity", "api", "token", "create"]
 
 
 def alive(pid: int) -> bool:
@@ -23,16 +26,61 @@ def alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
+def check_the_api(url: str, env: dict[str, str]) -> None:
+    """The operators' API of the running platform: health, presence from the gateway, and a
+    command carried out by the simulated city."""
+    made = subprocess.run(
+        [*CREATE, "--name", "op"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    headers = {"Authorization": f"Bearer {made.stdout.strip()}"}
+    health = httpx.get(f"{url}/healthz", timeout=10).json()
+    assert set(health["dependencies"]) == {"broker", "alert_store", "influxdb", "gateway"}
+    assert health["status"] == "ok", health
+    silences = httpx.get(f"{url}/silences", headers=headers, timeout=10)
+    assert silences.status_code == 200, silences.text  # the local Alertmanager answers
+    online = httpx.get(f"{url}/devices?online=true", headers=headers, timeout=10).json()
+    assert online["online"] > 0
+    refused = httpx.post(
+        f"{url}/commands", json={"device_id": "SL-0001", "action": "reboot"}, headers=headers
+    )
+    assert refused.status_code == 403  # a read token
+    operate = subprocess.run(
+        [*CREATE, "--name", "boss", "--scope", "operate"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    done = httpx.post(
+        f"{url}/commands?wait_s=20",
+        json={"device_id": "SL-0001", "action": "dim", "level_pct": 40},
+        headers={"Authorization": f"Bearer {operate}"},
+        timeout=30,
+    )
+    assert done.json()["status"] == "done", done.text
+
+
 def test_up_shows_live_figures_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "SMARTCITY_DATA_DIR": str(tmp_path),
         "SMARTCITY_LOCAL_MQTT_PORT": "0",
+        "SMARTCITY_LOCAL_MQTTS_PORT": "0",
         "SMARTCITY_LOCAL_INFLUX_PORT": "0",
         "SMARTCITY_LOCAL_ALERTMANAGER_PORT": "0",
         "SMARTCITY_METRICS_PORT": "0",
         "SMARTCITY_ALERTS_STATE_PATH": str(tmp_path / "alerts.sqlite"),
         "SMARTCITY_SIMULATE_INTERVAL_S": "1",
+        "SMARTCITY_API_PORT": "0",
+        "SMARTCITY_API_MQTT_CLIENT_ID": f"up-api-{os.getpid()}",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "smartcity", "up", "--demo"],
@@ -55,6 +103,8 @@ def test_up_shows_live_figures_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
             if line.startswith("devices ") and " 0 stored" not in line and "stored" in line:
                 break
         assert any(line.startswith("devices ") for line in lines), "\n".join(lines)
+        api_lines = [line for line in lines if line.startswith("api ")]
+        assert api_lines, "\n".join(lines)
         figures = lines[-1]
         assert "online" in figures
         assert "msg/s in" in figures
@@ -75,6 +125,10 @@ def test_up_shows_live_figures_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         assert "alerts sent to Alertmanager" in status.stdout
         assert "(up)" in status.stdout.split("alertmanager", 1)[1].splitlines()[0]
         endpoints = json.loads((tmp_path / "endpoints.json").read_text())
+        api_url = endpoints["api_url"]
+        assert api_lines == [f"api       {api_url}/docs"]
+        assert f"{api_url} (up)" in " ".join(status.stdout.split())
+        check_the_api(api_url, env)
         # Grafana's provisioning, written for this platform's own InfluxDB, and said where
         assert "grafana files" in status.stdout
         provisioning = tmp_path / "grafana" / "provisioning"

@@ -25,7 +25,7 @@ from alerts import AlertEngine, AlertsConfig, load_rules
 from devices import Registry, load_registry
 from gateway import Gateway
 from ingest import DurableStore, InfluxV1Writer, Spool
-from smartcity.assembly import alert_listeners, alerts_config
+from smartcity.assembly import alert_listeners, alert_publisher, alerts_config
 from smartcity.settings import load_settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.integration.test_gateway_support import (
@@ -78,7 +78,11 @@ async def platform(
 ) -> AsyncIterator[tuple[AlertEngine, AlertSubscriber]]:
     """Gateway, rule engine and an alert subscriber, wired as ``smartcity up`` wires them."""
     settings = load_settings(
-        alerts_event_time=True, alerts_watch_rules=False, rules_path=ROOT / "config" / "rules"
+        alerts_event_time=True,
+        alerts_watch_rules=False,
+        alerts_reannounce_interval_s=0,
+        rules_path=ROOT / "config" / "rules",
+        gateway_client_id="alerts-test",
     )
     config: AlertsConfig = alerts_config(settings)
     create_database(influxdb.url, database)
@@ -87,10 +91,10 @@ async def platform(
     async with (
         writer,
         DurableStore(writer, Spool(spool_config(folder / "spool")), STORE_CONFIG) as store,
-        aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="alerts-test-pub") as publisher,
+        alert_publisher(settings, mosquitto.url) as publisher,
         aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="alerts-test-sub") as listener,
     ):
-        listeners = alert_listeners(settings, mqtt_client=publisher, store=store)
+        listeners = alert_listeners(settings, publisher=publisher, store=store)
         async with AlertEngine(
             config,
             load_rules(settings.rules_path),

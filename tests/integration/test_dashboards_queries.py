@@ -115,7 +115,7 @@ async def fill(mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, folder: Path)
             load_rules(settings.rules_path),
             registry,
             folder / "alerts.sqlite",
-            listeners=alert_listeners(settings, mqtt_client=None, store=store),
+            listeners=alert_listeners(settings, publisher=None, store=store),
         ) as engine,
     ):
         gateway = Gateway(

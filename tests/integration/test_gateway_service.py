@@ -112,7 +112,7 @@ async def test_metrics_health_and_gateway_stats_tell_what_happened(
         assert await until(
             lambda: bool(
                 influx_query(
-                    influxdb.url, influx_database, 'SELECT last("stored") FROM "gateway_stats"'
+                    influxdb.url, influx_database, 'SELECT last("missing") FROM "gateway_sequence"'
                 )
             ),
             timeout_s=10,
@@ -122,11 +122,21 @@ async def test_metrics_health_and_gateway_stats_tell_what_happened(
     assert health.json()["connected"] is True
     assert "gateway_messages_stored_total 3.0" in metrics
     assert 'gateway_messages_rejected_total{reason="malformed_json"} 1.0' in metrics
-    assert 'gateway_sequence_anomalies_total{anomaly="gap",device_id="SL-0001"} 2.0' in metrics
+    # one series per kind, district and anomaly, never per device ...
+    assert (
+        f'gateway_sequence_anomalies_total{{anomaly="gap",district="{district}",kind="streetlight"}}'
+        " 2.0" in metrics
+    )
+    assert "device_id=" not in metrics
     assert "gateway_store_latency_seconds_count" in metrics
     rows = influx_query(influxdb.url, influx_database, 'SELECT * FROM "gateway_stats"')
     assert rows[-1]["worker"] == config.client_id
     assert rows[-1]["rejected"] == 1
+    # ... the device's own counts are in InfluxDB
+    sequence = influx_query(influxdb.url, influx_database, 'SELECT * FROM "gateway_sequence"')
+    assert [(row["device_id"], row["kind"], row["missing"]) for row in sequence] == [
+        ("SL-0001", "streetlight", 2)
+    ]
 
 
 async def test_durable_batches_reach_the_rule_engine_in_receive_order(

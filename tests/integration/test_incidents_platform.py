@@ -27,7 +27,7 @@ from command import (
 )
 from devices import Kind, load_registry
 from ingest import DurableStore, InfluxV1Writer, Spool
-from smartcity.assembly import alert_listeners, alerts_config, incident_service
+from smartcity.assembly import alert_listeners, alert_publisher, alerts_config, incident_service
 from smartcity.settings import load_settings
 from tests.integration.test_alerts_pipeline import (
     ROOT,
@@ -95,7 +95,7 @@ async def test_a_power_cut_during_a_spill_opens_one_incident_each_and_runs_their
     async with (
         writer,
         DurableStore(writer, Spool(spool_config(tmp_path / "spool")), STORE_CONFIG) as store,
-        aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="incidents-test-pub") as client,
+        alert_publisher(settings, mosquitto.url, client_id="incidents-test-pub") as publisher,
         aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="incidents-test-sub") as listener,
         incident_service(settings, registry, mosquitto.url, store) as incidents,
         AlertEngine(
@@ -103,7 +103,7 @@ async def test_a_power_cut_during_a_spill_opens_one_incident_each_and_runs_their
             load_rules(settings.rules_path),
             registry,
             tmp_path / "alerts.sqlite",
-            listeners=[*alert_listeners(settings, mqtt_client=client, store=store), incidents],
+            listeners=[*alert_listeners(settings, publisher=publisher, store=store), incidents],
         ) as engine,
     ):
         gateway = Gateway(gateway_config(mosquitto.port), registry, store, sink=engine)

@@ -16,6 +16,7 @@ ALLOWED = {
     "dashboards": {"devices"},
     "command": {"devices", "alerts"},
     "gateway": {"devices", "ingest", "alerts"},
+    "api": {"devices", "alerts", "command", "ingest"},
     "smartcity": {
         "devices",
         "simulators",
@@ -24,6 +25,7 @@ ALLOWED = {
         "command",
         "dashboards",
         "gateway",
+        "api",
     },
 }
 

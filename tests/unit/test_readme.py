@@ -70,6 +70,8 @@ def test_every_shipped_scenario_is_named_in_the_readme(scenario: str) -> None:
         "plans",
         "bench",
         "dashboards",
+        "devices credentials",
+        "certs",
     ],
 )
 def test_every_command_is_in_the_readme(command: str) -> None:

@@ -25,12 +25,29 @@ def test_a_change_document_is_the_change_then_the_alert_document(tmp_path: Path)
     alert = firing_alert_in(tmp_path / "alerts.sqlite")
     at = T0 + timedelta(seconds=5)
     document = change_document(AlertChange(alert, ChangeKind.FIRING, at))
-    assert document == {"change": "firing", "at": at.isoformat(), **alert_document(alert)}
+    assert document == {
+        "change": "firing",
+        "at": at.isoformat(),
+        "reannounced": False,
+        **alert_document(alert),
+    }
     # silences are Alertmanager's: the engine's announcement does not pretend to know them
     assert "silenced" not in document
     assert document["starts_at"] == alert.starts_at.isoformat()
     assert document["ends_at"] is None
     assert (document["district"], document["kind"]) == (alert.district, "streetlight")
+
+
+def test_a_reannounced_change_says_so() -> None:
+    alert = firing_alert_in_memory()
+    change = AlertChange(alert, ChangeKind.FIRING, T0, reannounced=True)
+    assert change_document(change)["reannounced"] is True
+
+
+def firing_alert_in_memory() -> Alert:
+    ev = evaluator(rule("streetlight", "{type: threshold, field: lamp_temp_c, above: 80}"))
+    ev.observe(observe("SL-1", T0, lamp_temp_c=90))
+    return ev.active()[0]
 
 
 def test_the_json_listing_prints_the_same_document(tmp_path: Path) -> None:

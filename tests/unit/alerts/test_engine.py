@@ -8,7 +8,6 @@ import asyncio
 import os
 from pathlib import Path
 
-import aiomqtt
 import pytest
 
 from alerts import (
@@ -22,6 +21,7 @@ from alerts import (
     MqttAlertPublisher,
     load_rules,
 )
+from devices import parse_broker_url
 from tests.unit.alerts.factory import REGISTRY, FakeClock, observe
 
 HOT = """\
@@ -58,6 +58,10 @@ def config(rules_path: Path | None = None) -> AlertsConfig:
         max_clock_skew_s=300,
         notify_timeout_s=1.0,
         shutdown_timeout_s=5.0,
+        reannounce_interval_s=0,
+        listener_queue_max=100,
+        retry_min_s=0.05,
+        retry_max_s=0.2,
         rules_path=rules_path,
         watch_rules=rules_path is not None,
         event_time=False,
@@ -70,6 +74,23 @@ def rules_file(tmp_path: Path) -> Path:
     path.parent.mkdir()
     path.write_text(HOT)
     return path
+
+
+async def tick(running: AlertEngine) -> None:
+    """One timer pass, and its changes handed to every listener."""
+    await running.tick()
+    await running.flush()
+
+
+def publisher(port: int) -> MqttAlertPublisher:
+    return MqttAlertPublisher(
+        parse_broker_url(f"mqtt://127.0.0.1:{port}"),
+        identifier="engine-alerts",
+        qos=1,
+        timeout_s=1.0,
+        reconnect_min_s=0.05,
+        reconnect_max_s=0.2,
+    )
 
 
 def engine(rules_file: Path, state: Path, clock: FakeClock, *listeners) -> AlertEngine:
@@ -91,9 +112,8 @@ async def test_a_firing_alert_is_announced_once_to_every_listener(
     one, two = Recorder(), Recorder()
     # a real MQTT publisher between the two, whose broker goes away: its channel is down
     broker = make_mosquitto()
-    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="engine-broken") as client:
+    async with publisher(broker.port) as broken:
         broker.stop()
-        broken = MqttAlertPublisher(client, qos=1, timeout_s=1.0)
         async with engine(rules_file, tmp_path / "s.sqlite", clock, one, broken, two) as running:
             await running.submit([observe("SL-1", clock.now, lamp_temp_c=85)])
             clock.advance(minutes=10)
@@ -102,7 +122,8 @@ async def test_a_firing_alert_is_announced_once_to_every_listener(
             assert [a.state for a in running.active_alerts()] == [AlertState.FIRING]
     assert one.seen() == two.seen() == [("firing", "SL-1")]
     failed = [r for r in caplog.records if r.getMessage() == "alert_listener_failed"]
-    assert [getattr(r, "listener", None) for r in failed] == ["MqttAlertPublisher"]
+    assert failed
+    assert {getattr(r, "listener", None) for r in failed} == {"MqttAlertPublisher"}
 
 
 async def test_a_restart_neither_forgets_nor_reannounces_a_firing_alert(rules_file, tmp_path):
@@ -113,7 +134,7 @@ async def test_a_restart_neither_forgets_nor_reannounces_a_firing_alert(rules_fi
         await running.submit([observe("SL-1", clock.now, lamp_temp_c=85)])
         await running.flush()
         clock.advance(minutes=10)
-        await running.tick()
+        await tick(running)
     assert first.seen() == [("firing", "SL-1")]
     second = Recorder()
     async with engine(rules_file, state, clock, second) as running:
@@ -121,7 +142,7 @@ async def test_a_restart_neither_forgets_nor_reannounces_a_firing_alert(rules_fi
         assert alert.state is AlertState.FIRING
         clock.advance(minutes=1)
         await running.submit([observe("SL-1", clock.now, seq=2, lamp_temp_c=85)])
-        await running.tick()
+        await tick(running)
         await running.flush()
         assert second.seen() == []
         clock.advance(minutes=1)
@@ -137,15 +158,15 @@ async def test_a_restart_in_the_middle_of_for_resumes_the_timer(rules_file, tmp_
         await running.submit([observe("SL-1", clock.now, lamp_temp_c=85)])
         await running.flush()
         clock.advance(minutes=6)
-        await running.tick()
+        await tick(running)
         assert [a.state for a in running.active_alerts()] == [AlertState.PENDING]
     recorder = Recorder()
     async with engine(rules_file, state, clock, recorder) as running:
         clock.advance(minutes=3)  # 9 minutes since the condition began
-        await running.tick()
+        await tick(running)
         assert recorder.seen() == []
         clock.advance(minutes=1)
-        await running.tick()
+        await tick(running)
         assert recorder.seen() == [("firing", "SL-1")]
         (alert,) = running.active_alerts()
         assert (alert.fired_at - alert.active_since).total_seconds() == 600
@@ -156,12 +177,12 @@ async def test_a_bad_rule_file_keeps_the_running_rules_and_says_why(rules_file, 
     recorder = Recorder()
     async with engine(rules_file, tmp_path / "s.sqlite", clock, recorder) as running:
         rules_file.write_text(HOT.replace("above: 80", "abov: 80"))
-        await running.tick()
+        await tick(running)
         assert running.last_reload_error is not None
         assert "hot.yaml:8: rule 'hot'" in str(running.last_reload_error)
         await running.submit([observe("SL-1", clock.now, lamp_temp_c=85)])
         clock.advance(minutes=10)
-        await running.tick()
+        await tick(running)
         assert recorder.seen() == [("firing", "SL-1")]
 
 
@@ -171,7 +192,7 @@ async def test_an_edited_rule_file_is_reloaded_without_a_restart(rules_file, tmp
     async with engine(rules_file, tmp_path / "s.sqlite", clock, recorder) as running:
         rules_file.write_text(HOT.replace("for: 10m", "for: 0s"))
         os.utime(rules_file, (1, 1))  # a new stamp even within the file system's resolution
-        await running.tick()
+        await tick(running)
         assert running.last_reload_error is None
         assert running.rules.by_name("hot").for_.total_seconds() == 0
         await running.submit([observe("SL-1", clock.now, lamp_temp_c=85)])
@@ -186,14 +207,14 @@ async def test_an_operators_ack_is_picked_up_and_announced(rules_file, tmp_path)
     async with engine(rules_file, state, clock, recorder) as running:
         await running.submit([observe("SL-1", clock.now, lamp_temp_c=95)])
         clock.advance(minutes=10)
-        await running.tick()
+        await tick(running)
         (alert,) = running.active_alerts()
         with AlertStore(state) as operators:  # what `smartcity alerts ack` does
             operators.add_ack(alert.fingerprint, "ana", "crew sent", clock.now)
-        await running.tick()
+        await tick(running)
         assert recorder.seen() == [("firing", "SL-1"), ("acknowledged", "SL-1")]
         assert running.active_alerts()[0].acknowledged_by == "ana"
-        await running.tick()
+        await tick(running)
         assert len(recorder.changes) == 2
 
 
@@ -203,7 +224,7 @@ async def test_history_keeps_every_announced_change(rules_file, tmp_path):
     async with engine(rules_file, state, clock) as running:
         await running.submit([observe("SL-1", clock.now, lamp_temp_c=95)])
         clock.advance(minutes=10)
-        await running.tick()
+        await tick(running)
         await running.submit([observe("SL-1", clock.now, seq=1, lamp_temp_c=20)])
     with AlertStore(state) as store:
         assert [change for _, _, change, _ in store.history()] == ["firing", "resolved"]
@@ -227,6 +248,10 @@ async def test_the_ticker_runs_timers_on_its_own(rules_file, tmp_path):
         max_clock_skew_s=300,
         notify_timeout_s=1.0,
         shutdown_timeout_s=5.0,
+        reannounce_interval_s=0,
+        listener_queue_max=100,
+        retry_min_s=0.05,
+        retry_max_s=0.2,
         rules_path=None,
         watch_rules=False,
         event_time=False,
@@ -270,12 +295,12 @@ async def test_a_restart_gives_every_device_its_grace_period_again(tmp_path):
     clock.advance(days=2)  # the engine was down for two days
     recorder = Recorder()
     async with engine(rules_file, state, clock, recorder) as running:
-        await running.tick()
+        await tick(running)
         assert recorder.seen() == []
         clock.advance(minutes=4)
         await running.submit([observe("CP-1", clock.now, seq=1)])
         clock.advance(minutes=2)
-        await running.tick()
+        await tick(running)
     assert recorder.seen() == [("firing", "CP-2")]
 
 
@@ -289,12 +314,12 @@ async def test_a_firing_absence_alert_survives_a_restart_until_the_device_speaks
         await running.submit([observe("CP-1", clock.now)])
         await running.flush()
         clock.advance(minutes=6)
-        await running.tick()
+        await tick(running)
     assert sorted(first.seen()) == [("firing", "CP-1"), ("firing", "CP-2")]
     second = Recorder()
     async with engine(rules_file, state, clock, second) as running:
         clock.advance(minutes=1)
-        await running.tick()
+        await tick(running)
         assert second.seen() == []
         assert len(running.active_alerts()) == 2
         await running.submit([observe("CP-1", clock.now, seq=1)])

@@ -28,3 +28,14 @@ def test_a_bad_broker_url_says_why_without_its_password(url: str, reason: str) -
     with pytest.raises(BrokerUrlInvalid) as caught:
         parse_broker_url("http://user:s3cret@broker")
     assert "s3cret" not in str(caught.value)
+
+
+def test_a_shown_url_hides_the_password() -> None:
+    from devices import shown_url
+
+    assert shown_url("mqtts://gw:s3cret@broker:8883") == "mqtts://gw:***@broker:8883"
+    assert shown_url("mqtt://broker:1883") == "mqtt://broker:1883"
+
+
+def test_the_password_never_shows_in_a_parsed_address() -> None:
+    assert "s3cret" not in repr(parse_broker_url("mqtts://gw:s3cret@broker"))

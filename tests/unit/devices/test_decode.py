@@ -222,3 +222,16 @@ def test_streetlight_fault_flags_are_an_enumerated_set() -> None:
     assert [fault.value for fault in payload.faults] == ["lamp_failure"]
     with pytest.raises(PayloadInvalid, match="faults"):
         decode_message(topic, encode({**base, "faults": ["gremlins"]}))
+
+
+def test_a_rejected_plate_is_never_quoted_back_in_the_reason() -> None:
+    from devices import PayloadInvalid, decode_message
+
+    payload = (
+        b'{"ts": 1764000000000, "seq": 1, "event": "vehicle_pass", "plate": "AB 12 CD",'
+        b' "vehicle_class": "car", "speed_kmh": 50, "lane": 1, "direction": "inbound"}'
+    )
+    with pytest.raises(PayloadInvalid) as caught:
+        decode_message("city/centre/checkpoint/CP-0001/event", payload)
+    assert "AB 12 CD" not in str(caught.value)
+    assert "withheld" in caught.value.reason

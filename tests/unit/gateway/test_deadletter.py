@@ -41,3 +41,39 @@ def test_a_topic_outside_the_scheme_is_kept_as_text_and_untagged() -> None:
     assert isinstance(topic, str)
     assert len(topic) <= 512
     assert letter(b"").publish_topic == "city/deadletter/malformed_json"
+
+
+KEY = b"plate-key"
+PLATE = "沪A12345"
+
+
+def test_a_plate_in_a_rejected_payload_becomes_its_keyed_hash() -> None:
+    from gateway import redact_personal
+    from ingest import plate_hash
+
+    payload = orjson.dumps({"event": "vehicle_pass", "plate": PLATE, "speed_kmh": 999})
+    redacted = redact_personal(payload, KEY)
+    assert PLATE.encode() not in redacted
+    assert orjson.loads(redacted)["plate"] == "plate_hash:" + plate_hash(PLATE, KEY)
+    message = letter(redacted).message(1024)
+    assert PLATE.encode() not in base64.b64decode(orjson.loads(message)["payload_b64"])
+
+
+def test_a_plate_in_broken_or_escaped_json_is_hidden_too() -> None:
+    from gateway import redact_personal
+
+    escaped = b'{"pl\\u0061te": "' + PLATE.encode("unicode_escape") + b'", "lane": 1}'
+    cut = b'{"event": "vehicle_pass", "plate": "' + PLATE.encode() + b'", "spe'
+    open_ended = b'{"plate": "' + PLATE.encode()
+    for payload in (escaped, cut, open_ended):
+        redacted = redact_personal(payload, KEY)
+        assert PLATE.encode() not in redacted, payload
+        assert PLATE.encode("unicode_escape") not in redacted, payload
+        assert b"plate_hash:" in redacted
+
+
+def test_a_payload_without_a_plate_is_kept_byte_for_byte() -> None:
+    from gateway import redact_personal
+
+    payload = b'{"ph": 15.3,   "seq": 1}'
+    assert redact_personal(payload, KEY) is payload

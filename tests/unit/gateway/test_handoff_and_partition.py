@@ -1,9 +1,8 @@
-"""The hand-off from paho's thread batches by size and age; partitions keep devices whole."""
+"""The hand-off from the receiver batches by size and age; partitions keep devices whole."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import pytest
 
@@ -13,7 +12,7 @@ from tests.unit.gateway.test_validate import REGISTRY
 
 
 async def test_a_full_batch_is_taken_at_once_and_a_partial_one_after_its_age() -> None:
-    handoff: Handoff[int] = Handoff(100, asyncio.get_running_loop())
+    handoff: Handoff[int] = Handoff(100)
     for number in range(25):
         handoff.put(number)
     assert await handoff.take(10, 60.0) == list(range(10))
@@ -21,28 +20,32 @@ async def test_a_full_batch_is_taken_at_once_and_a_partial_one_after_its_age() -
     assert await handoff.take(10, 0.01) == list(range(20, 25))
 
 
-async def test_a_producer_thread_waits_while_full_and_goes_on_when_taken() -> None:
-    handoff: Handoff[int] = Handoff(5, asyncio.get_running_loop())
-    done = threading.Event()
+async def test_a_full_handoff_says_so_and_calls_for_more_once_a_take_makes_room() -> None:
+    handoff: Handoff[int] = Handoff(5)
+    rooms: list[int] = []
+    handoff.on_room = lambda: rooms.append(handoff.depth)
+    for number in range(5):
+        assert not handoff.full
+        handoff.put(number)
+    assert handoff.full
+    assert await handoff.take(3, 60.0) == [0, 1, 2]
+    assert not handoff.full
+    assert rooms == [2]  # once, when it stopped being full
+    assert await handoff.take(3, 0.01) == [3, 4]
+    assert rooms == [2]
 
-    def produce() -> None:
-        for number in range(20):
-            handoff.put(number)
-        done.set()
 
-    thread = threading.Thread(target=produce)
-    thread.start()
-    taken: list[int] = []
-    while len(taken) < 20:
-        assert handoff.depth <= 5
-        taken.extend(await handoff.take(3, 0.01))
-    thread.join(timeout=5)
-    assert done.is_set()
-    assert taken == list(range(20))
+async def test_a_waiting_consumer_is_woken_by_a_full_batch() -> None:
+    handoff: Handoff[int] = Handoff(100)
+    taking = asyncio.create_task(handoff.take(3, 60.0))
+    await asyncio.sleep(0)
+    for number in range(3):
+        handoff.put(number)
+    assert await asyncio.wait_for(taking, timeout=5) == [0, 1, 2]
 
 
 async def test_a_closed_handoff_refuses_items_and_drains_what_it_holds() -> None:
-    handoff: Handoff[int] = Handoff(5, asyncio.get_running_loop())
+    handoff: Handoff[int] = Handoff(5)
     handoff.put(1)
     handoff.close()
     assert handoff.put(2) is False

@@ -99,3 +99,21 @@ def test_a_malformed_command_gets_no_answer_and_is_counted() -> None:
     simulation = simulators.FleetSimulation(REGISTRY, seed=1, interval_s=60, start_s=NIGHT)
     assert command(simulation, "SL-0001", {"command_id": "z", "action": "dim"}) == []
     assert simulation.counters.commands_rejected == 1
+
+
+ARGUMENTS: dict[devices.CommandAction, dict[str, object]] = {
+    devices.CommandAction.DIM: {"level_pct": 40},
+    devices.CommandAction.SET_PLAN: {"plan_id": 2},
+    devices.CommandAction.SET_MODE: {"mode": "flash"},
+    devices.CommandAction.REBOOT: {},
+}
+
+
+def test_devices_carry_out_exactly_the_actions_the_catalogue_gives_their_kind() -> None:
+    simulation = simulators.FleetSimulation(REGISTRY, seed=1, interval_s=60, start_s=NIGHT)
+    for kind in devices.Kind:
+        device = REGISTRY.of_kind(kind)[0]
+        for action, arguments in ARGUMENTS.items():
+            body = {"command_id": f"c-{kind}-{action}", "action": action.value, **arguments}
+            answer = reply(command(simulation, device.id, body))
+            assert answer.ok is (action in devices.actions_for(kind)), (kind, action, answer)

@@ -1,0 +1,188 @@
+"""Settings → the operators' API: its token store, MQTT link, command desk, app and server.
+
+``smartcity api`` serves it on its own against configured servers (presence from the devices'
+status messages); ``smartcity up`` serves it beside the gateway (presence from the gateway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from alerts import AlertStore
+from api import (
+    AlertStoreCheck,
+    ApiServer,
+    CommandAudit,
+    CommandDesk,
+    DevicePresence,
+    FailedAttempts,
+    FunctionCheck,
+    HealthCheck,
+    InfluxPing,
+    ListenFailed,
+    MqttLink,
+    MqttLinkConfig,
+    PresenceSource,
+    StatusPresence,
+    TokenStore,
+    create_app,
+)
+from devices import Channel, Registry, ServiceRole, parse_broker_url, ssl_context
+from gateway import DeviceState, Gateway
+from smartcity.assembly.engine import alert_operations
+from smartcity.security import mqtt_login, mqtt_tls
+from smartcity.settings import Settings
+
+__all__ = ["ApiService", "GatewayPresence", "build_api", "token_store"]
+
+_HEALTH_TIMEOUT_S = 2.0
+
+
+def token_store(settings: Settings) -> TokenStore:
+    """The token file the API and ``smartcity api token`` share."""
+    return TokenStore(settings.api_tokens_file)
+
+
+class GatewayPresence(Mapping[str, DevicePresence]):
+    """The gateway's presence tracker seen as the API's ``PresenceSource`` (read on demand)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._devices: Mapping[str, DeviceState] = gateway.presence.devices
+
+    def presence(self) -> Mapping[str, DevicePresence]:
+        """Every device the gateway has heard, by id."""
+        return self
+
+    def __getitem__(self, device_id: str) -> DevicePresence:
+        state = self._devices[device_id]
+        seen = datetime.fromtimestamp(state.last_seen, UTC) if state.last_seen else None
+        return DevicePresence(state.online, seen)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._devices)
+
+    def __len__(self) -> int:
+        return len(self._devices)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiService:
+    """The API's parts; ``await run()`` serves until cancelled, then closes its files."""
+
+    server: ApiServer
+    link: MqttLink
+    desk: CommandDesk
+    audit: CommandAudit
+    alert_store: AlertStore
+
+    async def run(self) -> None:
+        """The MQTT link, the command timeouts and the HTTP server, in one TaskGroup."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.link.run(), name="api-mqtt")
+                group.create_task(self.desk.run(), name="api-commands")
+                group.create_task(self.server.run(), name="api-http")
+        finally:
+            self.audit.close()
+            self.alert_store.close()
+
+
+def build_api(
+    settings: Settings,
+    registry: Registry,
+    *,
+    mqtt_url: str,
+    influx_url: str | None,
+    alertmanager_urls: Sequence[str] = (),
+    gateway: Gateway | None = None,
+) -> ApiService:
+    """Assemble the API and take its port (``ListenFailed`` names the setting to change)."""
+    port = settings.api_port if settings.api_port is not None else 0
+    if (settings.api_tls_cert is None) != (settings.api_tls_key is None):
+        raise ListenFailed(
+            settings.api_host, port, "set both SMARTCITY_API_TLS_CERT and SMARTCITY_API_TLS_KEY"
+        )
+    endpoint = parse_broker_url(mqtt_url)
+    # the API's own broker user (platform.api: write cmd, read cmd_result and status), on TLS
+    # when the broker is mqtts://, as every platform part
+    login = mqtt_login(settings, mqtt_url, ServiceRole.API)
+    tls = mqtt_tls(settings, mqtt_url)
+    link = MqttLink(
+        MqttLinkConfig(
+            host=endpoint.host,
+            port=endpoint.port,
+            username=login.username if login else None,
+            password=login.password if login else None,
+            client_id=settings.api_mqtt_client_id,
+            keepalive_s=settings.gateway_keepalive_s,
+            timeout_s=settings.alerts_notify_timeout_s,
+            retry_initial_s=settings.ingest_retry_initial_s,
+            retry_max_s=settings.ingest_retry_max_s,
+            tls_context=ssl_context(tls) if tls is not None else None,
+        )
+    )
+    audit = CommandAudit(settings.api_commands_path)
+    desk = CommandDesk(audit, link, timeout_s=settings.api_command_timeout_s)
+    link.on(Channel.CMD_RESULT, desk.on_result)
+    presence: PresenceSource
+    if gateway is not None:
+        presence = GatewayPresence(gateway)
+    else:
+        heard = StatusPresence(registry)
+        link.on(Channel.STATUS, heard.on_status)
+        presence = heard
+    alert_store = AlertStore(settings.alerts_state_path)
+    checks: list[HealthCheck] = [link, AlertStoreCheck(alert_store, timeout_s=_HEALTH_TIMEOUT_S)]
+    if influx_url is not None:
+        checks.append(InfluxPing(influx_url, timeout_s=_HEALTH_TIMEOUT_S))
+    if gateway is not None:
+        checks.append(FunctionCheck("gateway", lambda: _gateway_health(gateway)))
+    tokens = token_store(settings)
+    tokens.check()  # a token file open to others stops the start, naming the file
+    app = create_app(
+        registry=registry,
+        alerts_store=alert_store,
+        presence=presence,
+        commands_desk=desk,
+        token_store=tokens,
+        limiter=FailedAttempts(
+            max_failures=settings.api_auth_failures_max,
+            window_s=settings.api_auth_failure_window_s,
+        ),
+        health_checks=checks,
+        # acknowledgements and silences: the same operations as `smartcity alerts`
+        alert_operations=alert_operations(settings, alertmanager_urls)
+        if alertmanager_urls
+        else None,
+    )
+    server = ApiServer(
+        app,
+        host=settings.api_host,
+        port=port,
+        shutdown_timeout_s=settings.shutdown_timeout_s,
+        tls_cert=settings.api_tls_cert,  # HTTPS when given
+        tls_key=settings.api_tls_key,
+    )
+    try:
+        server.bind()
+    except ListenFailed as exc:
+        audit.close()
+        alert_store.close()
+        raise ListenFailed(
+            exc.host, exc.port, f"{exc.reason}; set SMARTCITY_API_PORT (0 picks a free port)"
+        ) from exc
+    return ApiService(server, link, desk, audit, alert_store)
+
+
+def _gateway_health(gateway: Gateway) -> tuple[bool, Mapping[str, object]]:
+    stats = gateway.stats()
+    return stats.connected, {
+        "connected": stats.connected,
+        "received": stats.received,
+        "stored": stats.stored,
+        "rejected": stats.rejected,
+        "devices_online": stats.devices_online,
+    }
