@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -29,7 +30,7 @@ __all__ = [
     "status_line",
 ]
 
-ALERTS_SHOWN = 6
+ALERTS_SHOWN = 5
 NOTIFICATIONS_SHOWN = 3
 _KIND_NAMES = {
     "streetlight": "lights",
@@ -139,16 +140,30 @@ def _messages(snapshot: Snapshot, received_per_s: float, stored_per_s: float) ->
     return line
 
 
+def _where(endpoints: Mapping[str, str], width: int = 80) -> list[Text]:
+    """Where each server is: two to a line when both fit, so the screen fits 30 rows."""
+    items = [Text.assemble((f"{name:<12}", "dim"), " ", url) for name, url in endpoints.items()]
+    lines: list[Text] = []
+    for item in items:
+        if (
+            lines
+            and len(lines[-1].plain) <= 40
+            and cell_len(lines[-1].plain) + 2 + cell_len(item.plain) <= width
+        ):
+            lines[-1] = Text.assemble(lines[-1], "  ", item)
+        else:
+            item.no_wrap = True
+            item.overflow = "ellipsis"
+            lines.append(item)
+    return lines
+
+
 def render(snapshot: Snapshot, received_per_s: float, stored_per_s: float) -> Group:
     """The full screen: devices, messages, where things are, alerts, notifications."""
     title = Text("smartcity", "bold cyan")
     if snapshot.clock:
         title.append(f"  simulated {snapshot.clock}")
-    where = Table.grid(padding=(0, 1))
-    where.add_column(style="dim", no_wrap=True, min_width=12)
-    where.add_column(overflow="ellipsis", no_wrap=True)
-    for name, url in snapshot.endpoints.items():
-        where.add_row(name, url)
+    where = _where(snapshot.endpoints)
     alerts = Table(
         title=f"active alerts ({len(snapshot.alerts)})",
         title_justify="left",
@@ -176,7 +191,12 @@ def render(snapshot: Snapshot, received_per_s: float, stored_per_s: float) -> Gr
         alerts.caption = f"and {len(snapshot.alerts) - ALERTS_SHOWN} more: smartcity alerts list"
         alerts.caption_justify = "left"
     sent = Table(
-        title="last notifications", title_justify="left", expand=True, box=None, pad_edge=False
+        title="last notifications",
+        title_justify="left",
+        expand=True,
+        box=None,
+        pad_edge=False,
+        show_header=False,
     )
     sent.add_column("at", no_wrap=True, style="dim")
     sent.add_column("via", no_wrap=True)
@@ -192,7 +212,7 @@ def render(snapshot: Snapshot, received_per_s: float, stored_per_s: float) -> Gr
         title,
         _devices(snapshot),
         _messages(snapshot, received_per_s, stored_per_s),
-        where,
+        *where,
         *([page] if snapshot.page else []),
         alerts,
         sent,

@@ -160,7 +160,7 @@ def test_the_demo_day_tells_its_story_on_an_80_column_console(tmp_path: Path) ->
     finally:
         tmux(socket, "send-keys", "C-c")
         stopped = wait_for(
-            lambda: "smartcity: stopped" in tmux(socket, "capture-pane", "-p"), timeout_s=60
+            lambda: "smartcity: stopped" in tmux(socket, "capture-pane", "-p"), timeout_s=90
         )
         final = tmux(socket, "capture-pane", "-p")
         tmux(socket, "kill-server")

@@ -57,7 +57,7 @@ def test_the_screen_fits_80_columns_and_shows_every_figure() -> None:
     # the critical alert first, with its age; the rest counted
     rows = [line for line in text.splitlines() if "lamp-failure" in line or "cabinet" in line]
     assert rows[0].split()[:3] == ["critical", "1h05", "cabinet-power-lost"]
-    assert "and 3 more: smartcity alerts list" in text
+    assert "and 4 more: smartcity alerts list" in text
     assert "22:59:03 email [告警 FIRING 1] C-30 · riverside" in words(text)
     assert "page" not in text
 
