@@ -1,5 +1,6 @@
 """The operators' HTTP API: alerts, devices with presence, downlink commands, health; bearer
-tokens with scopes read, operate and admin. OpenAPI at ``/openapi.json``, docs at ``/docs``.
+tokens with scopes read, operate and admin. OpenAPI at ``/openapi.json``, docs at ``/docs``;
+the operators' web page (``api/static``) at ``/``.
 
 Assembled by the front door::
 
@@ -10,12 +11,14 @@ Assembled by the front door::
                      commands_desk=desk, token_store=TokenStore(path), limiter=limiter,
                      health_checks=[link, InfluxPing(url, timeout_s=2)])
     server = ApiServer(app, host="127.0.0.1", port=0, shutdown_timeout_s=10)
+    # the page's own routes beside them: routers=[series_router(catalogue, InfluxReader(...)),
+    #     events_router(StreamTickets(...))]
     server.bind()                                   # server.url is known from here
     async with asyncio.TaskGroup() as group:        # link.run(), desk.run(), server.run()
         ...
 """
 
-from api.app import create_app
+from api.app import STATIC_DIR, create_app
 from api.audit import CommandAudit, CommandRecord, CommandStatus, Delivery
 from api.auth import Caller, require
 from api.commands import CommandDesk
@@ -32,6 +35,9 @@ from api.health import AlertStoreCheck, FunctionCheck, InfluxPing
 from api.mqtt import MessageHandler, MqttLink, MqttLinkConfig
 from api.presence import StatusPresence
 from api.ratelimit import FailedAttempts
+from api.routers.events import events_router
+from api.routers.series import series_router
+from api.series import Band, InfluxReader, SeriesQuery, SeriesUnavailable
 from api.server import ApiServer
 from api.sources import (
     AlertReader,
@@ -41,14 +47,17 @@ from api.sources import (
     HealthCheck,
     PresenceSource,
 )
+from api.stream import StreamTickets
 from api.tokens import IssuedToken, Scope, TokenRecord, TokenStore
 
 __all__ = [
+    "STATIC_DIR",
     "AlertReader",
     "AlertStoreCheck",
     "ApiContext",
     "ApiError",
     "ApiServer",
+    "Band",
     "Caller",
     "CommandAudit",
     "CommandDesk",
@@ -63,6 +72,7 @@ __all__ = [
     "FunctionCheck",
     "HealthCheck",
     "InfluxPing",
+    "InfluxReader",
     "IssuedToken",
     "ListenFailed",
     "MessageHandler",
@@ -70,7 +80,10 @@ __all__ = [
     "MqttLinkConfig",
     "PresenceSource",
     "Scope",
+    "SeriesQuery",
+    "SeriesUnavailable",
     "StatusPresence",
+    "StreamTickets",
     "TokenFileInvalid",
     "TokenNameTaken",
     "TokenNotFound",
@@ -78,5 +91,7 @@ __all__ = [
     "TokenStore",
     "context",
     "create_app",
+    "events_router",
     "require",
+    "series_router",
 ]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from alerts import (
     AlertmanagerRefused,
@@ -19,14 +22,16 @@ from api.commands import CommandDesk
 from api.context import ApiContext
 from api.problems import RequestIds, validation_failed
 from api.ratelimit import FailedAttempts
-from api.routers import alerts, commands, devices, health, silences, tokens
+from api.routers import alerts, city, commands, devices, health, silences, tokens, verdicts
 from api.sources import AlertReader, HealthCheck, PresenceSource
 from api.tokens import TokenStore
 from devices import Registry
 
-__all__ = ["BODY_MAX_BYTES", "create_app"]
+__all__ = ["BODY_MAX_BYTES", "STATIC_DIR", "create_app"]
 
 BODY_MAX_BYTES = 64 * 1024
+# the operators' page and its vendored libraries (scripts/vendor-web.sh), served at /
+STATIC_DIR = Path(__file__).with_name("static")
 
 DESCRIPTION = """\
 The operators' API of the smartcity platform: alerts, devices and their presence, downlink
@@ -76,7 +81,7 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below from the vendored Swagger UI: /docs works offline
         redoc_url=None,
         # every body the API takes is a few hundred bytes; a huge one is refused (413)
         max_body_size=BODY_MAX_BYTES,
@@ -99,10 +104,26 @@ def create_app(
         health.router,
         alerts.router,
         devices.router,
+        city.router,
         commands.router,
         silences.router,
+        verdicts.router,
         tokens.router,
         *routers,
     ):
         app.include_router(router)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="smartcity operators' API",
+            swagger_js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/favicon.svg",
+            swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from the internet
+        )
+
+    # last: every route above wins over a file of the same path
+    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="page")
     return app

@@ -108,6 +108,9 @@ class ApiServer:
             self.started.set()
             await asyncio.shield(serving)
         finally:
+            # open event streams (the page's /events) see this and end, so that stopping does
+            # not wait out the grace period for them
+            self._app.state.stopping = True
             server.should_exit = True
             try:
                 async with asyncio.timeout(self._shutdown_timeout_s + 1):

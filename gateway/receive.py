@@ -13,6 +13,10 @@ redelivers what we did not ack, and a redelivered point overwrites itself.
 
 Only paho's public API is used (``loop_read``, ``loop_write``, ``loop_misc``, ``ack``,
 ``socket``, ``want_write``, the ``on_socket_*`` callbacks), so any paho-mqtt 2.x will do.
+
+Long because: connecting, subscribing (ready only once the broker granted it), reading with
+back-pressure, acknowledging and stopping without losing the last acks share one connection's
+state; split, each part would reach into the others.
 """
 
 from __future__ import annotations

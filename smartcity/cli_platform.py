@@ -137,7 +137,8 @@ def register(app: typer.Typer) -> None:
 
         Local Mosquitto, InfluxDB and Alertmanager (unless SMARTCITY_MQTT_URL /
         SMARTCITY_INFLUX_URL / SMARTCITY_ALERTMANAGER_URL are set), the gateway, the rule
-        engine, the operators' API (SMARTCITY_API_PORT), and with --demo a simulated city.
+        engine, the operators' API and page (SMARTCITY_API_PORT), and with --demo a simulated
+        city.
         """
         from smartcity.platform import PlatformOptions
 

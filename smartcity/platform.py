@@ -313,6 +313,10 @@ async def _serve(
                     where,
                     demo=options.demo,
                     speed=options.speed or settings.demo_speed,
+                    page=f"{endpoints.api_url}/  token: smartcity api token create"
+                    " --scope operate --name you"
+                    if endpoints.api_url
+                    else "",
                 )
                 group.create_task(live.run_console(source.snapshot), name="console")
 

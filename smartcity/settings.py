@@ -356,6 +356,12 @@ class Settings(BaseSettings):
         max_length=64,
         description="the API's MQTT client id; a persistent session keeps replies while it is away",
     )
+    api_events_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="the page's live events look for changes this often"
+    )
+    api_stream_ticket_ttl_s: float = Field(
+        default=30.0, gt=0, le=600, description="a ticket to open the page's event stream lasts"
+    )
 
     # --- incidents (emergency command) -----------------------------------------------------
     incidents_state_path: Path = Field(

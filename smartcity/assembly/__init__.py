@@ -11,7 +11,8 @@ own (the defaults live in ``smartcity/settings.py``)::
 Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, database),
 ``engine`` (rule engine and its listeners), ``incidents`` (emergency command), ``fleet``
 (simulators), ``dashboards`` (Grafana), ``api`` (the operators' API: token store, MQTT link,
-command desk, app and server), ``notifications`` (the demo's receivers).
+command desk, app and server), ``page`` (the operators' page: the charts' series from the
+dashboards, live events), ``notifications`` (the demo's receivers).
 """
 
 from smartcity.assembly.api import ApiService, GatewayPresence, build_api, token_store

@@ -33,6 +33,7 @@ from api import (
 from devices import Channel, Registry, ServiceRole, parse_broker_url, ssl_context
 from gateway import DeviceState, Gateway
 from smartcity.assembly.engine import alert_operations
+from smartcity.assembly.page import page_routers
 from smartcity.security import mqtt_login, mqtt_tls
 from smartcity.settings import Settings
 
@@ -153,6 +154,7 @@ def build_api(
             window_s=settings.api_auth_failure_window_s,
         ),
         health_checks=checks,
+        routers=page_routers(settings, registry, influx_url=influx_url),
         # acknowledgements and silences: the same operations as `smartcity alerts`
         alert_operations=alert_operations(settings, alertmanager_urls)
         if alertmanager_urls

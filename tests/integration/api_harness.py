@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from paho.mqtt.enums import CallbackAPIVersion
 
 import alerts
@@ -64,6 +64,7 @@ async def running_api(
     command_timeout_s: float = 10.0,
     max_failures: int = 5,
     client_id: str | None = None,
+    routers: Sequence[APIRouter] = (),
     alertmanager_url: str | None = None,
 ) -> AsyncIterator[Harness]:
     """The API with its link connected and its desk sweeping; stopped on the way out."""
@@ -100,6 +101,7 @@ async def running_api(
         token_store=tokens,
         limiter=api.FailedAttempts(max_failures=max_failures, window_s=60),
         health_checks=checks,
+        routers=routers,
         alert_operations=alerts.AlertOperations(
             tmp_path / "alerts.sqlite",
             alerts.AlertmanagerAPI([alertmanager_url], timeout_s=5),

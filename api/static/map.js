@@ -1,0 +1,59 @@
+// The map: Leaflet with no tile layer at all. District outlines (approximate, GeoJSON from the
+// API) and one circle per device, coloured by presence, ringed when it has an active alert.
+const COLOURS = { online: "#2b9348", offline: "#d62828", unknown: "#9aa5b1" };
+
+export class CityMap {
+  constructor(element) {
+    this.map = L.map(element, { zoomControl: true, attributionControl: false, preferCanvas: true });
+    this.markers = new Map();
+  }
+
+  draw(city) {
+    // Leaflet places nothing before the map has a view: fit the outlines first, then draw
+    const bounds = L.geoJSON(city.districts).getBounds();
+    if (bounds.isValid()) this.map.fitBounds(bounds, { padding: [10, 10] });
+    else this.map.setView([city.city.latitude, city.city.longitude], 12);
+    L.geoJSON(city.districts, {
+      renderer: L.svg(),  // a handful of outlines as SVG; thousands of devices on the canvas
+      style: { color: "#1d3557", weight: 1.5, fillColor: "#a8dadc", fillOpacity: 0.25, dashArray: "4 3" },
+      onEachFeature: (feature, layer) => layer.bindTooltip(
+        `${feature.properties.district} (approximate outline)`, { sticky: true }),
+    }).addTo(this.map);
+    for (const feature of city.districts.features) {
+      const centre = L.geoJSON(feature).getBounds().getCenter();
+      L.tooltip({ permanent: true, direction: "center", className: "district-label" })
+        .setLatLng(centre).setContent(feature.properties.district).addTo(this.map);
+    }
+    for (const device of city.devices) {
+      const marker = L.circleMarker([device.latitude, device.longitude], {
+        radius: 5, weight: 1, color: "#fff", fillColor: COLOURS.unknown, fillOpacity: 0.9,
+      }).bindTooltip(`${device.id} · ${device.kind} · ${device.district}` +
+        (device.approximate ? " (approximate place)" : ""));
+      marker.addTo(this.map);
+      this.markers.set(device.id, marker);
+    }
+  }
+
+  colour(states, alerting) {
+    for (const [id, marker] of this.markers) {
+      const online = states[id];
+      const state = online === true ? "online" : online === false ? "offline" : "unknown";
+      const hot = alerting.has(id);
+      marker.setStyle({
+        fillColor: COLOURS[state], color: hot ? "#e07a00" : "#fff", weight: hot ? 3 : 1,
+        radius: hot ? 7 : 5,
+      });
+    }
+    const counts = { online: 0, offline: 0, unknown: 0 };
+    for (const id of this.markers.keys()) {
+      const online = states[id];
+      counts[online === true ? "online" : online === false ? "offline" : "unknown"] += 1;
+    }
+    // what is drawn, for a reader of the page's state (and the browser tests)
+    const element = this.map.getContainer();
+    for (const [state, count] of Object.entries(counts)) element.dataset[state] = String(count);
+    element.dataset.alerting = String(alerting.size);
+  }
+
+  resize() { this.map.invalidateSize(); }
+}

@@ -1,0 +1,234 @@
+"""The operators' page in a real headless Chromium (Debian's, driven by Playwright) against a
+real platform: log in, see an alert appear live, acknowledge it, silence another, watch a chart
+draw, and find each change in the API. Screenshots go to docs/screenshots/ (a failing test
+leaves ``failed-<test>.png`` there too)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from smartcity.local_alertmanager import LocalAlertmanager
+from smartcity.stack import LocalInfluxDB, LocalMosquitto
+from tests.integration.page_platform import (
+    AMMONIA_RULE,
+    OWN_STATIONS,
+    REGISTRY,
+    Platform,
+    running_platform,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1366, "height": 768}
+# the chart's first line colour (chart.js PALETTE[0]), looked for in the canvas' pixels
+FIRST_STROKE = (0x1F, 0x77, 0xB4)
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+async def platform(
+    tmp_path: Path,
+    mosquitto: LocalMosquitto,
+    influxdb: LocalInfluxDB,
+    influx_database: str,
+    make_alertmanager: Callable[..., LocalAlertmanager],
+) -> AsyncIterator[Platform]:
+    alertmanager = make_alertmanager()
+    async with running_platform(
+        tmp_path, mosquitto, influxdb, influx_database, alertmanager.url
+    ) as found:
+        yield found
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@contextlib.asynccontextmanager
+async def screenshot_on_failure(page: Page, name: str, errors: list[str]) -> AsyncIterator[None]:
+    """Keep a screenshot of a failing test, and say what the page's scripts complained of."""
+    try:
+        yield
+    except BaseException as exc:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(Exception):
+            await page.screenshot(path=SHOTS / f"failed-{name}.png")
+        if errors:
+            exc.add_note("the page's errors: " + " | ".join(errors))
+        raise
+
+
+async def api_get(platform: Platform, path: str) -> Any:
+    """What the API answers the same token (the test's loop serves the API: never block it)."""
+    async with httpx.AsyncClient(base_url=platform.url, timeout=10) as client:
+        answer = await client.get(path, headers={"Authorization": f"Bearer {platform.token}"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def log_in(page: Page, platform: Platform) -> None:
+    await page.goto(platform.url)
+    await expect(page.locator("#login")).to_be_visible()
+    await page.fill("#token", platform.token)
+    await page.click("#login button[type=submit]")
+    await expect(page.locator("#app")).to_be_visible()
+    await expect(page.locator("#live")).to_have_text("live", timeout=10_000)
+
+
+def alert_row(page: Page, device_id: str):  # type: ignore[no-untyped-def]
+    return page.locator("#alerts tbody tr", has_text=device_id).filter(has_text=AMMONIA_RULE)
+
+
+async def stroke_pixels(page: Page) -> int:
+    """How many pixels of the chart's canvas carry the first line's colour."""
+    return int(
+        await page.evaluate(
+            """([r, g, b]) => {
+                const canvas = document.querySelector('#chart canvas');
+                if (!canvas) return 0;
+                const context = canvas.getContext('2d');
+                const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+                let found = 0;
+                for (let i = 0; i < data.length; i += 4) {
+                    if (Math.abs(data[i] - r) < 12 && Math.abs(data[i + 1] - g) < 12
+                        && Math.abs(data[i + 2] - b) < 12 && data[i + 3] > 200) found++;
+                }
+                return found;
+            }""",
+            list(FIRST_STROKE),
+        )
+    )
+
+
+async def test_an_operator_logs_in_sees_an_alert_live_acks_one_silences_another_and_charts(
+    platform: Platform, browser: Browser
+) -> None:
+    page = await browser.new_page(viewport=VIEWPORT)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    async with screenshot_on_failure(page, "operator-day", errors):
+        # a wrong token is refused and the login stays
+        await page.goto(platform.url)
+        await page.fill("#token", "sct_000000000000_" + "x" * 43)
+        await page.click("#login button[type=submit]")
+        await expect(page.locator("#login-error")).to_contain_text("refused")
+        await log_in(page, platform)
+
+        # presence per district and the map, from the simulated city
+        await expect(page.locator("#presence tbody tr")).to_have_count(3)
+        centre = sum(1 for device in REGISTRY.values() if device.district == "centre")
+        await expect(page.locator("#presence tr[data-district=centre] td.online")).to_have_text(
+            f"{centre}/{centre}", timeout=15_000
+        )
+        assert await page.locator("#map svg path.leaflet-interactive").count() == 3
+        await expect(page.locator("#map")).to_have_attribute("data-online", str(len(REGISTRY) - 2))
+
+        # an alert appears without a reload: the page marks itself, the reading fires the rule
+        await page.evaluate("window.__same_page = true")
+        first, second = OWN_STATIONS
+        for ago, ammonia in ((50, 0.4), (35, 0.6), (20, 0.9), (5, 1.4)):
+            await asyncio.to_thread(platform.publish_station, first, ammonia, minutes_ago=ago)
+        await asyncio.to_thread(platform.publish_station, first, 3.2, minutes_ago=0)
+        await expect(alert_row(page, first)).to_be_visible(timeout=15_000)
+        assert await page.evaluate("window.__same_page") is True
+        await expect(page.locator("#map")).to_have_attribute("data-alerting", "1")
+
+        # acknowledge it with a comment: the engine takes it, the page and the API show who
+        await alert_row(page, first).locator("button.ack").click()
+        await page.fill("#ack-comment", "crew 3 on the way")
+        await page.click("#ack-ok")
+        await expect(alert_row(page, first).locator(".badge.acked")).to_have_text(
+            "ack ops", timeout=15_000
+        )
+        active = await api_get(platform, "/alerts")
+        acked = next(a for a in active if a["labels"]["device"] == first)
+        assert acked["acknowledged_by"] == "ops"
+        history = await api_get(platform, f"/alerts/history?rule={AMMONIA_RULE}")
+        assert ("acknowledged", first) in [(c["change"], c["labels"]["device"]) for c in history]
+
+        # silence another for an hour: the page marks it, the API lists the silence muting it
+        await asyncio.to_thread(platform.publish_station, second, 4.0, minutes_ago=0)
+        await expect(alert_row(page, second)).to_be_visible(timeout=15_000)
+        await alert_row(page, second).locator("button.silence").click()
+        await page.select_option("#silence-duration", "3600")
+        await page.fill("#silence-comment", "probe being cleaned")
+        await page.click("#silence-ok")
+        await expect(alert_row(page, second).locator(".badge.silenced")).to_be_visible(
+            timeout=10_000
+        )
+        # in Alertmanager: the acknowledgement's own silence, and this one muting exactly it
+        fingerprints = {
+            a["labels"]["device"]: a["fingerprint"] for a in await api_get(platform, "/alerts")
+        }
+        made = [
+            s for s in await api_get(platform, "/silences") if s["comment"] == "probe being cleaned"
+        ]
+        assert len(made) == 1
+        assert {(m["name"], m["value"]) for m in made[0]["matchers"]} == {
+            ("alertname", AMMONIA_RULE),
+            ("device_id", second),
+        }
+        assert made[0]["created_by"] == "ops"
+        verdicts = {v["fingerprint"]: v for v in await api_get(platform, "/silences/verdicts")}
+        assert verdicts[fingerprints[second]]["silenced_by"] == [made[0]["id"]]
+        assert verdicts[fingerprints[first]]["silenced_by"] == []
+        assert verdicts[fingerprints[first]]["acknowledgement_silence"] is not None
+        await expect(alert_row(page, first).locator(".badge.silenced")).to_have_count(0)
+
+        # filters: another district hides both, the station's district shows them again
+        await page.select_option("#f-district", "centre")
+        await expect(page.locator("#alerts tbody tr")).to_have_count(0)
+        await page.select_option("#f-district", "riverside")
+        await expect(page.locator("#alerts tbody tr")).to_have_count(2)
+
+        # the station's ammonia chart, from the water dashboard's query, draws its readings
+        await alert_row(page, first).locator("td.summary").click()
+        await expect(page.locator("#series")).to_have_value("station-ammonia_mg_l")
+        await expect(page.locator("#series-key")).to_have_value(first)
+        await expect(page.locator("#chart canvas")).to_have_count(1, timeout=10_000)
+        await expect(page.locator("#chart")).not_to_have_attribute("data-points", "0")
+        assert int(await page.locator("#chart").get_attribute("data-points") or 0) >= 5
+        assert await stroke_pixels(page) > 100, "the chart's canvas has no line drawn"
+
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=SHOTS / "page-1366x768.png")
+
+        # the history tab shows the changes, newest first
+        await page.click(".tabs button[data-tab=history]")
+        await expect(page.locator("#history tbody tr", has_text="acknowledged")).to_have_count(1)
+
+        # a revoked token ends the stream and returns to the login
+        platform.settings_tokens.revoke("ops")
+        await expect(page.locator("#login")).to_be_visible(timeout=10_000)
+        assert await page.evaluate("sessionStorage.getItem('smartcity.token')") is None
+    # nothing went wrong in the page's scripts but the wrong token's two refusals
+    assert [e for e in errors if "401" not in e] == [], errors
