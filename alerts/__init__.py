@@ -49,6 +49,7 @@ from alerts.operations import (
     Acknowledgement,
     AckSilenceExpirer,
     AlertOperations,
+    AlertSource,
     AlertView,
     acknowledged_fingerprint,
 )
@@ -56,6 +57,7 @@ from alerts.publish import MqttAlertPublisher
 from alerts.relay import (
     AlertRelay,
     DeliveryLog,
+    MqttPublish,
     RelayDeliveryFailed,
     RelayOutcome,
     Subscriber,
@@ -80,6 +82,7 @@ __all__ = [
     "AlertNotFound",
     "AlertOperations",
     "AlertRelay",
+    "AlertSource",
     "AlertState",
     "AlertStateUnusable",
     "AlertStatus",
@@ -100,6 +103,7 @@ __all__ = [
     "ListenerStats",
     "Matcher",
     "MqttAlertPublisher",
+    "MqttPublish",
     "Notifier",
     "Observation",
     "ObservationSink",

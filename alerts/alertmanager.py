@@ -102,7 +102,12 @@ def _rfc3339(moment: datetime) -> str:
 def postable_alert(alert: Alert, *, now: datetime, valid_for: timedelta) -> dict[str, Any]:
     """The API v2 body of one alert: resolved ones end when they resolved, firing ones are
     valid for ``valid_for`` from ``now`` (renewed by each re-send)."""
-    annotations = {"summary": alert.summary, "runbook_url": alert.runbook}
+    # the fingerprint lets a reader of Alertmanager (the standalone API) name the engine's alert
+    annotations = {
+        "summary": alert.summary,
+        "runbook_url": alert.runbook,
+        "fingerprint": alert.fingerprint,
+    }
     if alert.value is not None:
         annotations["value"] = f"{alert.value:g}"
     if alert.acknowledged_by:

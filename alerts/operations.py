@@ -21,7 +21,11 @@ await ops.unsilence(silence_id) -> None                            # SilenceNotF
 ```
 
 Silences live only in Alertmanager (API v2); the engine keeps alerts, history and who
-acknowledged. Errors: ``AlertNotFound``, ``SilenceNotFound``, ``AlertmanagerUnavailable``,
+acknowledged. Where no engine's store is at hand (the API on its own beside several gateway
+workers), ``AlertOperations(None, api, ack_silence_max=..., source=reader)`` lists and acknowledges
+through ``reader`` (an ``AlertSource``: Alertmanager's alerts, InfluxDB's history); an
+acknowledgement then lives in its silence alone (``createdBy`` says who), and no engine announces
+it. Errors: ``AlertNotFound``, ``SilenceNotFound``, ``AlertmanagerUnavailable``,
 ``AlertmanagerRefused`` (a bad matcher or time), ``AlertStateUnusable``.
 """
 
@@ -36,7 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from alerts.alertmanager import alertmanager_labels
 from alerts.errors import AlertmanagerUnavailable, AlertNotFound, SilenceNotFound
@@ -48,6 +52,7 @@ __all__ = [
     "AckSilenceExpirer",
     "Acknowledgement",
     "AlertOperations",
+    "AlertSource",
     "AlertView",
     "ack_comment",
     "acknowledged_fingerprint",
@@ -69,6 +74,28 @@ def acknowledged_fingerprint(silence: Silence) -> str | None:
     """The alert an acknowledgement's silence belongs to, or None for an ordinary silence."""
     found = _ACK_MARK.search(silence.comment)
     return found.group(1) if found else None
+
+
+class AlertSource(Protocol):
+    """Alerts and their history from elsewhere than an engine's store (blocking, run in a
+    thread): what ``AlertStore`` answers, for the operations of an API on its own."""
+
+    def alerts(self, *, include_resolved: bool = False) -> list[Alert]:
+        """Alerts active now, oldest first."""
+        ...
+
+    def changes(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        district: str | None = None,
+        kind: str | None = None,
+        severity: str | None = None,
+        limit: int = 1000,
+    ) -> list[HistoryEntry]:
+        """Announced changes, newest first."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,17 +128,24 @@ class AlertOperations:
 
     def __init__(
         self,
-        state_path: str | Path,
+        state_path: str | Path | None,
         alertmanager: AlertmanagerAPI | None,
         *,
         ack_silence_max: timedelta,
+        source: AlertSource | None = None,
     ) -> None:
-        self.state_path = Path(state_path)
+        if (state_path is None) == (source is None):
+            raise ValueError("give either the engine's state path or another alert source")
+        self.state_path = Path(state_path) if state_path is not None else None
+        self._source = source
         self._alertmanager = alertmanager
         self.ack_silence_max = ack_silence_max
 
-    async def _with_store(self, work: Callable[[AlertStore], _T]) -> _T:
+    async def _with_store(self, work: Callable[[AlertSource], _T]) -> _T:
         def run() -> _T:
+            if self._source is not None:
+                return work(self._source)
+            assert self.state_path is not None
             with AlertStore(self.state_path) as store:
                 return work(store)
 
@@ -192,7 +226,14 @@ class AlertOperations:
                 by,
                 ack_comment(alert.fingerprint, comment),
             )
-        await self._with_store(lambda store: store.add_ack(alert.fingerprint, by, comment, now))
+        if self.state_path is not None:  # the engine announces it; elsewhere the silence says
+            path = self.state_path
+
+            def record() -> None:
+                with AlertStore(path) as store:
+                    store.add_ack(alert.fingerprint, by, comment, now)
+
+            await asyncio.to_thread(record)
         log.info(
             "alert_acknowledged",
             extra={"fingerprint": alert.fingerprint, "by": by, "silence": silence_id},

@@ -79,7 +79,11 @@ class MqttAlertPublisher:
         """Publish one change; raises ``AlertNotDelivered`` when the broker does not take it."""
         alert = change.alert
         topic = alert_topic(alert.district, alert.kind, alert.rule)
-        payload = orjson.dumps(change_document(change))
+        await self.publish(topic, orjson.dumps(change_document(change)))
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        """Publish any message over the same reconnecting connection (the relay's wall-screen
+        topics); raises ``AlertNotDelivered`` when the broker does not take it."""
         for attempt in (1, 2):
             client = self._client or await self._connect()
             try:

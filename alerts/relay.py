@@ -1,7 +1,7 @@
 """The channels Alertmanager lacks: its webhook forwarded to MQTT topics and ``apprise`` URLs.
 
 ```python
-relay = AlertRelay(load_subscribers("config/relay.yaml"), mqtt=client,
+relay = AlertRelay(load_subscribers("config/relay.yaml"), publish=publisher.publish,
                    seen=DeliveryLog(".smartcity/relay.sqlite"), dedup_window_s=1800)
 outcome = await relay.handle(WebhookPayload.model_validate_json(body))   # the API's handler
 ```
@@ -13,8 +13,12 @@ and as one message to each of its apprise URLs (DingTalk, Feishu, an SMS gateway
 
 Alertmanager retries a webhook that failed; each (notification, subscriber, channel) that was
 delivered is remembered on disk for ``dedup_window_s``, so a retry sends only what failed
-before, and nothing twice. When a channel fails, ``handle`` raises ``RelayDeliveryFailed`` after
-trying the others: answer 5xx, and Alertmanager retries.
+before, and nothing twice. When a channel fails, ``handle`` raises ``RelayDeliveryFailed``
+after trying the others: answer 5xx, and Alertmanager retries.
+
+``publish(topic, payload)`` is the MQTT side: any coroutine function that delivers one message
+or raises. The platform gives ``MqttAlertPublisher.publish``, a connection of its own that
+comes back after a broker restart (a bare ``aiomqtt.Client`` does not).
 """
 
 from __future__ import annotations
@@ -22,26 +26,26 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import aiomqtt
 import apprise
 import orjson
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.errors import AlertsError, RelayConfigInvalid
+from devices import open_state_file
 
 __all__ = [
     "AlertRelay",
     "DeliveryLog",
+    "MqttPublish",
     "RelayDeliveryFailed",
     "RelayOutcome",
     "Subscriber",
@@ -53,6 +57,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+MqttPublish = Callable[[str, bytes], Awaitable[None]]
+"""Deliver one message on an MQTT topic, or raise (the relay answers 503 and is retried)."""
 
 
 class _Wire(BaseModel):
@@ -178,17 +185,18 @@ def _mqtt_document(payload: WebhookPayload) -> dict[str, Any]:
     }
 
 
+_DELIVERED_SCHEMA = "CREATE TABLE IF NOT EXISTS delivered (key TEXT PRIMARY KEY, at REAL NOT NULL);"
+
+
 class DeliveryLog:
     """Which (notification, subscriber, channel) were delivered, on disk (SQLite)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS delivered (key TEXT PRIMARY KEY, at REAL NOT NULL)"
+        self._db = open_state_file(
+            self.path,
+            "CREATE TABLE IF NOT EXISTS delivered (key TEXT PRIMARY KEY, at REAL NOT NULL);",
         )
 
     def seen(self, key: str, window_s: float) -> bool:
@@ -233,17 +241,15 @@ class AlertRelay:
         self,
         subscribers: Sequence[Subscriber],
         *,
-        mqtt: aiomqtt.Client | None,
+        publish: MqttPublish | None,
         seen: DeliveryLog,
         dedup_window_s: float,
-        qos: int = 1,
         timeout_s: float = 10.0,
     ) -> None:
         self.subscribers = tuple(subscribers)
-        self._mqtt = mqtt
+        self._publish = publish
         self._seen = seen
         self._window_s = dedup_window_s
-        self._qos = qos
         self._timeout_s = timeout_s
         self.delivered = 0
         self.duplicates = 0
@@ -294,14 +300,12 @@ class AlertRelay:
 
     async def _deliver(self, subscriber: Subscriber, channel: str, payload: WebhookPayload) -> None:
         if channel.startswith("mqtt:"):
-            if self._mqtt is None:
+            if self._publish is None:
                 raise RuntimeError("no MQTT connection")
-            await self._mqtt.publish(
-                channel.removeprefix("mqtt:"),
-                orjson.dumps(_mqtt_document(payload)),
-                qos=self._qos,
-                timeout=self._timeout_s,
-            )
+            async with asyncio.timeout(self._timeout_s):
+                await self._publish(
+                    channel.removeprefix("mqtt:"), orjson.dumps(_mqtt_document(payload))
+                )
             return
         url = subscriber.apprise[int(channel.removeprefix("apprise:"))]
         sender = apprise.Apprise()

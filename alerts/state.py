@@ -21,7 +21,7 @@ from pathlib import Path
 from alerts.errors import AlertStateUnusable
 from alerts.evaluate import Transition
 from alerts.model import Alert, AlertState
-from devices import Kind
+from devices import Kind, open_state_file
 
 __all__ = ["AlertStore", "HistoryEntry", "PendingAck"]
 
@@ -106,11 +106,7 @@ class AlertStore:
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db = open_state_file(self.path, _SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise AlertStateUnusable(str(path), f"cannot open alert state: {exc}") from exc
 

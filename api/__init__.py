@@ -1,6 +1,6 @@
 """The operators' HTTP API: alerts, devices with presence, downlink commands, health; bearer
-tokens with scopes read, operate and admin. OpenAPI at ``/openapi.json``, docs at ``/docs``;
-the operators' web page (``api/static``) at ``/``.
+tokens with scopes read, operate and admin; Alertmanager's webhook (``hooks_router``). OpenAPI
+at ``/openapi.json``, docs at ``/docs``; the operators' web page (``api/static``) at ``/``.
 
 Assembled by the front door::
 
@@ -9,7 +9,8 @@ Assembled by the front door::
     link.on(Channel.CMD_RESULT, desk.on_result)      # and Channel.STATUS, for StatusPresence
     app = create_app(registry=registry, alerts_store=AlertStore(path), presence=presence,
                      commands_desk=desk, token_store=TokenStore(path), limiter=limiter,
-                     health_checks=[link, InfluxPing(url, timeout_s=2)])
+                     health_checks=[link, InfluxPing(url, timeout_s=2)],
+                     routers=[hooks_router(relay)])             # POST /hooks/alertmanager
     server = ApiServer(app, host="127.0.0.1", port=0, shutdown_timeout_s=10)
     # the page's own routes beside them: routers=[series_router(catalogue, InfluxReader(...)),
     #     events_router(StreamTickets(...))]
@@ -36,6 +37,7 @@ from api.mqtt import MessageHandler, MqttLink, MqttLinkConfig
 from api.presence import StatusPresence
 from api.ratelimit import FailedAttempts
 from api.routers.events import events_router
+from api.routers.hooks import RelayAnswer, hooks_router
 from api.routers.series import series_router
 from api.series import Band, InfluxReader, SeriesQuery, SeriesUnavailable
 from api.server import ApiServer
@@ -79,6 +81,7 @@ __all__ = [
     "MqttLink",
     "MqttLinkConfig",
     "PresenceSource",
+    "RelayAnswer",
     "Scope",
     "SeriesQuery",
     "SeriesUnavailable",
@@ -92,6 +95,7 @@ __all__ = [
     "context",
     "create_app",
     "events_router",
+    "hooks_router",
     "require",
     "series_router",
 ]

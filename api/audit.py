@@ -8,7 +8,6 @@ Blocking: the desk calls it from ``asyncio.to_thread``.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from devices import CommandAction
+from devices import CommandAction, open_state_file
 
 __all__ = ["CommandAudit", "CommandRecord", "CommandStatus", "Delivery"]
 
@@ -100,11 +99,8 @@ class CommandAudit:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_state_file(self.path, _SCHEMA)
 
     def close(self) -> None:
         """Close the file."""

@@ -42,7 +42,8 @@ class DependencyHealth:
 
 
 class AlertReader(Protocol):
-    """The engine's alert state (``alerts.AlertStore``); blocking, called from a thread."""
+    """The engine's alert state (``alerts.AlertStore``), or every engine's through Alertmanager
+    and InfluxDB (the platform's ``ClusterAlertReader``); blocking, called from a thread."""
 
     def alerts(self, *, include_resolved: bool = False) -> list[Alert]:
         """Alerts pending or firing, and resolved ones when asked, oldest first."""

@@ -32,6 +32,7 @@ from command.model import (
     TimelineKind,
 )
 from command.spill import forecast_from_json, forecast_json
+from devices import open_state_file
 
 __all__ = ["IncidentStore", "NewStep", "TimelineRow"]
 
@@ -135,11 +136,7 @@ class IncidentStore:
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db = open_state_file(self.path, _SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise IncidentStateUnusable(str(path), f"cannot open incident state: {exc}") from exc
 

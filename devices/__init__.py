@@ -73,6 +73,7 @@ from devices.registry import (
     dump_registry,
     load_registry,
 )
+from devices.state_file import open_state_file
 from devices.sun import (
     CIVIL_TWILIGHT_ELEVATION_DEG,
     SUNRISE_ELEVATION_DEG,
@@ -203,6 +204,7 @@ __all__ = [
     "load_yaml_model",
     "make_authority",
     "make_certificate",
+    "open_state_file",
     "parse_broker_url",
     "parse_password_file",
     "parse_topic",

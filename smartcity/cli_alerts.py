@@ -126,7 +126,7 @@ def list_alerts(
     views = _run(ops.active())
     alerts = [view.alert for view in views]
     statuses = {view.alert.fingerprint: view for view in views}
-    if include_resolved:
+    if include_resolved and ops.state_path is not None:
         with AlertStore(ops.state_path) as store:
             alerts = store.alerts(include_resolved=True)
     rows = []

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from alerts import RelayConfigInvalid
 from api import ApiError, Scope
 from devices import DeviceError, load_registry
 from smartcity.logs import configure_logging
@@ -56,7 +57,7 @@ def serve(ctx: typer.Context) -> None:
             influx_url=settings.influx_url,
             alertmanager_urls=settings.alertmanager_urls,
         )
-    except (ApiError, DeviceError) as exc:
+    except (ApiError, DeviceError, RelayConfigInvalid, SettingsInvalid) as exc:
         err.print(f"[red]smartcity api: {exc}[/red]")
         raise typer.Exit(1) from None
     err.print(

@@ -2,7 +2,9 @@
 
 ``smartcity up`` starts one when ``SMARTCITY_ALERTMANAGER_URL`` is unset, and the tests start
 their own. It runs a copy of ``config/alertmanager.yml`` rendered into its data folder: template
-paths made absolute, and the SMTP server and webhook URL replaced when the settings name them.
+paths made absolute, and the SMTP server and webhook URL replaced when the settings name them;
+``smartcity up`` points the webhooks at its API's ``/hooks/alertmanager`` with a bearer token
+read from a credentials file (``http_config.authorization.credentials_file``).
 A single node gossips with nobody (``--cluster.listen-address=`` empty), so no second port.
 """
 
@@ -38,12 +40,17 @@ def render_alertmanager_config(
     *,
     smtp_smarthost: str | None = None,
     webhook_url: str | None = None,
+    webhook_credentials_file: Path | None = None,
+    webhook_ca_file: Path | None = None,
+    also_webhook_url: str | None = None,
     group_wait_s: float | None = None,
     group_interval_s: float | None = None,
     repeat_interval_s: float | None = None,
 ) -> str:
     """The config a local Alertmanager runs: ``source`` with absolute template paths, and the
-    given SMTP server, webhook URL and route timings (every route that sets one) put in."""
+    given SMTP server, webhook URL (with a bearer token read from ``webhook_credentials_file``,
+    and ``webhook_ca_file`` to trust for HTTPS) and route timings (every route that sets one)
+    put in."""
     try:
         document: dict[str, Any] = yaml.safe_load(source.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -59,6 +66,22 @@ def render_alertmanager_config(
         for receiver in document.get("receivers", []):
             for webhook in receiver.get("webhook_configs", []) or []:
                 webhook["url"] = webhook_url
+                http_config: dict[str, Any] = {}
+                if webhook_credentials_file is not None:
+                    http_config["authorization"] = {
+                        "type": "Bearer",
+                        "credentials_file": str(webhook_credentials_file),
+                    }
+                if webhook_ca_file is not None:
+                    http_config["tls_config"] = {"ca_file": str(webhook_ca_file)}
+                if http_config:
+                    webhook["http_config"] = http_config
+    if also_webhook_url is not None:
+        # a second webhook beside each receiver's (the demo's recording receiver)
+        for receiver in document.get("receivers", []):
+            hooks = receiver.get("webhook_configs", []) or []
+            if hooks:
+                hooks.append({"url": also_webhook_url, "send_resolved": True})
     timings = {
         "group_wait": group_wait_s,
         "group_interval": group_interval_s,
@@ -89,6 +112,9 @@ class LocalAlertmanager(ChildServer):
     config_source: Path = Path("config/alertmanager.yml")
     smtp_smarthost: str | None = None
     webhook_url: str | None = None
+    also_webhook_url: str | None = None  # a second webhook beside each receiver's
+    webhook_credentials_file: Path | None = None
+    webhook_ca_file: Path | None = None
     group_wait_s: float | None = None
     group_interval_s: float | None = None
     repeat_interval_s: float | None = None
@@ -129,6 +155,9 @@ class LocalAlertmanager(ChildServer):
                 self.config_source,
                 smtp_smarthost=self.smtp_smarthost,
                 webhook_url=self.webhook_url,
+                webhook_credentials_file=self.webhook_credentials_file,
+                webhook_ca_file=self.webhook_ca_file,
+                also_webhook_url=self.also_webhook_url,
                 group_wait_s=self.group_wait_s,
                 group_interval_s=self.group_interval_s,
                 repeat_interval_s=self.repeat_interval_s,

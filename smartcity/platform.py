@@ -39,6 +39,7 @@ from smartcity.assembly import (
     NotifierCollector,
     alert_engine,
     alertmanager_config,
+    alertmanager_hook,
     build_api,
     durable_store,
     fleet_registry,
@@ -54,7 +55,7 @@ from smartcity.console_feed import ConsoleFeed
 from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.security import broker_security
 from smartcity.settings import Settings
-from smartcity.stack import LocalInfluxDB, LocalMosquitto
+from smartcity.stack import LocalInfluxDB, LocalMosquitto, free_port
 
 __all__ = [
     "Endpoints",
@@ -127,10 +128,11 @@ def state_paths(settings: Settings) -> dict[str, Path]:
 
 @contextlib.contextmanager
 def local_endpoints(
-    settings: Settings, registry: Registry, *, alertmanager: bool = True
+    settings: Settings, registry: Registry, *, alertmanager: bool = True, relay: bool = False
 ) -> Iterator[Endpoints]:
     """Use the configured servers, or start local ones for whichever is not configured (an
-    Alertmanager only when asked: the rule engine runs).
+    Alertmanager only when asked: the rule engine runs; with ``relay``, its webhooks go to the
+    API's ``/hooks/alertmanager`` with a token of its own).
 
     The local Mosquitto is secured unless ``SMARTCITY_INSECURE``: TLS on loopback with the
     local CA's certificates, passwords for the registry's devices and the platform's users,
@@ -162,12 +164,18 @@ def local_endpoints(
             pids["influxdb"] = database.pid or 0
         alertmanager_urls = settings.alertmanager_urls
         if not alertmanager_urls and alertmanager:
+            # its webhooks reach the API's relay route with a token of its own
+            hook = alertmanager_hook(settings) if relay else None
             local = LocalAlertmanager(
                 state_paths(settings)["alertmanager"],
                 port=settings.local_alertmanager_port,
                 config_source=settings.alertmanager_config_path,
                 smtp_smarthost=settings.alertmanager_smtp_smarthost,
-                webhook_url=settings.alertmanager_webhook_url,
+                webhook_url=hook.url if hook else settings.alertmanager_webhook_url,
+                webhook_credentials_file=hook.credentials_file if hook else None,
+                webhook_ca_file=hook.ca_file if hook else None,
+                # with the relay, a webhook URL of one's own (the demo's receiver) goes beside it
+                also_webhook_url=settings.alertmanager_webhook_url if hook else None,
             )
             stack.enter_context(local)
             alertmanager_urls = (local.url,)
@@ -179,13 +187,17 @@ def local_endpoints(
 async def run_platform(settings: Settings, options: PlatformOptions) -> None:
     """Run until cancelled (or a signal); stop every part cleanly, servers last."""
     registry = _registry(settings, demo=options.demo)
+    if options.api and settings.api_port == 0:
+        # a free port now, so the local Alertmanager's webhooks know where the API will listen
+        settings = settings.model_copy(update={"api_port": free_port()})
     with contextlib.ExitStack() as stack:
         receivers: dict[str, str] = {}
         if options.demo:
             # a played day runs on the devices' clocks: `for: 10m` means simulated minutes
             settings = settings.model_copy(update={"alerts_event_time": True})
             settings, receivers = with_demo_receivers(settings, stack)
-        with local_endpoints(settings, registry, alertmanager=options.engine) as endpoints:
+        local = local_endpoints(settings, registry, alertmanager=options.engine, relay=options.api)
+        with local as endpoints:
             endpoints = dataclasses.replace(endpoints, receivers=receivers)
             await _run_with(settings, options, registry, endpoints)
 

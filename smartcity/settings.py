@@ -362,6 +362,12 @@ class Settings(BaseSettings):
     api_stream_ticket_ttl_s: float = Field(
         default=30.0, gt=0, le=600, description="a ticket to open the page's event stream lasts"
     )
+    api_alerts_from: Literal["engine", "cluster"] = Field(
+        default="engine",
+        description="engine: the engine's SQLite store (alerts_state_path; one engine beside "
+        "the API); cluster: active alerts from Alertmanager (alertmanager_url) and history from "
+        "InfluxDB (influx_url), which every gateway worker's engine sends to",
+    )
 
     # --- incidents (emergency command) -----------------------------------------------------
     incidents_state_path: Path = Field(
@@ -458,8 +464,8 @@ class Settings(BaseSettings):
     )
     alertmanager_webhook_url: str | None = Field(
         default=None,
-        description="where every webhook receiver of the local Alertmanager posts (the"
-        " platform's relay); unset: as the config says",
+        description="where every webhook receiver of the local Alertmanager posts, without a"
+        " token; unset: the API's /hooks/alertmanager with its own token",
     )
     alertmanager_resend_interval_s: float = Field(
         default=60.0,

@@ -76,8 +76,9 @@ async def alert_history(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[AlertChangeOut]:
     """Announced changes (firing, resolved, acknowledged), newest first, from the engine's
-    store (the query ``smartcity alerts history`` runs), filtered by the alert's district, kind
-    and severity, and by time.
+    store (the query ``smartcity alerts history`` runs), or from InfluxDB when the API reads
+    every worker's alerts (``SMARTCITY_API_ALERTS_FROM=cluster``), filtered by the alert's
+    district, kind and severity, and by time.
 
     Scope: read."""
     for name, value in (("since", since), ("until", until)):

@@ -12,7 +12,8 @@ Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, dat
 ``engine`` (rule engine and its listeners), ``incidents`` (emergency command), ``fleet``
 (simulators), ``dashboards`` (Grafana), ``api`` (the operators' API: token store, MQTT link,
 command desk, app and server), ``page`` (the operators' page: the charts' series from the
-dashboards, live events), ``notifications`` (the demo's receivers).
+dashboards, live events), ``relay`` (Alertmanager's webhook and the local Alertmanager's token
+for it), ``notifications`` (the demo's receivers).
 """
 
 from smartcity.assembly.api import ApiService, GatewayPresence, build_api, token_store
@@ -51,8 +52,15 @@ from smartcity.assembly.notifications import (
     notifications,
     with_demo_receivers,
 )
+from smartcity.assembly.relay import (
+    AlertmanagerHook,
+    alertmanager_hook,
+    build_relay,
+    ensure_alertmanager_token,
+)
 
 __all__ = [
+    "AlertmanagerHook",
     "ApiService",
     "GatewayPresence",
     "InfluxAlertRecorder",
@@ -64,14 +72,17 @@ __all__ = [
     "alert_point",
     "alert_publisher",
     "alertmanager_config",
+    "alertmanager_hook",
     "alertmanager_urls",
     "alerts_config",
     "bootstrap_config",
     "build_api",
     "build_dashboards",
+    "build_relay",
     "data_names",
     "demo_receivers",
     "durable_store",
+    "ensure_alertmanager_token",
     "fleet_registry",
     "gateway_config",
     "grafana_folder",

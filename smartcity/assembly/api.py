@@ -2,6 +2,7 @@
 
 ``smartcity api`` serves it on its own against configured servers (presence from the devices'
 status messages); ``smartcity up`` serves it beside the gateway (presence from the gateway).
+Both serve Alertmanager's webhook through the relay (``smartcity.assembly.relay``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from alerts import AlertStore
+from alerts import AlertOperations, AlertStore
 from api import (
     AlertStoreCheck,
     ApiServer,
@@ -29,13 +30,16 @@ from api import (
     StatusPresence,
     TokenStore,
     create_app,
+    hooks_router,
 )
 from devices import Channel, Registry, ServiceRole, parse_broker_url, ssl_context
 from gateway import DeviceState, Gateway
+from smartcity.assembly.cluster_alerts import ClusterAlertReader
 from smartcity.assembly.engine import alert_operations
 from smartcity.assembly.page import page_routers
+from smartcity.assembly.relay import RelayParts, build_relay
 from smartcity.security import mqtt_login, mqtt_tls
-from smartcity.settings import Settings
+from smartcity.settings import Settings, SettingsInvalid
 
 __all__ = ["ApiService", "GatewayPresence", "build_api", "token_store"]
 
@@ -77,18 +81,21 @@ class ApiService:
     link: MqttLink
     desk: CommandDesk
     audit: CommandAudit
-    alert_store: AlertStore
+    alert_store: AlertStore | ClusterAlertReader
+    relay: RelayParts
 
     async def run(self) -> None:
-        """The MQTT link, the command timeouts and the HTTP server, in one TaskGroup."""
+        """The MQTT link, the command timeouts and the HTTP server, in one TaskGroup (the
+        relay's own MQTT connection open around them)."""
         try:
-            async with asyncio.TaskGroup() as group:
+            async with self.relay.publisher, asyncio.TaskGroup() as group:
                 group.create_task(self.link.run(), name="api-mqtt")
                 group.create_task(self.desk.run(), name="api-commands")
                 group.create_task(self.server.run(), name="api-http")
         finally:
             self.audit.close()
             self.alert_store.close()
+            self.relay.seen.close()
 
 
 def build_api(
@@ -100,7 +107,12 @@ def build_api(
     alertmanager_urls: Sequence[str] = (),
     gateway: Gateway | None = None,
 ) -> ApiService:
-    """Assemble the API and take its port (``ListenFailed`` names the setting to change)."""
+    """Assemble the API and take its port (``ListenFailed`` names the setting to change).
+
+    Alerts come from the engine's store, or with ``SMARTCITY_API_ALERTS_FROM=cluster`` from the
+    Alertmanager cluster and InfluxDB, which every gateway worker's engine sends to
+    (``SettingsInvalid`` if either is not configured)."""
+    alert_store = _alert_reader(settings, influx_url, alertmanager_urls)
     port = settings.api_port if settings.api_port is not None else 0
     if (settings.api_tls_cert is None) != (settings.api_tls_key is None):
         raise ListenFailed(
@@ -135,7 +147,6 @@ def build_api(
         heard = StatusPresence(registry)
         link.on(Channel.STATUS, heard.on_status)
         presence = heard
-    alert_store = AlertStore(settings.alerts_state_path)
     checks: list[HealthCheck] = [link, AlertStoreCheck(alert_store, timeout_s=_HEALTH_TIMEOUT_S)]
     if influx_url is not None:
         checks.append(InfluxPing(influx_url, timeout_s=_HEALTH_TIMEOUT_S))
@@ -143,6 +154,8 @@ def build_api(
         checks.append(FunctionCheck("gateway", lambda: _gateway_health(gateway)))
     tokens = token_store(settings)
     tokens.check()  # a token file open to others stops the start, naming the file
+    # Alertmanager's webhook (POST /hooks/alertmanager): a bad subscriber file stops the start
+    relay = build_relay(settings, mqtt_url)
     app = create_app(
         registry=registry,
         alerts_store=alert_store,
@@ -154,11 +167,12 @@ def build_api(
             window_s=settings.api_auth_failure_window_s,
         ),
         health_checks=checks,
-        routers=page_routers(settings, registry, influx_url=influx_url),
+        routers=[
+            *page_routers(settings, registry, influx_url=influx_url),
+            hooks_router(relay.relay),  # Alertmanager's webhook, through the relay
+        ],
         # acknowledgements and silences: the same operations as `smartcity alerts`
-        alert_operations=alert_operations(settings, alertmanager_urls)
-        if alertmanager_urls
-        else None,
+        alert_operations=_operations(settings, alertmanager_urls, alert_store),
     )
     server = ApiServer(
         app,
@@ -173,10 +187,55 @@ def build_api(
     except ListenFailed as exc:
         audit.close()
         alert_store.close()
+        relay.seen.close()
         raise ListenFailed(
             exc.host, exc.port, f"{exc.reason}; set SMARTCITY_API_PORT (0 picks a free port)"
         ) from exc
-    return ApiService(server, link, desk, audit, alert_store)
+    return ApiService(server, link, desk, audit, alert_store, relay)
+
+
+def _alert_reader(
+    settings: Settings, influx_url: str | None, alertmanager_urls: Sequence[str]
+) -> AlertStore | ClusterAlertReader:
+    if settings.api_alerts_from == "engine":
+        return AlertStore(settings.alerts_state_path)
+    if not alertmanager_urls or influx_url is None:
+        raise SettingsInvalid(
+            "SMARTCITY_API_ALERTS_FROM=cluster reads active alerts from Alertmanager and their "
+            "history from InfluxDB: set SMARTCITY_ALERTMANAGER_URL and SMARTCITY_INFLUX_URL"
+        )
+    return ClusterAlertReader(
+        alertmanager_urls,
+        influx_url,
+        database=settings.influx_database,
+        measurement=settings.alerts_influx_measurement,
+        timeout_s=settings.alertmanager_timeout_s,
+        username=settings.influx_username,
+        password=settings.influx_password.get_secret_value() if settings.influx_password else None,
+        token=settings.influx_token.get_secret_value()
+        if settings.influx_api == "v2" and settings.influx_token
+        else None,
+    )
+
+
+def _operations(
+    settings: Settings,
+    alertmanager_urls: Sequence[str],
+    reader: AlertStore | ClusterAlertReader,
+) -> AlertOperations | None:
+    """Acknowledgements and silences: the same operations as ``smartcity alerts``; on the
+    cluster reader, an acknowledgement is its silence (no engine's store to record it in)."""
+    if not alertmanager_urls:
+        return None
+    operations = alert_operations(settings, alertmanager_urls)
+    if isinstance(reader, AlertStore):
+        return operations
+    return AlertOperations(
+        None,
+        operations.alertmanager,
+        ack_silence_max=operations.ack_silence_max,
+        source=reader,
+    )
 
 
 def _gateway_health(gateway: Gateway) -> tuple[bool, Mapping[str, object]]:

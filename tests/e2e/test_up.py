@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CREATE = [sys.executable, "-m", "smartcity", "api", "token", "create"]
@@ -129,6 +130,19 @@ def test_up_shows_live_figures_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         assert api_lines == [f"api       {api_url}/docs"]
         assert f"{api_url} (up)" in " ".join(status.stdout.split())
         check_the_api(api_url, env)
+        # the local Alertmanager's webhooks reach the API's relay route with its own token
+        rendered = yaml.safe_load((tmp_path / "alertmanager" / "alertmanager.yml").read_text())
+        hooks = [h for r in rendered["receivers"] for h in r.get("webhook_configs", [])]
+        # beside them, the demo's recording webhook receiver (no token: it is not the API)
+        demo_hook = endpoints["receivers"]["webhook"]
+        assert {h["url"] for h in hooks if "http_config" not in h} == {demo_hook}
+        hooks = [h for h in hooks if h["url"] != demo_hook]
+        token_file = tmp_path / "alertmanager-api-token"
+        assert {h["url"] for h in hooks} == {f"{api_url}/hooks/alertmanager"}
+        assert {h["http_config"]["authorization"]["credentials_file"] for h in hooks} == {
+            str(token_file.resolve())
+        }
+        assert oct(token_file.stat().st_mode & 0o777) == "0o600"
         # Grafana's provisioning, written for this platform's own InfluxDB, and said where
         assert "grafana files" in status.stdout
         provisioning = tmp_path / "grafana" / "provisioning"

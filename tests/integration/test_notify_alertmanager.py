@@ -94,6 +94,7 @@ async def test_an_alert_reaches_alertmanager_with_its_labels_and_annotations(ale
         "summary": alert.summary,
         "runbook_url": alert.runbook,
         "value": "1",
+        "fingerprint": alert.fingerprint,  # how a standalone API names the engine's alert
     }
     assert held["status"]["state"] == "active"
 

@@ -1,6 +1,6 @@
 """The relay between a real Alertmanager and the channels it lacks: its webhook served by a
-small FastAPI app (the API room will serve the same ``AlertRelay``), forwarded to an MQTT topic
-on the real broker and to an apprise URL (a real HTTP receiver); a retried webhook sends
+small FastAPI app (the API serves the same ``AlertRelay``: test_relay_route.py), forwarded to an
+MQTT topic on the real broker and to an apprise URL (a real HTTP receiver); a retried webhook sends
 nothing twice, also across a restart of the relay."""
 
 from __future__ import annotations
@@ -20,14 +20,28 @@ from alerts import (
     AlertmanagerNotifier,
     AlertRelay,
     DeliveryLog,
+    MqttAlertPublisher,
     RelayDeliveryFailed,
     Subscriber,
     WebhookPayload,
 )
+from devices import BrokerAddress
 from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.stack import LocalMosquitto, free_port
 from tests.alert_samples import cabinet_alert, notifier_config
 from tests.support import WebhookReceiver, until
+
+
+def relay_publisher(mosquitto: LocalMosquitto) -> MqttAlertPublisher:
+    """The relay's MQTT side as the platform gives it: a reconnecting connection of its own."""
+    return MqttAlertPublisher(
+        BrokerAddress("127.0.0.1", mosquitto.port, None, None, tls=False),
+        identifier=f"relay-{uuid.uuid4()}",
+        qos=1,
+        timeout_s=5.0,
+        reconnect_min_s=0.1,
+        reconnect_max_s=1.0,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -92,11 +106,11 @@ async def test_a_notification_reaches_the_wall_topic_and_apprise_once_though_ret
         )
         async with (
             subscribed(mosquitto, topic) as wall,
-            aiomqtt.Client("127.0.0.1", mosquitto.port, identifier=f"relay-{uuid.uuid4()}") as mqtt,
+            relay_publisher(mosquitto) as mqtt,
         ):
             relay = AlertRelay(
                 [subscriber],
-                mqtt=mqtt,
+                publish=mqtt.publish,
                 seen=DeliveryLog(tmp_path / "relay.sqlite"),
                 dedup_window_s=600,
             )
@@ -144,11 +158,11 @@ async def test_a_restarted_relay_remembers_what_it_delivered(
     subscriber = Subscriber(name="wall", receivers=("lighting-oncall",), mqtt_topic=topic)
     async with (
         subscribed(mosquitto, topic) as wall,
-        aiomqtt.Client("127.0.0.1", mosquitto.port, identifier=f"relay-{uuid.uuid4()}") as mqtt,
+        relay_publisher(mosquitto) as mqtt,
     ):
         for _ in range(2):  # the relay restarted between Alertmanager's two tries
             log = DeliveryLog(tmp_path / "relay.sqlite")
-            relay = AlertRelay([subscriber], mqtt=mqtt, seen=log, dedup_window_s=600)
+            relay = AlertRelay([subscriber], publish=mqtt.publish, seen=log, dedup_window_s=600)
             await relay.handle(payload)
             log.close()
         assert await until(lambda: len(wall) == 1, timeout_s=10)

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
@@ -50,7 +50,7 @@ def services() -> dict[str, Any]:
     return dict(document["services"])
 
 
-@pytest.mark.parametrize("name", ["gateway-0", "gateway-1", "simulators", "dashboards"])
+@pytest.mark.parametrize("name", ["gateway-0", "gateway-1", "api", "simulators", "dashboards"])
 def test_each_platform_service_runs_a_smartcity_command_that_exists(name: str) -> None:
     command = services()[name]["command"]
     assert command[0] == "smartcity"
@@ -88,6 +88,7 @@ LONG_RUNNING = (
     "grafana",
     "gateway-0",
     "gateway-1",
+    "api",
 )
 
 
@@ -112,7 +113,15 @@ def test_each_long_running_service_has_a_health_check_and_a_restart_policy(name:
 def test_data_lives_in_named_volumes() -> None:
     document = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
     named = set(document["volumes"])
-    for name in ("mosquitto", "influxdb", "grafana", "gateway-0", "gateway-1", "alertmanager-1"):
+    for name in (
+        "mosquitto",
+        "influxdb",
+        "grafana",
+        "gateway-0",
+        "gateway-1",
+        "alertmanager-1",
+        "api",
+    ):
         mounts = [m.split(":")[0] for m in services()[name]["volumes"]]
         assert any(mount in named for mount in mounts), f"{name} keeps its data in no volume"
 
@@ -120,6 +129,9 @@ def test_data_lives_in_named_volumes() -> None:
 def test_no_secret_is_written_in_the_file() -> None:
     for name, service in services().items():
         for key, value in (service.get("environment") or {}).items():
+            field = Settings.model_fields.get(key.removeprefix("SMARTCITY_").lower())
+            if field is not None and Path in (field.annotation, *get_args(field.annotation)):
+                continue  # a file's path (the API's TLS key), not the secret itself
             if any(word in key for word in ("TOKEN", "PASSWORD", "KEY", "SECRET")):
                 assert str(value).startswith("${"), f"{name}: {key}"
                 assert ":?" in str(value), f"{name}: {key}"
@@ -163,3 +175,29 @@ def test_the_gateway_workers_split_the_fleet_between_them() -> None:
     assert indexes == [str(i) for i in range(len(workers))]
     volumes = [v for w in workers for v in w["volumes"] if v.endswith(":/var/lib/smartcity")]
     assert len(set(volumes)) == len(workers), "workers share a data dir"
+
+
+def test_the_api_reads_every_workers_alerts_and_serves_outside_its_container() -> None:
+    api = services()["api"]
+    settings = Settings(
+        **{
+            key.removeprefix("SMARTCITY_").lower(): value
+            for key, value in api["environment"].items()
+            if key.startswith("SMARTCITY_") and "${" not in str(value)
+        }
+    )
+    # each worker's engine holds only its own devices' alerts: the API reads the cluster's
+    assert settings.api_alerts_from == "cluster"
+    assert settings.alertmanager_urls
+    assert settings.influx_url
+    assert settings.api_host == "0.0.0.0"
+    assert f"{settings.api_port}:{settings.api_port}" in api["ports"]
+    assert f"127.0.0.1:{settings.api_port}/healthz" in api["healthcheck"]["test"][-1]
+    assert settings.api_tls_cert is not None
+    assert settings.api_tls_key is not None
+    mounts = {volume.split(":")[1] for volume in api["volumes"]}
+    assert str(settings.api_tls_cert.parent) in mounts
+    assert str(settings.api_tokens_file.parent) in mounts
+    # the relay's subscriber file, which the API's webhook route needs to start
+    assert str(settings.relay_config_path.parent) in mounts
+    assert (ROOT / "config" / settings.relay_config_path.name).is_file()

@@ -55,6 +55,32 @@ def test_amtool_accepts_the_copy_the_local_stack_runs(tmp_path):
     assert document["global"]["smtp_smarthost"] == "127.0.0.1:2525"
 
 
+def test_amtool_accepts_the_copy_that_presents_the_platforms_token(tmp_path):
+    token = tmp_path / "alertmanager-api-token"
+    token.write_text("sc_0123456789ab_secret")
+    rendered = tmp_path / "alertmanager.yml"
+    rendered.write_text(
+        render_alertmanager_config(
+            CONFIG,
+            webhook_url="https://127.0.0.1:8000/hooks/alertmanager",
+            webhook_credentials_file=token,
+            webhook_ca_file=tmp_path / "api.crt",
+        )
+    )
+    result = amtool("check-config", str(rendered))
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = yaml.safe_load(rendered.read_text())
+    configs = [
+        hook["http_config"]
+        for receiver in document["receivers"]
+        for hook in receiver.get("webhook_configs", [])
+    ]
+    assert len(configs) == 8
+    for http_config in configs:
+        assert http_config["authorization"] == {"type": "Bearer", "credentials_file": str(token)}
+        assert http_config["tls_config"] == {"ca_file": str(tmp_path / "api.crt")}
+
+
 def test_a_broken_config_is_refused_by_amtool_naming_the_culprit(tmp_path):
     broken = tmp_path / "alertmanager.yml"
     broken.write_text(CONFIG.read_text().replace("receiver: lighting-oncall", "receiver: lihgting"))
