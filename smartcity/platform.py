@@ -128,7 +128,12 @@ def state_paths(settings: Settings) -> dict[str, Path]:
 
 @contextlib.contextmanager
 def local_endpoints(
-    settings: Settings, registry: Registry, *, alertmanager: bool = True, relay: bool = False
+    settings: Settings,
+    registry: Registry,
+    *,
+    alertmanager: bool = True,
+    relay: bool = False,
+    demo_webhook: str | None = None,
 ) -> Iterator[Endpoints]:
     """Use the configured servers, or start local ones for whichever is not configured (an
     Alertmanager only when asked: the rule engine runs; with ``relay``, its webhooks go to the
@@ -171,11 +176,11 @@ def local_endpoints(
                 port=settings.local_alertmanager_port,
                 config_source=settings.alertmanager_config_path,
                 smtp_smarthost=settings.alertmanager_smtp_smarthost,
-                webhook_url=hook.url if hook else settings.alertmanager_webhook_url,
+                webhook_url=hook.url if hook else settings.alertmanager_webhook_url or demo_webhook,
                 webhook_credentials_file=hook.credentials_file if hook else None,
                 webhook_ca_file=hook.ca_file if hook else None,
-                # with the relay, a webhook URL of one's own (the demo's receiver) goes beside it
-                also_webhook_url=settings.alertmanager_webhook_url if hook else None,
+                # with the relay, the demo's recording receiver goes beside it
+                also_webhook_url=demo_webhook if hook else None,
             )
             stack.enter_context(local)
             alertmanager_urls = (local.url,)
@@ -196,7 +201,13 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
             # a played day runs on the devices' clocks: `for: 10m` means simulated minutes
             settings = settings.model_copy(update={"alerts_event_time": True})
             settings, receivers = with_demo_receivers(settings, stack)
-        local = local_endpoints(settings, registry, alertmanager=options.engine, relay=options.api)
+        local = local_endpoints(
+            settings,
+            registry,
+            alertmanager=options.engine,
+            relay=options.api,
+            demo_webhook=receivers.get("webhook") or None,
+        )
         with local as endpoints:
             endpoints = dataclasses.replace(endpoints, receivers=receivers)
             await _run_with(settings, options, registry, endpoints)

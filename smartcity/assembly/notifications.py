@@ -25,17 +25,17 @@ def with_demo_receivers(
     settings: Settings, stack: contextlib.ExitStack
 ) -> tuple[Settings, dict[str, str]]:
     """Start the demo's webhook receiver and SMTP catcher (on ``stack``) for whichever of the two
-    the settings leave unset; the settings that point the local Alertmanager at them, and where
-    notifications go (``webhook``, ``smtp``)."""
+    the settings leave unset; the settings with the SMTP server put in, and where notifications
+    go (``webhook``, ``smtp``)."""
     update: dict[str, object] = {}
     if settings.alertmanager_webhook_url is None or settings.alertmanager_smtp_smarthost is None:
         local = stack.enter_context(demo_receivers(settings))
-        if settings.alertmanager_webhook_url is None:
-            update["alertmanager_webhook_url"] = local.webhook_url
+        webhook = settings.alertmanager_webhook_url or local.webhook_url
         if settings.alertmanager_smtp_smarthost is None:
             update["alertmanager_smtp_smarthost"] = local.smtp_smarthost
+    else:
+        webhook = settings.alertmanager_webhook_url or ""
+    # the webhook is not put into the settings: a URL set there replaces the API's relay, the
+    # demo's receiver goes beside it (``local_endpoints(demo_webhook=...)``)
     settings = settings.model_copy(update=update)
-    return settings, {
-        "webhook": settings.alertmanager_webhook_url or "",
-        "smtp": settings.alertmanager_smtp_smarthost or "",
-    }
+    return settings, {"webhook": webhook, "smtp": settings.alertmanager_smtp_smarthost or ""}
