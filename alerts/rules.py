@@ -289,7 +289,7 @@ _SUMMARY_NAMES = frozenset(
 )
 _CONDITION_NAMES: dict[str, frozenset[str]] = {
     "group": frozenset({"members", "matching", "pct"}),
-    "water_class": frozenset({"parameter", "water_class", "target_class"}),
+    "water_class": frozenset({"parameter", "water_class", "target_class", "graded"}),
     "absent": frozenset({"silent_s"}),
 }
 

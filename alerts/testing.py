@@ -63,7 +63,7 @@ __all__ = ["HEALTHY_FIELDS", "RuleTestReport", "run_rule_tests"]
 HEALTHY_FIELDS: dict[tuple[Kind, str], dict[str, Any]] = {
     (Kind.STREETLIGHT, "telemetry"): {
         "power_w": 0.0,
-        "voltage_v": 230.0,
+        "voltage_v": 220.0,
         "current_a": 0.0,
         "power_factor": 0.95,
         "energy_kwh": 1000.0,

@@ -72,6 +72,9 @@ def parse_ts(value: Any) -> datetime:
 
 
 Timestamp = Annotated[datetime, BeforeValidator(parse_ts)]
+# The default of a number a sample may leave out: None, typed Any so that the field itself can
+# stay annotated as a plain number (see WaterQualityTelemetry).
+NOT_IN_SAMPLE: Any = None
 DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
@@ -127,18 +130,28 @@ class StreetlightTelemetry(Reading):
 
 
 class WaterQualityTelemetry(Reading):
-    """An online monitoring station's reading (GB 3838-2002 parameters)."""
+    """An online monitoring station's reading (GB 3838-2002 parameters).
+
+    The five basic parameters come from probes and are in every hourly sample; permanganate
+    index, ammonia and total phosphorus come from wet-chemistry analysers that take a sample
+    every 1–4 hours (HJ 915-2017), so a sample carries them only when an analysis finished:
+    left out, they read ``None`` (``null`` is refused: leave the field out).
+
+    The optional fields are annotated ``float`` with a ``None`` default, not ``float | None``:
+    the rule-file checker (``alerts/rules.py``) accepts a threshold only on a field annotated
+    ``float`` or ``int``; once it unwraps optionals these become ``float | None``.
+    """
 
     measurement: ClassVar[str] = "water_quality"
 
     water_temp_c: float = Field(ge=-5, le=45)
     ph: float = Field(ge=0, le=14)
     dissolved_oxygen_mg_l: float = Field(ge=0, le=25)
-    permanganate_index_mg_l: float = Field(ge=0, le=100)
-    ammonia_mg_l: float = Field(ge=0, le=100)
-    total_phosphorus_mg_l: float = Field(ge=0, le=20)
     turbidity_ntu: float = Field(ge=0, le=4_000)
     conductivity_us_cm: float = Field(ge=0, le=100_000)
+    permanganate_index_mg_l: float = Field(default=NOT_IN_SAMPLE, ge=0, le=100)
+    ammonia_mg_l: float = Field(default=NOT_IN_SAMPLE, ge=0, le=100)
+    total_phosphorus_mg_l: float = Field(default=NOT_IN_SAMPLE, ge=0, le=20)
 
 
 # --- traffic signal ----------------------------------------------------------------------------
@@ -169,9 +182,14 @@ class Approach(Payload):
     measurement: ClassVar[str] = "traffic_signal_approach"
 
     approach: str = Field(pattern=APPROACH_PATTERN)
-    queue_veh: int = Field(ge=0, le=500)
+    queue_veh: int = Field(ge=0, le=500, description="the queue at the time of the report")
     volume_veh: int = Field(ge=0, le=10_000)
     occupancy_pct: float = Field(ge=0, le=100)
+    # annotated int with a None default (absent from older controllers): see
+    # WaterQualityTelemetry on why not ``int | None``
+    residual_queue_veh: int = Field(
+        default=NOT_IN_SAMPLE, ge=0, le=500, description="the queue left when the last green ended"
+    )
 
 
 class TrafficSignalTelemetry(Reading):
@@ -267,6 +285,9 @@ class Violation(Reading):
     lane: int = Field(ge=1, le=16)
     speed_kmh: float | None = Field(default=None, ge=0, le=350)
     limit_kmh: float | None = Field(default=None, ge=0, le=200)
+    dwell_s: float | None = Field(
+        default=None, ge=0, le=604_800, description="illegal_parking: how long it stood still"
+    )
 
 
 CheckpointEvent = Annotated[VehiclePass | Violation, Field(discriminator="event")]

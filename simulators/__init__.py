@@ -4,7 +4,8 @@ The models are pure (device, seed, simulated time → payloads); ``FleetSimulati
 registry and a scenario into MQTT messages; ``run_fleet`` puts them on a broker.
 """
 
-from simulators.context import Tick, make_tick, traffic_demand
+from simulators.cadence import FIELD_CADENCE, Cadence, CadenceMode, cadence_for
+from simulators.context import NIGHT_DEMAND, Tick, make_tick, traffic_demand
 from simulators.engine import FIRMWARE, FleetSimulation, Outgoing
 from simulators.errors import (
     BrokerUnreachable,
@@ -36,8 +37,12 @@ from simulators.streetlight import dimming_pct
 from simulators.wire import RawPublisher
 
 __all__ = [
+    "FIELD_CADENCE",
     "FIRMWARE",
+    "NIGHT_DEMAND",
     "BrokerUnreachable",
+    "Cadence",
+    "CadenceMode",
     "CommandRejected",
     "DistrictSpec",
     "FleetFileInvalid",
@@ -57,6 +62,7 @@ __all__ = [
     "SimulationStats",
     "SimulatorError",
     "Tick",
+    "cadence_for",
     "dimming_pct",
     "generate_registry",
     "load_fleet_registry",

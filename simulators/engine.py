@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,13 +36,19 @@ from devices import (
     WaterQualityTelemetry,
     decode_message,
 )
+from simulators.cadence import Cadence, report_due
 from simulators.checkpoint import CheckpointState, new_checkpoint, step_checkpoint
 from simulators.context import Tick, make_tick
 from simulators.rand import device_key, uniform
 from simulators.scenario import ActiveIncidents, Scenario
-from simulators.streetlight import StreetlightState, new_streetlight, step_streetlight
-from simulators.traffic import PLANS, TrafficState, new_traffic, step_traffic
-from simulators.water import WaterState, new_water, step_water
+from simulators.streetlight import (
+    StreetlightState,
+    new_streetlight,
+    step_streetlight,
+    streetlight_signature,
+)
+from simulators.traffic import PLANS, TrafficState, green_phase_at, new_traffic, step_traffic
+from simulators.water import LAB_FIELDS, WaterState, new_water, step_water
 
 __all__ = ["FIRMWARE", "FleetSimulation", "Outgoing"]
 
@@ -78,6 +84,9 @@ class _Device:
     held: Outgoing | None = None
     stuck: dict[str, float] | None = None
     mode_until_s: float = math.inf
+    phase_s: float = 0.0  # where in its report period the device reports
+    last_t: float | None = None  # the simulation step before this one
+    signature: tuple[bool, bool, bool, float] | None = None  # a lamp's state at its last report
 
 
 def _ranges(model: type[BaseModel]) -> dict[str, tuple[float, float]]:
@@ -119,7 +128,9 @@ class FleetSimulation:
         start_s: float,
         scenario: Scenario | None = None,
         shard: tuple[int, int] = (0, 1),
+        cadence: Cadence | None = None,
     ) -> None:
+        """``cadence`` None: every device reports at every step (``cadence_for("uniform")``)."""
         self.registry = registry
         self.seed = seed
         self.interval_s = interval_s
@@ -127,6 +138,7 @@ class FleetSimulation:
         self.scenario = scenario
         self.zone = ZoneInfo(registry.city.timezone)
         self.counters = Counters()
+        self.cadence = cadence or Cadence(None, None, None, None, None)
         if scenario is not None:
             scenario.anchor(start_s, registry.city.timezone)
         part, parts = shard
@@ -136,13 +148,24 @@ class FleetSimulation:
             if number % parts != part:
                 continue
             record = registry[device_id]
+            key = device_key(seed, record.id)
+            period = self.cadence.period_s(record.kind)
+            # water stations log on the hour; the rest spread over their period
+            phase = 0.0 if record.kind is Kind.WATER_QUALITY or not period else uniform(key, 99)
             device = _Device(
                 index=len(self.devices),
                 topic=Topic(record.district, record.kind, record.id, Channel.TELEMETRY),
-                state=_new_state(record, device_key(seed, record.id)),
+                state=_new_state(record, key, registry),
+                phase_s=phase * (period or 0.0),
             )
             self.devices.append(device)
             self._by_id[record.id] = device
+        # the signal each junction's cameras see (within this shard)
+        self._signals: dict[str, TrafficState] = {
+            device.state.record.junction: device.state
+            for device in self.devices
+            if isinstance(device.state, TrafficState) and device.state.record.junction
+        }
         self._tick: Tick | None = None
         self._now = ActiveIncidents()
         self._previous_t: float | None = None
@@ -215,13 +238,25 @@ class FleetSimulation:
         state = device.state
         record = state.record
         produced: list[Outgoing] = []
+        due = report_due(device.last_t, tick.t, self.cadence.period_s(record.kind), device.phase_s)
         if isinstance(state, StreetlightState):
-            produced.append(self._reading(device, tick, step_streetlight(state, tick, now)))
+            # a controller reports on its period, and at once when its lamp's state changes
+            # (a fault, mains lost or back, switched): what real nodes do with alarms
+            signature = streetlight_signature(state, tick, now)
+            if due or signature != device.signature:
+                device.signature = signature
+                produced.append(self._reading(device, tick, step_streetlight(state, tick, now)))
         elif isinstance(state, WaterState):
-            produced.append(self._reading(device, tick, step_water(state, tick, now)))
+            if due:
+                fields = step_water(state, tick, now)
+                if not report_due(device.last_t, tick.t, self.cadence.water_lab_s, 0.0):
+                    for name in LAB_FIELDS:
+                        del fields[name]
+                produced.append(self._reading(device, tick, fields))
         elif isinstance(state, TrafficState):
-            telemetry, events = step_traffic(state, tick, now)
-            produced.append(self._reading(device, tick, telemetry))
+            telemetry, events = step_traffic(state, tick, now, report=due)
+            if due:
+                produced.append(self._reading(device, tick, telemetry))
             for event in events:
                 produced.append(self._reading(device, tick, event, channel=Channel.EVENT))
         elif isinstance(state, CheckpointState):
@@ -232,13 +267,36 @@ class FleetSimulation:
                 produced.append(self._status(device, tick.t, online=not offline, reason=reason))
             if not offline:
                 junction = record.junction or ""
-                telemetry, passes = step_checkpoint(state, tick, now, now.jams.get(junction, 1.0))
+                health, passes = step_checkpoint(
+                    state,
+                    tick,
+                    now,
+                    now.jams.get(junction, 1.0),
+                    red_at=self._red_at(state),
+                    report=due,
+                )
                 for at, event in passes:
                     produced.append(
                         self._reading(device, tick, event, channel=Channel.EVENT, at=at)
                     )
-                produced.append(self._reading(device, tick, telemetry))
+                if health is not None:
+                    produced.append(self._reading(device, tick, health))
+        device.last_t = tick.t
         self._deliver(device, tick, produced, out)
+
+    def _red_at(self, camera: CheckpointState) -> Callable[[float], bool] | None:
+        """Whether the camera's approach has red at a moment; ``None`` with no running cycle
+        in view (no signal, or one flashing or dark)."""
+        signal = self._signals.get(camera.record.junction or "")
+        if signal is None or signal.mode in (SignalMode.FLASH, SignalMode.OFF):
+            return None
+        plan, offset, shares = signal.plan, signal.offset_s, signal.shares
+        group = 1 + camera.key % 2  # which phase the camera's approach moves in
+
+        def red(t: float) -> bool:
+            return green_phase_at(t, plan, offset, shares) != group
+
+        return red
 
     def _reading(
         self,
@@ -397,11 +455,11 @@ class FleetSimulation:
         return False, f"a {kind} cannot {command.action.value}"
 
 
-def _new_state(record: DeviceRecord, key: int) -> ModelState:
+def _new_state(record: DeviceRecord, key: int, registry: Registry) -> ModelState:
     if record.kind is Kind.STREETLIGHT:
         return new_streetlight(record, key)
     if record.kind is Kind.WATER_QUALITY:
-        return new_water(record, key)
+        return new_water(record, key, registry.water_body_of(record))
     if record.kind is Kind.TRAFFIC_SIGNAL:
         return new_traffic(record, key)
     return new_checkpoint(record, key)

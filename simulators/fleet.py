@@ -2,16 +2,22 @@
 
 A fleet file (YAML)::
 
-    city: {name: Demo City, latitude: 31.2304, longitude: 121.4737, timezone: Asia/Shanghai}
+    city: {name: Dongguan, latitude: 23.0207, longitude: 113.7518, timezone: Asia/Shanghai}
     districts:
-      - {name: centre, streetlights: 24, lights_per_cabinet: 8, junctions: 3, checkpoints: 4}
+      - {name: guancheng, latitude: 23.046, longitude: 113.749, streetlights: 24,
+         lights_per_cabinet: 8, junctions: 3, checkpoints: 4}
     rivers:
-      - {name: jade, sections: 5, stations_per_section: 1, districts: [centre],
+      - {name: zhongtang-waterway, type: river, flow_m_s: 0.4, districts: [zhongtang],
+         section_lengths_km: [1.4, 1.5, 1.6], from: [23.101, 113.612], to: [23.085, 113.671],
          target_class: III}
+      - {name: songshan-lake, type: lake, sections: 2, districts: [songshan-lake],
+         from: [22.935, 113.880], to: [22.918, 113.905], target_class: III}
 
 Generation is deterministic: the same file gives the same registry, ids and all. Ids are
 ``SL-0001`` (streetlights), ``WQ-0001``, ``TS-0001``, ``CP-0001``; cabinets ``C-01``; junctions
-``J-01``; river sections ``S1`` … ``Sn`` in their order along the river (1 is upstream).
+``J-01``; river sections ``S1`` … ``Sn`` in their order along the river (1 is upstream), a
+lake's stations ``L1`` … ``Ln``. Devices get coordinates: scattered within ``radius_km`` of their
+district's centre, water stations along the line from ``from`` to ``to``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from devices import (
     DeviceRecord,
     Kind,
     Registry,
+    RiverStretch,
+    WaterBody,
+    WaterBodyType,
     WaterClass,
     YamlFileInvalid,
     load_yaml_model,
@@ -53,6 +62,9 @@ class DistrictSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=_NAME)
+    latitude: float | None = Field(default=None, ge=-90, le=90, description="the centre")
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    radius_km: float = Field(default=1.5, gt=0, le=50, description="devices lie within it")
     streetlights: int = Field(default=0, ge=0)
     lights_per_cabinet: int = Field(default=40, ge=1, le=10_000)
     junctions: int = Field(default=0, ge=0, description="one traffic signal per junction")
@@ -60,15 +72,52 @@ class DistrictSpec(BaseModel):
 
 
 class RiverSpec(BaseModel):
-    """A river: its sections in order from upstream (1) and the stations on each."""
+    """A water body: a river's sections in order from upstream (1), each with its length, and
+    the stations on each; or a lake or reservoir with its stations."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    sections: int = Field(ge=1, le=10_000)
+    type: WaterBodyType = WaterBodyType.RIVER
+    sections: int | None = Field(default=None, ge=1, le=10_000)
+    section_lengths_km: tuple[float, ...] | None = Field(default=None, min_length=1)
+    flow_m_s: float | None = Field(default=None, gt=0, le=10)
     stations_per_section: int = Field(default=1, ge=1, le=100)
     districts: tuple[str, ...] = Field(min_length=1)
     target_class: WaterClass = WaterClass.III
+    start: tuple[float, float] | None = Field(default=None, alias="from")
+    end: tuple[float, float] | None = Field(default=None, alias="to")
+
+    @model_validator(mode="after")
+    def _check_sections(self) -> RiverSpec:
+        lengths = self.section_lengths_km
+        if lengths is not None:
+            if self.type is not WaterBodyType.RIVER:
+                raise ValueError(f"a {self.type.value} has no section_lengths_km")
+            if self.sections is not None and self.sections != len(lengths):
+                raise ValueError("sections and section_lengths_km disagree")
+            if any(length <= 0 for length in lengths):
+                raise ValueError("section lengths must be positive")
+        elif self.sections is None:
+            raise ValueError("give sections or section_lengths_km")
+        if self.flow_m_s is not None and self.type is not WaterBodyType.RIVER:
+            raise ValueError(f"a {self.type.value} has no flow_m_s")
+        return self
+
+    @property
+    def section_count(self) -> int:
+        """How many sections (river) or station sites (lake, reservoir) it has."""
+        return len(self.section_lengths_km) if self.section_lengths_km else self.sections or 1
+
+    def water_body(self) -> WaterBody:
+        """The registry's entry for it: type, and a river's stretches and flow."""
+        stretches: tuple[RiverStretch, ...] = ()
+        if self.type is WaterBodyType.RIVER and self.section_lengths_km:
+            stretches = tuple(
+                RiverStretch(name=f"S{order}", length_km=length)
+                for order, length in enumerate(self.section_lengths_km, start=1)
+            )
+        return WaterBody(name=self.name, type=self.type, flow_m_s=self.flow_m_s, sections=stretches)
 
 
 class FleetSpec(BaseModel):
@@ -96,7 +145,7 @@ class FleetSpec(BaseModel):
     def device_count(self) -> int:
         """How many devices the fleet will have."""
         return sum(d.streetlights + d.junctions + d.checkpoints for d in self.districts) + sum(
-            r.sections * r.stations_per_section for r in self.rivers
+            r.section_count * r.stations_per_section for r in self.rivers
         )
 
 
@@ -154,7 +203,9 @@ def generate_registry(spec: FleetSpec) -> Registry:
         Kind.STREETLIGHT: _width(sum(d.streetlights for d in spec.districts)),
         Kind.TRAFFIC_SIGNAL: _width(sum(d.junctions for d in spec.districts)),
         Kind.CHECKPOINT: _width(sum(d.checkpoints for d in spec.districts)),
-        Kind.WATER_QUALITY: _width(sum(r.sections * r.stations_per_section for r in spec.rivers)),
+        Kind.WATER_QUALITY: _width(
+            sum(r.section_count * r.stations_per_section for r in spec.rivers)
+        ),
     }
     prefix = {
         Kind.STREETLIGHT: "SL",
@@ -188,13 +239,16 @@ def generate_registry(spec: FleetSpec) -> Registry:
                     district=district.name,
                     cabinet=f"C-{cabinet_number:0{cabinet_width}d}",
                     rated_power_w=rated,
+                    **_place(district, 1, counters[Kind.STREETLIGHT]),
                 )
             )
         junctions: list[str] = []
+        junction_places: dict[str, dict[str, float]] = {}
         for _ in range(district.junctions):
             junction_number += 1
             junction = f"J-{junction_number:0{junction_width}d}"
             junctions.append(junction)
+            junction_places[junction] = _place(district, 2, junction_number)
             records.append(
                 DeviceRecord(
                     id=next_id(Kind.TRAFFIC_SIGNAL),
@@ -202,24 +256,41 @@ def generate_registry(spec: FleetSpec) -> Registry:
                     district=district.name,
                     junction=junction,
                     approaches=APPROACHES,
+                    **junction_places[junction],
                 )
             )
         for index in range(district.checkpoints):
             number = counters[Kind.CHECKPOINT] + 1
+            junction_of = junctions[index % len(junctions)] if junctions else None
+            # a camera stands at its junction, a few tens of metres up one approach
+            place = _place(district, 3, number)
+            if junction_of is not None and junction_places[junction_of]:
+                at = junction_places[junction_of]
+                place = {
+                    "latitude": round(at["latitude"] + 0.0003 * (uniform(number, 17) - 0.5), 5),
+                    "longitude": round(at["longitude"] + 0.0003 * (uniform(number, 19) - 0.5), 5),
+                }
             records.append(
                 DeviceRecord(
                     id=next_id(Kind.CHECKPOINT),
                     kind=Kind.CHECKPOINT,
                     district=district.name,
-                    junction=junctions[index % len(junctions)] if junctions else None,
+                    junction=junction_of,
                     lanes=2 + int(uniform(number, 11) * 3),
                     speed_limit_kmh=(40.0, 50.0, 60.0, 80.0)[int(uniform(number, 13) * 4)],
+                    **place,
                 )
             )
     for river in spec.rivers:
-        for order in range(1, river.sections + 1):
+        sections = river.section_count
+        lake = river.type is not WaterBodyType.RIVER
+        lengths = river.section_lengths_km or (1.0,) * sections
+        total = sum(lengths)
+        for order in range(1, sections + 1):
             # the river crosses its districts in order, upstream first
-            crossing = river.districts[(order - 1) * len(river.districts) // river.sections]
+            crossing = river.districts[(order - 1) * len(river.districts) // sections]
+            # a river's station stands at the downstream end of its stretch
+            along = sum(lengths[:order]) / total if not lake else (order - 0.5) / sections
             for _ in range(river.stations_per_section):
                 records.append(
                     DeviceRecord(
@@ -227,12 +298,39 @@ def generate_registry(spec: FleetSpec) -> Registry:
                         kind=Kind.WATER_QUALITY,
                         district=crossing,
                         river=river.name,
-                        section=f"S{order}",
+                        water_body=river.type,
+                        section=f"{'L' if lake else 'S'}{order}",
                         section_order=order,
                         target_class=river.target_class,
+                        **_along(river, along),
                     )
                 )
-    return Registry.from_records(records, city=spec.city)
+    waters = [river.water_body() for river in spec.rivers]
+    return Registry.from_records(records, city=spec.city, waters=waters)
+
+
+def _place(district: DistrictSpec, purpose: int, number: int) -> dict[str, float]:
+    """A point within the district's radius, deterministic for (purpose, number); none when
+    the district has no centre."""
+    if district.latitude is None or district.longitude is None:
+        return {}
+    distance_km = district.radius_km * math.sqrt(uniform(purpose, number, 1))
+    bearing = 2 * math.pi * uniform(purpose, number, 2)
+    north_km, east_km = distance_km * math.cos(bearing), distance_km * math.sin(bearing)
+    latitude = district.latitude + north_km / 111.32
+    longitude = district.longitude + east_km / (111.32 * math.cos(math.radians(latitude)))
+    return {"latitude": round(latitude, 5), "longitude": round(longitude, 5)}
+
+
+def _along(river: RiverSpec, fraction: float) -> dict[str, float]:
+    """A point ``fraction`` of the way from the water body's ``from`` to its ``to``."""
+    if river.start is None or river.end is None:
+        return {}
+    (lat0, lon0), (lat1, lon1) = river.start, river.end
+    return {
+        "latitude": round(lat0 + (lat1 - lat0) * fraction, 5),
+        "longitude": round(lon0 + (lon1 - lon0) * fraction, 5),
+    }
 
 
 def load_fleet_registry(path: str | Path) -> Registry:

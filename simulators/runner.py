@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from devices import BrokerTls, Channel, Credentials, Registry, device_subscription
+from simulators.cadence import Cadence
 from simulators.engine import FleetSimulation, Outgoing
 from simulators.errors import SimulatorError
 from simulators.scenario import Scenario
@@ -51,6 +52,7 @@ class FleetRunConfig:
     shard: tuple[int, int] = (0, 1)  # this process's part of the fleet: (index, count)
     # never ahead of the wall clock: a past day played at ``speed``, then on live in real time
     live_after_catch_up: bool = False
+    cadence: Cadence | None = None  # None: every device every interval_s (cadence_for)
     tls: BrokerTls | None = None  # how to check an mqtts:// broker
     credentials: Credentials | None = None  # secured: each device's and the pool's password
 
@@ -96,6 +98,7 @@ async def run_fleet(config: FleetRunConfig, registry: Registry, *, stats: Simula
         start_s=start_s,
         scenario=config.scenario,
         shard=config.shard,
+        cadence=config.cadence,
     )
     commands: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=1_000)
     loop = asyncio.get_running_loop()

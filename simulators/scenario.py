@@ -19,6 +19,7 @@ loader's errors name the schema's fields and the timeline's times.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -128,8 +129,12 @@ class Incident(BaseModel):
     # parameters
     ammonia_mg_l: float = Field(default=6.0, ge=0, le=100)
     permanganate_mg_l: float = Field(default=10.0, ge=0, le=100)
-    speed_sections_h: float = Field(default=1.0, gt=0, le=100)
-    attenuation: float = Field(default=0.75, gt=0, le=1, description="kept per section downstream")
+    flow_m_s: float | None = Field(
+        default=None, gt=0, le=10, description="spill: the river's flow; unset: the registry's"
+    )
+    dispersion_m2_s: float = Field(
+        default=30.0, ge=0, le=1_000, description="spill: longitudinal dispersion coefficient"
+    )
     intensity: float = Field(default=20.0, gt=0, le=200, description="rain: turbidity multiplier")
     capacity_pct: float = Field(default=15.0, ge=0, le=100, description="jam: capacity left")
     fault: SignalFault | None = None
@@ -154,25 +159,34 @@ class Spill:
     """A pollution pulse entering a river at one section and travelling downstream."""
 
     river: str
+    origin_section: str
     origin_order: int
     start_s: float
     width_s: float
     ammonia_mg_l: float
     permanganate_mg_l: float
-    speed_sections_h: float
-    attenuation: float
+    flow_m_s: float | None  # None: the river's own, from the registry
+    dispersion_m2_s: float
 
-    def excess(self, order: int, t: float) -> tuple[float, float]:
-        """Ammonia and permanganate above baseline at section ``order`` at time ``t``.
+    def width_at_s(self, distance_km: float, flow_m_s: float) -> float:
+        """The pulse's width (s) after ``distance_km``: longitudinal dispersion adds
+        ``2·D·x / u³`` to its variance in time (Taylor/Fischer), so it grows with the square
+        root of the distance."""
+        added_variance_s2 = 2.0 * self.dispersion_m2_s * distance_km * 1_000.0 / flow_m_s**3
+        return math.sqrt(self.width_s**2 + 4.0 * added_variance_s2)
 
-        The pulse arrives later and lower at each section downstream, and spreads out
-        (dispersion): its width grows and its peak falls with distance.
+    def excess(self, distance_km: float, t: float, flow_m_s: float) -> tuple[float, float]:
+        """Ammonia and permanganate above baseline ``distance_km`` downstream of the origin.
+
+        The pulse arrives after the travel time at ``flow_m_s`` and spreads out as it goes;
+        its peak falls as its width grows, peak × width constant, so the pollutant mass that
+        passes each station (concentration integrated over time, at one flow) is the same:
+        the river carries it, it does not make more.
         """
-        distance = order - self.origin_order
-        if distance < 0:
+        if distance_km < 0:
             return 0.0, 0.0
-        arrival = self.start_s + distance * 3_600.0 / self.speed_sections_h
-        width = self.width_s * (1.0 + 0.35 * distance)
+        arrival = self.start_s + distance_km * 1_000.0 / (self.flow_m_s or flow_m_s)
+        width = self.width_at_s(distance_km, self.flow_m_s or flow_m_s)
         # a pulse that rises over a quarter of its width and decays over the rest
         if t < arrival - width / 4 or t > arrival + 4 * width:
             return 0.0, 0.0
@@ -180,7 +194,7 @@ class Spill:
             shape = 1.0 - (arrival - t) / (width / 4)
         else:
             shape = 2.0 ** (-(t - arrival) / (width / 2))
-        peak = self.attenuation**distance / (1.0 + 0.35 * distance) ** 0.5
+        peak = self.width_s / width
         return self.ammonia_mg_l * peak * shape, self.permanganate_mg_l * peak * shape
 
 
@@ -279,16 +293,18 @@ class Scenario:
 
 
 def _spill(incident: Incident, item: _Scheduled) -> Spill:
-    origin = int(incident.section.lstrip("Ss")) if incident.section else 1
+    section = incident.section or "S1"
+    digits = section.lstrip("Ss")
     return Spill(
         river=incident.river or "",
-        origin_order=origin,
+        origin_section=section,
+        origin_order=int(digits) if digits.isdigit() else 1,
         start_s=item.start_s,
         width_s=item.end_s - item.start_s,
         ammonia_mg_l=incident.ammonia_mg_l,
         permanganate_mg_l=incident.permanganate_mg_l,
-        speed_sections_h=incident.speed_sections_h,
-        attenuation=incident.attenuation,
+        flow_m_s=incident.flow_m_s,
+        dispersion_m2_s=incident.dispersion_m2_s,
     )
 
 

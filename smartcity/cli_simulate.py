@@ -125,7 +125,11 @@ def run(
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     interval_s: Annotated[
-        float | None, typer.Option("--interval", help="simulated s between reports")
+        float | None, typer.Option("--interval", help="simulated s between steps")
+    ] = None,
+    cadence: Annotated[
+        str | None,
+        typer.Option("--cadence", help="field | demo | uniform [SMARTCITY_SIMULATE_CADENCE]"),
     ] = None,
 ) -> None:
     """Run a simulated city against a broker, with a live view and a summary at the end."""
@@ -152,6 +156,12 @@ def run(
         overrides["seed"] = seed
     if interval_s is not None:
         overrides["interval_s"] = interval_s
+    if cadence is not None:
+        try:
+            overrides["cadence"] = simulators.cadence_for(cadence)
+        except ValueError as exc:
+            typer.secho(f"--cadence {cadence!r}: field, demo or uniform", err=True, fg="red")
+            raise typer.Exit(2) from exc
     stats = simulators.SimulationStats()
     with _broker(settings, mqtt_url) as url:
         config = run_config(settings, url, **overrides)

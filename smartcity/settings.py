@@ -209,7 +209,10 @@ class Settings(BaseSettings):
 
     # --- simulators -------------------------------------------------------------------------
     simulate_interval_s: float = Field(
-        default=5.0, gt=0, le=3600, description="simulated seconds between two reports of a device"
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="simulated seconds between two steps; each kind reports at its cadence",
     )
     simulate_seed: int = Field(
         default=42, description="seed of the simulated city; the same seed gives the same messages"
@@ -223,6 +226,11 @@ class Settings(BaseSettings):
     )
     simulate_speed: float = Field(
         default=1.0, ge=0, le=1_000_000, description="simulated s per real s; 0: backfill"
+    )
+    simulate_cadence: Literal["field", "demo", "uniform"] = Field(
+        default="demo",
+        description="field: each kind at its real cadence; demo: real for signals and cameras, "
+        "every interval for lights and water stations; uniform: every device every interval",
     )
     simulate_connections: int = Field(default=4, ge=1, le=1_000, description="pooled MQTT links")
     simulate_dedicated_max: int = Field(

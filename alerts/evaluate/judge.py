@@ -9,7 +9,14 @@ from alerts.conditions import Window, aggregate, crosses, read_field, state_hold
 from alerts.evaluate.compile import GroupState
 from alerts.evaluate.subject import QUIET, Verdict
 from alerts.rules import EventRate, Group, State, Threshold, WaterClassBelowTarget
-from devices import DeviceRecord, Payload, Reading, WaterQualityTelemetry, classify_water
+from devices import (
+    DeviceRecord,
+    Payload,
+    Reading,
+    WaterBodyType,
+    WaterQualityTelemetry,
+    classify_water,
+)
 
 __all__ = [
     "event_matches",
@@ -47,8 +54,10 @@ def judge_latest(
     if record is None or record.target_class is None:
         return None
     assert isinstance(payload, WaterQualityTelemetry)
-    found = classify_water(payload)
+    # lakes and reservoirs grade total phosphorus by their own, stricter limits
+    found = classify_water(payload, water_body=record.water_body or WaterBodyType.RIVER)
     extras = {
+        "graded": found.coverage,
         "parameter": found.deciding_field,
         "water_class": found.water_class.value,
         "target_class": record.target_class.value,

@@ -32,6 +32,7 @@ def run_config(settings: Settings, mqtt_url: str, **overrides: Any) -> simulator
         "client_id_prefix": settings.simulate_client_id_prefix,
         "connect_timeout_s": settings.simulate_connect_timeout_s,
         "shutdown_timeout_s": settings.shutdown_timeout_s,
+        "cadence": simulators.cadence_for(settings.simulate_cadence),
         "tls": mqtt_tls(settings, mqtt_url),
         "credentials": load_credentials(settings),
     }

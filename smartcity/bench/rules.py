@@ -302,7 +302,7 @@ def _telemetry(seq: int, temp_c: float, ts_ms: int | None = None) -> bytes:
             "ts": ts_ms if ts_ms is not None else int(time.time() * 1000),
             "seq": seq,
             "power_w": 80.0,
-            "voltage_v": 230.0,
+            "voltage_v": 220.0,
             "current_a": 0.36,
             "power_factor": 0.95,
             "energy_kwh": 10.0,

@@ -107,7 +107,7 @@ def publish_lamps(mosquitto: LocalMosquitto, district: str, temp_c: float = 120.
             "ts": int(time.time() * 1000),
             "seq": int(time.time() * 10) % 1_000_000,
             "power_w": 240.0,
-            "voltage_v": 230.0,
+            "voltage_v": 220.0,
             "current_a": 1.1,
             "power_factor": 0.95,
             "energy_kwh": 1000.0,

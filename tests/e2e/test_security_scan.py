@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PLATE_KEY = "scan-test-plate-key-7f3a9c"
 OWN_PLATES = ["SCANPLATE1", "SCANPLATE2", "SCAN-PLATE3", "SCAN PLATE4"]  # the last is refused
 CAMERA = "CP-0001"
-CAMERA_TOPIC = "city/centre/checkpoint/CP-0001/event"
+CAMERA_TOPIC = "city/guancheng/checkpoint/CP-0001/event"
 
 
 def start_platform(folder: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:

@@ -166,7 +166,7 @@ async def test_a_cabinet_power_cut_through_broker_and_gateway_is_one_alert_on_mq
         ("firing", "cabinet-power-lost", "C-02"),
         ("resolved", "cabinet-power-lost", "C-02"),
     ]
-    assert set(subscriber.topics) == {"city/alerts/centre/streetlight/cabinet-power-lost"}
+    assert set(subscriber.topics) == {"city/alerts/guancheng/streetlight/cabinet-power-lost"}
     firing = subscriber.documents[0]
     assert firing["summary"] == "Cabinet C-02: 8 of 8 lights without power (100 %)"
     assert datetime.fromisoformat(firing["starts_at"]) == start + timedelta(minutes=12)

@@ -94,7 +94,7 @@ async def test_refused_commands_publish_nothing_and_audit_nothing(
         accepted = await client.post("/commands", json=DIM, headers=harness.headers("operate"))
     assert accepted.status_code in (200, 202)
     assert await until(lambda: len(probe.topics()) >= 1, timeout_s=10)
-    assert probe.topics() == ["city/centre/streetlight/SL-0001/cmd"]
+    assert probe.topics() == ["city/guancheng/streetlight/SL-0001/cmd"]
     assert await audited(harness) == 1
 
 
@@ -387,7 +387,7 @@ async def test_devices_list_the_registry_with_presence_from_status_messages(
             "city/centre/streetlight/ROGUE-1/status", b'{"online": true}', qos=1
         ).wait_for_publish(10)
         rogue.client.publish(
-            "city/riverside/water_quality/WQ-0002/status", b'{"online": true}', qos=1
+            "city/zhongtang/water_quality/WQ-0002/status", b'{"online": true}', qos=1
         ).wait_for_publish(10)
         rogue.close()
         assert await until(lambda: "WQ-0002" in harness_presence(harness), timeout_s=10)
@@ -403,7 +403,7 @@ async def test_devices_list_the_registry_with_presence_from_status_messages(
     assert two.json() == {
         "id": "SL-0002",
         "kind": "streetlight",
-        "district": "centre",
+        "district": "guancheng",
         "group": {"cabinet": "C-01"},
         "online": True,
         "last_seen": "2026-12-01T07:59:00Z",
@@ -414,7 +414,7 @@ async def test_devices_list_the_registry_with_presence_from_status_messages(
     assert [d["id"] for d in cabinet.json()["devices"]] == ["SL-0002"]
     assert cabinet.json()["online"] == 1
     assert page.json()["total"] == len(REGISTRY)
-    assert len(page.json()["devices"]) == len(REGISTRY) - 50
+    assert len(page.json()["devices"]) == min(10, len(REGISTRY) - 50)
     assert missing.status_code == 404
 
 

@@ -49,7 +49,7 @@ from tests.integration.test_gateway_support import (
 
 ROOT = Path(__file__).parents[2]
 DATABASE = "dashboards_day"
-KEEP = {f"SL-{n:04d}" for n in range(1, 17)} | {f"WQ-{n:04d}" for n in range(1, 6)}
+KEEP = {f"SL-{n:04d}" for n in range(1, 17)} | {f"WQ-{n:04d}" for n in range(1, 8)}
 KEEP |= {"TS-0001", "TS-0002", "TS-0003", "CP-0001", "CP-0002"}
 SCENARIO = """
 name: dashboards-day
@@ -58,8 +58,8 @@ duration: 24h
 events:
   - {at: "+60m", incident: cabinet_power_cut, cabinet: C-02, for: 40m}
   - {at: "+10m", incident: lamp_failure, device: SL-0003, for: 23h}
-  - {at: "+180m", incident: pollution_spill, river: jade, section: S1, ammonia_mg_l: 6.0,
-     permanganate_mg_l: 10.0, speed_sections_h: 1.0, attenuation: 0.75, for: 1h}
+  - {at: "+180m", incident: pollution_spill, river: zhongtang-waterway, section: S1,
+     ammonia_mg_l: 6.0, permanganate_mg_l: 10.0, for: 1h}
   - {at: "+240m", incident: junction_jam, junction: J-02, capacity_pct: 15, for: 90m}
   - {at: "+300m", incident: signal_fault, junction: J-01, fault: conflict, for: 15m}
   - {at: "+360m", incident: camera_offline, device: CP-0001, for: 40m}
@@ -165,9 +165,9 @@ async def fill(mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, folder: Path)
 
 
 BAD_MESSAGES = (
-    ("city/centre/streetlight/SL-0001/telemetry", b"{not json"),
-    ("city/harbour/water_quality/WQ-0005/telemetry", b'{"ts": 0, "seq": 1, "ph": 15.3}'),
-    ("city/centre/streetlight/SL-9999/telemetry", b'{"ts": 0, "seq": 1}'),
+    ("city/guancheng/streetlight/SL-0001/telemetry", b"{not json"),
+    ("city/zhongtang/water_quality/WQ-0005/telemetry", b'{"ts": 0, "seq": 1, "ph": 15.3}'),
+    ("city/guancheng/streetlight/SL-9999/telemetry", b'{"ts": 0, "seq": 1}'),
 )
 
 

@@ -80,7 +80,7 @@ def telemetry(device_id: str, seq: int, ts_ms: int, power_w: float, **changes: A
         "ts": ts_ms,
         "seq": seq,
         "power_w": power_w,
-        "voltage_v": 230.0,
+        "voltage_v": 220.0,
         "current_a": 0.4,
         "power_factor": 0.95,
         "energy_kwh": 12.5,

@@ -138,7 +138,7 @@ async def test_a_power_cut_during_a_spill_opens_one_incident_each_and_runs_their
         record.id
         for record in registry.values()
         if record.kind is Kind.STREETLIGHT
-        and record.district == "centre"
+        and record.district == "guancheng"
         and record.cabinet != "C-02"
     )
     assert neighbours
@@ -156,7 +156,7 @@ async def test_a_power_cut_during_a_spill_opens_one_incident_each_and_runs_their
     [command] = [e for e in lighting.timeline if e.kind is TimelineKind.COMMAND]
     assert sorted(command.detail["confirmed"].split(",")) == neighbours
 
-    assert (spill.plan, spill.placement) == ("pollution-spill@1", {"river": "jade"})
+    assert (spill.plan, spill.placement) == ("pollution-spill@1", {"river": "zhongtang-waterway"})
     assert [s.status for s in spill.steps[:2]] == [StepStatus.DONE, StepStatus.DONE]
     assert spill.forecast is not None
     assert spill.forecast.origin == "WQ-0001"

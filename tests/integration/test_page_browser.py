@@ -144,12 +144,12 @@ async def test_an_operator_logs_in_sees_an_alert_live_acks_one_silences_another_
         await log_in(page, platform)
 
         # presence per district and the map, from the simulated city
-        await expect(page.locator("#presence tbody tr")).to_have_count(3)
-        centre = sum(1 for device in REGISTRY.values() if device.district == "centre")
-        await expect(page.locator("#presence tr[data-district=centre] td.online")).to_have_text(
+        await expect(page.locator("#presence tbody tr")).to_have_count(9)
+        centre = sum(1 for device in REGISTRY.values() if device.district == "guancheng")
+        await expect(page.locator("#presence tr[data-district=guancheng] td.online")).to_have_text(
             f"{centre}/{centre}", timeout=15_000
         )
-        assert await page.locator("#map svg path.leaflet-interactive").count() == 3
+        assert await page.locator("#map svg path.leaflet-interactive").count() == 9
         await expect(page.locator("#map")).to_have_attribute("data-online", str(len(REGISTRY) - 2))
 
         # an alert appears without a reload: the page marks itself, the reading fires the rule
@@ -205,9 +205,9 @@ async def test_an_operator_logs_in_sees_an_alert_live_acks_one_silences_another_
         await expect(alert_row(page, first).locator(".badge.silenced")).to_have_count(0)
 
         # filters: another district hides both, the station's district shows them again
-        await page.select_option("#f-district", "centre")
+        await page.select_option("#f-district", "guancheng")
         await expect(page.locator("#alerts tbody tr")).to_have_count(0)
-        await page.select_option("#f-district", "riverside")
+        await page.select_option("#f-district", "zhongtang")
         await expect(page.locator("#alerts tbody tr")).to_have_count(2)
 
         # the station's ammonia chart, from the water dashboard's query, draws its readings

@@ -59,7 +59,7 @@ def test_run_backfills_a_scenario_and_prints_a_summary(mosquitto: LocalMosquitto
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["devices"] == 59
+    assert summary["devices"] == 99
     assert summary["report_rounds"] == 30
     assert summary["publish_errors"] == 0
     assert summary["sim_end"] == "2024-06-21T00:29:00+00:00"

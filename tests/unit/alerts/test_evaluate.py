@@ -5,8 +5,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alerts import AlertState, ChangeKind
-from tests.unit.alerts.factory import T0, evaluator, firing, observe, pending, rule, rules
+from alerts import AlertState, ChangeKind, Evaluator
+from devices import DeviceRecord, Kind, Registry, WaterBodyType, WaterClass
+from tests.unit.alerts.factory import (
+    CITY,
+    T0,
+    evaluator,
+    firing,
+    observe,
+    observe_in,
+    pending,
+    rule,
+    rules,
+)
 
 M = timedelta(minutes=1)
 
@@ -476,3 +487,41 @@ def test_a_restored_group_alert_does_not_clear_on_its_first_member_reading():
     for n in range(2, 6):
         after.observe(observe(f"SL-{n}", T0 + 7 * M, seq=1))  # power back
     assert "cut/C-01" not in firing(after)
+
+
+def test_a_lake_station_is_graded_by_the_lake_phosphorus_limits_and_says_what_was_graded():
+    """GB 3838-2002 grades total phosphorus in lakes and reservoirs four to five times more
+    strictly than in rivers: 0.08 mg/L is class II in a river, class IV in a lake."""
+    stations = [
+        DeviceRecord(
+            id=f"WQ-{body.value}",
+            kind=Kind.WATER_QUALITY,
+            district="songshan-lake",
+            river="songshan-lake",
+            section="S1",
+            section_order=1,
+            target_class=WaterClass.III,
+            water_body=body,
+        )
+        for body in (WaterBodyType.RIVER, WaterBodyType.LAKE)
+    ]
+    registry = Registry.from_records(stations, city=CITY)
+    below = rules(
+        """
+rules:
+  - name: r
+    kind: water_quality
+    severity: warning
+    summary: "{water_class} by {parameter} ({graded})"
+    runbook: https://runbooks.example/r
+    condition: {type: water_class}
+"""
+    )
+    ev = Evaluator(below, registry, max_clock_skew=timedelta(minutes=5), started_at=T0)
+    for station in stations:
+        ev.observe(observe_in(registry, station.id, T0, total_phosphorus_mg_l=0.08))
+    (alert,) = ev.active()
+    assert alert.labels["device"] == "WQ-lake"
+    assert alert.summary.startswith("IV by total_phosphorus_mg_l (graded on pH, DO, ")
+    assert "COD, BOD5" in alert.summary
+    assert "not measured" in alert.summary

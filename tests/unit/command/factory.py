@@ -85,5 +85,10 @@ def power_cut(at: datetime, cabinet: str = "C-02", **extra: str) -> AlertChange:
 
 
 def water(rule: str, station: str, section: str, at: datetime) -> AlertChange:
-    labels = {"team": "environment", "device": station, "river": "jade", "section": section}
-    return change(rule, labels, at=at, kind=Kind.WATER_QUALITY, district="riverside")
+    labels = {
+        "team": "environment",
+        "device": station,
+        "river": "zhongtang-waterway",
+        "section": section,
+    }
+    return change(rule, labels, at=at, kind=Kind.WATER_QUALITY, district="zhongtang")

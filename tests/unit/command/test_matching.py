@@ -122,6 +122,6 @@ async def test_pollution_above_the_intake_opens_an_environmental_incident_and_be
     assert (incident.type, incident.plan, incident.placement) == (
         "environmental",
         "pollution-spill@1",
-        {"river": "jade"},
+        {"river": "zhongtang-waterway"},
     )
     assert len(incident.alerts) == 2

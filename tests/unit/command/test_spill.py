@@ -43,7 +43,9 @@ def simulated_spill() -> SimulatedSpill:
     second)."""
     city = fleet()
     registry = Registry.from_records(
-        [record for record in city.values() if record.kind is Kind.WATER_QUALITY], city=city.city
+        [record for record in city.values() if record.kind is Kind.WATER_QUALITY],
+        city=city.city,
+        waters=tuple(city.waters.values()),
     )
     spill = scenario()
     assert spill.start is not None
@@ -112,12 +114,16 @@ async def forecast_after(tmp_path, count: int) -> SpillForecast:
 
 async def test_the_first_forecast_names_every_place_downstream_in_river_order(tmp_path):
     forecast = await forecast_after(tmp_path, 1)
-    assert (forecast.river, forecast.origin, forecast.origin_section) == ("jade", "WQ-0001", "S1")
+    assert (forecast.river, forecast.origin, forecast.origin_section) == (
+        "zhongtang-waterway",
+        "WQ-0001",
+        "S1",
+    )
     assert [(w.name, w.kind) for w in forecast.waypoints] == [
         ("WQ-0002", "station"),
         ("WQ-0003", "station"),
         ("WQ-0004", "station"),
-        ("jade-waterworks-intake", "intake"),
+        ("zhongtang-waterworks-intake", "intake"),
         ("WQ-0005", "station"),
     ]
     assert [w.km_from_origin for w in forecast.waypoints] == [1.44, 2.88, 4.32, 5.02, 5.76]
@@ -181,7 +187,9 @@ async def test_a_station_silent_past_its_expected_time_and_margin_is_marked_miss
 
 
 def test_a_course_without_stretch_lengths_orders_the_stations_but_times_nothing():
-    course = river_course(fleet(), "jade")
+    city = fleet()
+    without_waters = Registry.from_records(list(city.values()), city=city.city)
+    course = river_course(without_waters, "zhongtang-waterway")
     assert [p.name for p in course.points] == [
         "WQ-0001",
         "WQ-0002",

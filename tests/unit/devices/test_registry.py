@@ -10,6 +10,7 @@ from devices import (
     Kind,
     Registry,
     RegistryInvalid,
+    WaterBodyType,
     WaterClass,
     dump_registry,
     load_registry,
@@ -116,6 +117,65 @@ def test_duplicate_ids_are_refused_when_built_in_code() -> None:
     record = DeviceRecord(id="CP-1", kind=Kind.CHECKPOINT, district="centre")
     with pytest.raises(ValueError, match="listed twice"):
         Registry.from_records([record, record])
+
+
+WATERS = """\
+city: {name: Dongguan, latitude: 23.02, longitude: 113.75, timezone: Asia/Shanghai}
+waters:
+  - name: zhongtang-waterway
+    type: river
+    flow_m_s: 0.4
+    sections: [{name: S1, length_km: 1.4}, {name: S2, length_km: 1.6}, {name: S3, length_km: 1.5}]
+  - {name: songshan-lake, type: lake}
+devices:
+  - {id: WQ-0001, kind: water_quality, district: zhongtang, river: zhongtang-waterway,
+     section: S1, section_order: 1, target_class: III}
+  - {id: WQ-0002, kind: water_quality, district: songshan-lake, river: songshan-lake,
+     water_body: lake, section: L1, section_order: 1, target_class: III}
+"""
+
+
+def test_water_bodies_have_a_type_and_a_river_its_stretches(tmp_path: Path) -> None:
+    registry = load_registry(write(tmp_path, WATERS))
+    assert registry["WQ-0001"].water_body is WaterBodyType.RIVER  # left out: a river
+    assert registry["WQ-0002"].water_body is WaterBodyType.LAKE
+    river = registry.water_body_of(registry["WQ-0001"])
+    assert river is not None
+    assert river.flow_m_s == 0.4
+    assert river.km_between("S1", "S3") == pytest.approx(3.1)
+    assert river.km_between("S3", "S1") is None
+    copy_path = tmp_path / "copy.yaml"
+    dump_registry(registry, copy_path)
+    copy = load_registry(copy_path)
+    assert dict(copy) == dict(registry)
+    assert dict(copy.waters) == dict(registry.waters)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "water_body: lake, section: L1",
+            "section: L1",
+            "water_body 'river' but 'songshan-lake' is a lake",
+        ),
+        (
+            "section: S1, section_order: 1",
+            "section: S9, section_order: 1",
+            "section 'S9' is not one of",
+        ),
+        (
+            "{name: songshan-lake, type: lake}",
+            "{name: songshan-lake, type: lake, flow_m_s: 0.1}",
+            "a lake has no sections",
+        ),
+    ],
+)
+def test_a_station_that_contradicts_its_water_body_is_refused(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    with pytest.raises(RegistryInvalid, match=message):
+        load_registry(write(tmp_path, WATERS.replace(old, new)))
 
 
 def test_a_devices_tags_are_its_district_and_its_placement(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def reading(**changes: object) -> bytes:
         "ts": int(NOW * 1000),
         "seq": 1,
         "power_w": 10.0,
-        "voltage_v": 230.0,
+        "voltage_v": 220.0,
         "current_a": 0.1,
         "power_factor": 0.9,
         "energy_kwh": 1.0,

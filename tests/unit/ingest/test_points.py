@@ -135,6 +135,7 @@ def test_downsampled_fields_are_the_numeric_measured_ones() -> None:
     assert "lamp_on" not in NUMERIC_MEASUREMENTS["streetlight"]
     assert set(NUMERIC_MEASUREMENTS["traffic_signal_approach"]) == {
         "queue_veh",
+        "residual_queue_veh",
         "volume_veh",
         "occupancy_pct",
     }

@@ -35,7 +35,9 @@ def demo_registry(**city: object) -> devices.Registry:
 def only(registry: devices.Registry, *kinds: devices.Kind) -> devices.Registry:
     """The devices of some kinds only: cheaper runs for tests about one kind."""
     records = [registry[i] for i in registry if registry[i].kind in kinds]
-    return devices.Registry.from_records(records, city=registry.city)
+    return devices.Registry.from_records(
+        records, city=registry.city, waters=tuple(registry.waters.values())
+    )
 
 
 def shipped(name: str) -> simulators.Scenario:

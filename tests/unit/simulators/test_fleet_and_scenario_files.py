@@ -14,13 +14,17 @@ from tests.unit.simulators.conftest import ROOT, demo_registry
 
 def test_the_demo_city_has_every_kind_several_cabinets_and_an_ordered_river() -> None:
     registry = demo_registry()
-    assert 50 <= len(registry) <= 70
+    assert 90 <= len(registry) <= 110
     assert all(registry.of_kind(kind) for kind in devices.Kind)
-    assert len({r.district for r in registry.values()}) == 3
+    assert len({r.district for r in registry.values()}) == 9
     assert len({r.cabinet for r in registry.of_kind(devices.Kind.STREETLIGHT)}) >= 4
-    river = sorted(registry.of_kind(devices.Kind.WATER_QUALITY), key=lambda r: r.id)
+    river = sorted(
+        (r for r in registry.of_kind(devices.Kind.WATER_QUALITY) if r.river != "songshan-lake"),
+        key=lambda r: r.id,
+    )
     assert [r.section_order for r in river] == [1, 2, 3, 4, 5]
     assert [r.section for r in river] == ["S1", "S2", "S3", "S4", "S5"]
+    assert {r.river for r in river} == {"zhongtang-waterway"}
 
 
 def test_the_shipped_registry_is_what_the_demo_fleet_file_generates() -> None:

