@@ -80,7 +80,8 @@ def render_alertmanager_config(
         # a second webhook beside each receiver's (the demo's recording receiver)
         for receiver in document.get("receivers", []):
             hooks = receiver.get("webhook_configs", []) or []
-            if hooks:
+            # receivers may share one list (a YAML alias in the source): add it once to each
+            if hooks and all(hook.get("url") != also_webhook_url for hook in hooks):
                 hooks.append({"url": also_webhook_url, "send_resolved": True})
     timings = {
         "group_wait": group_wait_s,
