@@ -113,7 +113,7 @@ class Receiver:
         self._loop_thread = threading.get_ident()
         self._generation = 0
         self._connected = asyncio.Event()
-        # set once the broker has granted every subscription of this connection (SUBACK): a
+        # set once the broker has granted every subscription of a new session (SUBACK): a
         # message published before that may find no subscription and be dropped
         self._subscribed = asyncio.Event()
         self._subscribes_pending: set[int] = set()
@@ -371,7 +371,10 @@ class Receiver:
             if mid is not None:
                 pending.add(mid)
         self._subscribes_pending = pending
-        if not pending:
+        # A session the broker kept has its subscriptions already, and queues for them: nothing
+        # is lost before the SUBACK, which may also sit behind a backlog that waits for the
+        # hand-off to drain. Only a new session must wait for it.
+        if flags.session_present or not pending:
             self._subscribed.set()
         self._connected.set()
 

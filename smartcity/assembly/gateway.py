@@ -20,6 +20,7 @@ from ingest import (
     Spool,
     SpoolConfig,
     StoreConfig,
+    bootstrap_bucket,
     bootstrap_database,
 )
 from smartcity.security import mqtt_login, mqtt_tls
@@ -99,20 +100,23 @@ def owned_devices(registry: Registry, config: GatewayConfig) -> Registry:
     )
 
 
+def influx_v2_config(settings: Settings, url: str) -> InfluxV2Config:
+    """Where and how the 2.x API is written to."""
+    return InfluxV2Config(
+        url=url,
+        token=settings.influx_token.get_secret_value() if settings.influx_token else None,
+        org=settings.influx_org,
+        bucket=settings.influx_bucket,
+        timeout_s=settings.influx_timeout_s,
+        gzip=settings.ingest_gzip,
+        max_in_flight=settings.ingest_max_in_flight,
+    )
+
+
 def influx_writer(settings: Settings, url: str) -> InfluxV1Writer | InfluxV2Writer:
     """The writer for the configured API: 1.x ``/write`` or 2.x ``/api/v2/write``."""
     if settings.influx_api == "v2":
-        return InfluxV2Writer(
-            InfluxV2Config(
-                url=url,
-                token=settings.influx_token.get_secret_value() if settings.influx_token else None,
-                org=settings.influx_org,
-                bucket=settings.influx_bucket,
-                timeout_s=settings.influx_timeout_s,
-                gzip=settings.ingest_gzip,
-                max_in_flight=settings.ingest_max_in_flight,
-            )
-        )
+        return InfluxV2Writer(influx_v2_config(settings, url))
     return InfluxV1Writer(
         InfluxV1Config(
             url=url,
@@ -166,9 +170,15 @@ def bootstrap_config(settings: Settings, url: str) -> BootstrapConfig:
 @contextlib.asynccontextmanager
 async def durable_store(settings: Settings, influx_url: str) -> AsyncIterator[DurableStore]:
     """The writer for ``influx_url`` behind the disk spool, entered and left; on InfluxDB 1.x
-    the database is prepared first (idempotent)."""
+    the database is prepared first, on 2.x the rollup bucket and its Flux tasks (idempotent)."""
     if settings.influx_api == "v1":
         await bootstrap_database(bootstrap_config(settings, influx_url))
+    else:
+        await bootstrap_bucket(
+            influx_v2_config(settings, influx_url),
+            raw_retention=settings.influx_raw_retention,
+            downsampled_retention=settings.influx_downsampled_retention,
+        )
     writer = influx_writer(settings, influx_url)
     async with (
         writer,
