@@ -50,6 +50,8 @@ class FleetRunConfig:
     connect_timeout_s: float
     shutdown_timeout_s: float
     shard: tuple[int, int] = (0, 1)  # this process's part of the fleet: (index, count)
+    # never ahead of the wall clock: a past day played at ``speed``, then on live in real time
+    live_after_catch_up: bool = False
     cadence: Cadence | None = None  # None: every device every interval_s (cadence_for)
     tls: BrokerTls | None = None  # how to check an mqtts:// broker
     credentials: Credentials | None = None  # secured: each device's and the pool's password
@@ -140,7 +142,9 @@ async def run_fleet(config: FleetRunConfig, registry: Registry, *, stats: Simula
             size = len(simulation)
             for first in range(0, size, _CHUNK):
                 due = t + config.interval_s * first / max(size, 1)
-                await _wait_until(due, start_s, real_start, config.speed)
+                await _wait_until(
+                    due, start_s, real_start, config.speed, cap=config.live_after_catch_up
+                )
                 await _publish(pool, simulation.step(t, first, first + _CHUNK), config, stats)
                 while not commands.empty():
                     topic, payload = commands.get_nowait()
@@ -152,7 +156,7 @@ async def run_fleet(config: FleetRunConfig, registry: Registry, *, stats: Simula
             stats.devices_online = simulation.devices_online
             stats.sim_time = datetime.fromtimestamp(t, UTC)
             t += config.interval_s
-        await _wait_until(t, start_s, real_start, config.speed)
+        await _wait_until(t, start_s, real_start, config.speed, cap=config.live_after_catch_up)
     finally:
         # a clean stop: every device says goodbye (a clean disconnect fires no will)
         for first in range(0, len(simulation), _CHUNK):
@@ -192,9 +196,12 @@ async def _publish(
     await asyncio.sleep(0)
 
 
-async def _wait_until(sim_s: float, start_s: float, real_start: float, speed: float) -> None:
+async def _wait_until(
+    sim_s: float, start_s: float, real_start: float, speed: float, *, cap: bool = False
+) -> None:
     """Sleep until the simulated clock reaches ``sim_s`` (no wait in backfill, none in real
-    time while the simulated clock is behind the wall clock)."""
+    time while the simulated clock is behind the wall clock); with ``cap``, also until the wall
+    clock reaches it."""
     if speed <= 0:
         return
     if speed == 1:
@@ -202,5 +209,7 @@ async def _wait_until(sim_s: float, start_s: float, real_start: float, speed: fl
         delay = sim_s - time.time()
     else:
         delay = real_start + (sim_s - start_s) / speed - time.monotonic()
+    if cap:
+        delay = max(delay, sim_s - time.time())
     if delay > 0:
         await asyncio.sleep(delay)

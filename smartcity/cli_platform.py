@@ -182,6 +182,7 @@ def register(app: typer.Typer) -> None:
     def status() -> None:
         """One screen on a running platform: its servers, the gateway's figures, the alerts."""
         from alerts import AlertState, AlertStore
+        from smartcity.assembly import notifications
         from smartcity.platform import endpoints_file
 
         settings = _settings()
@@ -221,6 +222,11 @@ def register(app: typer.Typer) -> None:
                 active = store.alerts(include_resolved=False)
             firing = sum(1 for alert in active if alert.state is AlertState.FIRING)
             table.add_row("alerts", f"{firing} firing, {len(active) - firing} pending")
+            # the most urgent first: critical before warning before info, firing before pending
+            urgency = {"critical": 0, "warning": 1, "info": 2}
+            active.sort(
+                key=lambda a: (urgency.get(str(a.severity), 3), a.state is not AlertState.FIRING)
+            )
             for alert in active[:10]:
                 table.add_row(f"  {alert.severity}", f"{alert.rule}: {alert.summary}")
         if Path(settings.incidents_state_path).exists():
@@ -229,6 +235,11 @@ def register(app: typer.Typer) -> None:
             table.add_row("incidents", f"{len(open_ones)} not closed")
             for incident in open_ones[:10]:
                 table.add_row(f"  #{incident.id} {incident.status.value}", incident.title)
+        received = notifications(settings, 5)
+        if received:  # what the demo's webhook receiver and SMTP catcher got, newest first
+            table.add_row("notifications", f"last {len(received)} received, newest first")
+            for item in received:
+                table.add_row(f"  {item.channel}", f"{item.received_at[11:19]} {item.subject}")
         Console().print(table)
         if not running:
             raise typer.Exit(1)

@@ -42,6 +42,7 @@ def render_alertmanager_config(
     webhook_url: str | None = None,
     webhook_credentials_file: Path | None = None,
     webhook_ca_file: Path | None = None,
+    also_webhook_url: str | None = None,
     group_wait_s: float | None = None,
     group_interval_s: float | None = None,
     repeat_interval_s: float | None = None,
@@ -75,6 +76,13 @@ def render_alertmanager_config(
                     http_config["tls_config"] = {"ca_file": str(webhook_ca_file)}
                 if http_config:
                     webhook["http_config"] = http_config
+    if also_webhook_url is not None:
+        # a second webhook beside each receiver's (the demo's recording receiver)
+        for receiver in document.get("receivers", []):
+            hooks = receiver.get("webhook_configs", []) or []
+            # receivers may share one list (a YAML alias in the source): add it once to each
+            if hooks and all(hook.get("url") != also_webhook_url for hook in hooks):
+                hooks.append({"url": also_webhook_url, "send_resolved": True})
     timings = {
         "group_wait": group_wait_s,
         "group_interval": group_interval_s,
@@ -105,6 +113,7 @@ class LocalAlertmanager(ChildServer):
     config_source: Path = Path("config/alertmanager.yml")
     smtp_smarthost: str | None = None
     webhook_url: str | None = None
+    also_webhook_url: str | None = None  # a second webhook beside each receiver's
     webhook_credentials_file: Path | None = None
     webhook_ca_file: Path | None = None
     group_wait_s: float | None = None
@@ -149,6 +158,7 @@ class LocalAlertmanager(ChildServer):
                 webhook_url=self.webhook_url,
                 webhook_credentials_file=self.webhook_credentials_file,
                 webhook_ca_file=self.webhook_ca_file,
+                also_webhook_url=self.also_webhook_url,
                 group_wait_s=self.group_wait_s,
                 group_interval_s=self.group_interval_s,
                 repeat_interval_s=self.repeat_interval_s,

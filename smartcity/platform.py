@@ -48,8 +48,10 @@ from smartcity.assembly import (
     owned_devices,
     run_config,
     scenario_by_name,
+    with_demo_receivers,
     write_grafana_folder,
 )
+from smartcity.console_feed import ConsoleFeed
 from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.security import broker_security
 from smartcity.settings import Settings
@@ -78,6 +80,7 @@ class Endpoints:
     started: tuple[str, ...] = ()
     pids: dict[str, int] = field(default_factory=dict)
     grafana: str | None = None  # the Grafana provisioning folder written for them
+    receivers: dict[str, str] = field(default_factory=dict)  # the demo's: webhook, smtp
     api_url: str | None = None  # the operators' API, once it listens
 
 
@@ -116,6 +119,7 @@ def state_paths(settings: Settings) -> dict[str, Path]:
         "api_commands": settings.api_commands_path,
         "incidents_state": settings.incidents_state_path,
         "relay_state": settings.relay_state_path,
+        "notifications": settings.demo_notifications_path,
         "log": settings.log_file,
         "security": settings.security_dir,
         "credentials": settings.credentials_path,
@@ -124,7 +128,12 @@ def state_paths(settings: Settings) -> dict[str, Path]:
 
 @contextlib.contextmanager
 def local_endpoints(
-    settings: Settings, registry: Registry, *, alertmanager: bool = True, relay: bool = False
+    settings: Settings,
+    registry: Registry,
+    *,
+    alertmanager: bool = True,
+    relay: bool = False,
+    demo_webhook: str | None = None,
 ) -> Iterator[Endpoints]:
     """Use the configured servers, or start local ones for whichever is not configured (an
     Alertmanager only when asked: the rule engine runs; with ``relay``, its webhooks go to the
@@ -167,9 +176,11 @@ def local_endpoints(
                 port=settings.local_alertmanager_port,
                 config_source=settings.alertmanager_config_path,
                 smtp_smarthost=settings.alertmanager_smtp_smarthost,
-                webhook_url=hook.url if hook else settings.alertmanager_webhook_url,
+                webhook_url=hook.url if hook else settings.alertmanager_webhook_url or demo_webhook,
                 webhook_credentials_file=hook.credentials_file if hook else None,
                 webhook_ca_file=hook.ca_file if hook else None,
+                # with the relay, the demo's recording receiver goes beside it
+                also_webhook_url=demo_webhook if hook else None,
             )
             stack.enter_context(local)
             alertmanager_urls = (local.url,)
@@ -181,30 +192,46 @@ def local_endpoints(
 async def run_platform(settings: Settings, options: PlatformOptions) -> None:
     """Run until cancelled (or a signal); stop every part cleanly, servers last."""
     registry = _registry(settings, demo=options.demo)
-    if options.scenario:
-        # a replayed scenario runs on the devices' clocks: `for: 10m` means simulated minutes
-        settings = settings.model_copy(update={"alerts_event_time": True})
     if options.api and settings.api_port == 0:
         # a free port now, so the local Alertmanager's webhooks know where the API will listen
         settings = settings.model_copy(update={"api_port": free_port()})
-    local = local_endpoints(settings, registry, alertmanager=options.engine, relay=options.api)
-    with local as endpoints:
-        # Grafana's provisioning for this platform's servers, so a local Grafana can be
-        # pointed at it (GF_PATHS_PROVISIONING); the console and `status` say where
-        grafana = write_grafana_folder(
+    with contextlib.ExitStack() as stack:
+        receivers: dict[str, str] = {}
+        if options.demo:
+            # a played day runs on the devices' clocks: `for: 10m` means simulated minutes
+            settings = settings.model_copy(update={"alerts_event_time": True})
+            settings, receivers = with_demo_receivers(settings, stack)
+        local = local_endpoints(
             settings,
             registry,
-            influx_url=endpoints.influx_url,
-            alertmanager=endpoints.alertmanager_urls,
+            alertmanager=options.engine,
+            relay=options.api,
+            demo_webhook=receivers.get("webhook") or None,
         )
-        log.info("grafana_provisioning_written", extra={"path": str(grafana.provisioning)})
-        endpoints = dataclasses.replace(endpoints, grafana=str(grafana.provisioning))
-        note = endpoints_file(settings)
-        write_note(settings, endpoints, metrics_port=None)
-        try:
-            await _serve(settings, options, registry, endpoints)
-        finally:
-            note.unlink(missing_ok=True)
+        with local as endpoints:
+            endpoints = dataclasses.replace(endpoints, receivers=receivers)
+            await _run_with(settings, options, registry, endpoints)
+
+
+async def _run_with(
+    settings: Settings, options: PlatformOptions, registry: Registry, endpoints: Endpoints
+) -> None:
+    # Grafana's provisioning for this platform's servers, so a local Grafana can be
+    # pointed at it (GF_PATHS_PROVISIONING); the console and `status` say where
+    grafana = write_grafana_folder(
+        settings,
+        registry,
+        influx_url=endpoints.influx_url,
+        alertmanager=endpoints.alertmanager_urls,
+    )
+    log.info("grafana_provisioning_written", extra={"path": str(grafana.provisioning)})
+    endpoints = dataclasses.replace(endpoints, grafana=str(grafana.provisioning))
+    note = endpoints_file(settings)
+    write_note(settings, endpoints, metrics_port=None)
+    try:
+        await _serve(settings, options, registry, endpoints)
+    finally:
+        note.unlink(missing_ok=True)
 
 
 def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | None) -> None:
@@ -221,6 +248,7 @@ def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | 
         "started": list(endpoints.started),
         "server_pids": endpoints.pids,
         "grafana_provisioning": endpoints.grafana,
+        "receivers": endpoints.receivers,
     }
     temporary = note.with_suffix(".tmp")
     temporary.write_text(json.dumps(document), encoding="utf-8")
@@ -228,11 +256,10 @@ def write_note(settings: Settings, endpoints: Endpoints, *, metrics_port: int | 
 
 
 def _registry(settings: Settings, *, demo: bool) -> Registry:
-    """The fleet the gateway accepts: the registry file; with ``--demo``, grown from the fleet
-    file when the registry does not exist yet."""
-    if Path(settings.registry_path).exists() or not demo:
-        return load_registry(settings.registry_path)
-    return fleet_registry(settings.simulate_fleet_path)
+    """The fleet the gateway accepts: the registry file; with ``--demo``, the demo's city."""
+    if demo:
+        return fleet_registry(settings.demo_fleet_path)
+    return load_registry(settings.registry_path)
 
 
 async def _serve(
@@ -282,11 +309,39 @@ async def _serve(
                     _run_demo(settings, options, registry, endpoints, fleet_stats), name="demo"
                 )
             if options.console:
-
-                def snapshot() -> live.Snapshot:
-                    return _snapshot(registry, gateway, store, engine, fleet_stats, endpoints)
-
-                group.create_task(live.run_console(snapshot), name="console")
+                where = {
+                    "broker": shown_url(endpoints.mqtt_url),
+                    "influxdb": endpoints.influx_url,
+                    "alertmanager": ", ".join(endpoints.alertmanager_urls) or "off",
+                    "metrics": f"http://{config.metrics_host}:{gateway.metrics_port}/metrics"
+                    if gateway.metrics_port
+                    else "off",
+                    "api": f"{endpoints.api_url}/docs" if endpoints.api_url else "off",
+                    "grafana": f"GF_PATHS_PROVISIONING={endpoints.grafana}"
+                    if endpoints.grafana
+                    else "off",
+                }
+                if endpoints.receivers:
+                    where["receivers"] = (
+                        f"webhook {endpoints.receivers['webhook'].split('/')[2]}"
+                        f"  smtp {endpoints.receivers['smtp']}"
+                    )
+                source = ConsoleFeed(
+                    settings,
+                    registry,
+                    gateway,
+                    store,
+                    engine,
+                    fleet_stats,
+                    where,
+                    demo=options.demo,
+                    speed=options.speed or settings.demo_speed,
+                    page=f"{endpoints.api_url}/  token: smartcity api token create"
+                    " --scope operate --name you"
+                    if endpoints.api_url
+                    else "",
+                )
+                group.create_task(live.run_console(source.snapshot), name="console")
 
 
 @contextlib.asynccontextmanager
@@ -354,20 +409,21 @@ async def _run_demo(
     endpoints: Endpoints,
     stats: simulators.SimulationStats,
 ) -> None:
-    """The simulated city; with a scenario, its incidents replayed first (ending by now)."""
-    overrides: dict[str, object] = {}
-    if options.speed is not None:
-        overrides["speed"] = options.speed
-    if options.scenario:
-        # in real time a run that starts in the past catches up as fast as the broker takes
-        # it, then goes on live: the incident is replayed and the city carries on
-        scenario = scenario_by_name(settings, options.scenario)
-        overrides["scenario"] = scenario
-        overrides["start"] = replay_start(scenario, registry, datetime.now(UTC))
-        log.info("scenario_replay_started", extra={"scenario": scenario.name})
-    await simulators.run_fleet(
-        run_config(settings, endpoints.mqtt_url, **overrides), registry, stats=stats
+    """The simulated city playing its scenario (the day, unless ``--scenario`` names another):
+    it starts on the latest day that is over by now, runs at the demo's speed until it has
+    caught up with the wall clock, then goes on live."""
+    scenario = scenario_by_name(settings, options.scenario or settings.demo_scenario)
+    config = run_config(
+        settings,
+        endpoints.mqtt_url,
+        speed=options.speed or settings.demo_speed,
+        interval_s=settings.demo_interval_s,
+        scenario=scenario,
+        start=replay_start(scenario, registry, datetime.now(UTC)),
+        live_after_catch_up=True,
     )
+    log.info("scenario_replay_started", extra={"scenario": scenario.name, "speed": config.speed})
+    await simulators.run_fleet(config, registry, stats=stats)
 
 
 def replay_start(scenario: simulators.Scenario, registry: Registry, now: datetime) -> datetime:
@@ -379,51 +435,6 @@ def replay_start(scenario: simulators.Scenario, registry: Registry, now: datetim
     local = own.astimezone(zone)
     days = math.floor((now - duration - local).total_seconds() / 86_400)
     return local + timedelta(days=days)
-
-
-def _snapshot(
-    registry: Registry,
-    gateway: Gateway,
-    store: DurableStore,
-    engine: alerts.AlertEngine | None,
-    fleet: simulators.SimulationStats,
-    endpoints: Endpoints,
-) -> live.Snapshot:
-    stats = gateway.stats()
-    active = engine.active_alerts() if engine is not None else []
-    return live.Snapshot(
-        devices_total=len(registry),
-        devices_online=stats.devices_online,
-        received=stats.received,
-        stored=stats.stored,
-        rejected=stats.rejected,
-        spool_bytes=store.stats().spool_bytes,
-        published=fleet.messages_published,
-        alerts=tuple(
-            live.ActiveAlert(
-                severity=str(alert.severity),
-                rule=alert.rule,
-                subject=alert.labels.get("device")
-                or alert.labels.get("cabinet")
-                or alert.labels.get("section")
-                or alert.labels.get("junction")
-                or alert.district,
-                state=alert.state.value,
-                summary=alert.summary,
-            )
-            for alert in active
-        ),
-        endpoints={
-            "broker": shown_url(endpoints.mqtt_url),
-            "influxdb": endpoints.influx_url,
-            "alertmanager": ", ".join(endpoints.alertmanager_urls) or "off",
-            "metrics": f"http://{gateway.config.metrics_host}:{gateway.metrics_port}/metrics"
-            if gateway.metrics_port
-            else "off",
-            "api": f"{endpoints.api_url}/docs" if endpoints.api_url else "off",
-            "grafana": f"GF_PATHS_PROVISIONING={endpoints.grafana}" if endpoints.grafana else "off",
-        },
-    )
 
 
 def install_signal_handlers(task: asyncio.Task[None]) -> None:

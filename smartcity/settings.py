@@ -218,7 +218,8 @@ class Settings(BaseSettings):
         default=42, description="seed of the simulated city; the same seed gives the same messages"
     )
     simulate_fleet_path: Path = Field(
-        default=Path("config/fleets/demo.yaml"), description="fleet file the demo city grows from"
+        default=Path("config/fleets/demo.yaml"),
+        description="fleet file `smartcity simulate` grows its city from",
     )
     simulate_scenarios_dir: Path = Field(
         default=Path("config/scenarios"), description="where named scenarios are found"
@@ -249,6 +250,29 @@ class Settings(BaseSettings):
     )
     simulate_connect_timeout_s: float = Field(
         default=10.0, gt=0, le=300, description="timeout of a simulator connection"
+    )
+
+    # --- the demo (`smartcity up --demo`, what `make up` runs) -------------------------------
+    demo_fleet_path: Path = Field(
+        default=Path("config/fleets/day.yaml"),
+        description="the simulated city of the demo: a fleet file (counts) or a registry file",
+    )
+    demo_scenario: str = Field(
+        default="day", min_length=1, description="scenario name or file the demo plays"
+    )
+    demo_speed: float = Field(
+        default=60.0, gt=0, le=100_000, description="simulated s per real s of the demo's day"
+    )
+    demo_interval_s: float = Field(
+        default=120.0, gt=0, le=3600, description="simulated s between two reports in the demo"
+    )
+    demo_notifications_path: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "notifications.jsonl",
+        description="what the demo's webhook receiver and SMTP catcher received;"
+        " unset: {data_dir}/notifications.jsonl",
+    )
+    demo_notifications_keep: int = Field(
+        default=200, ge=1, le=100_000, description="notifications the demo's receivers keep"
     )
 
     # --- alerts -----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ Split by the side it assembles: ``gateway`` (gateway, writers, spool, store, dat
 (simulators), ``dashboards`` (Grafana), ``api`` (the operators' API: token store, MQTT link,
 command desk, app and server), ``page`` (the operators' page: the charts' series from the
 dashboards, live events), ``relay`` (Alertmanager's webhook and the local Alertmanager's token
-for it).
+for it), ``notifications`` (the demo's receivers).
 """
 
 from smartcity.assembly.api import ApiService, GatewayPresence, build_api, token_store
@@ -47,6 +47,11 @@ from smartcity.assembly.gateway import (
     store_config,
 )
 from smartcity.assembly.incidents import InfluxIncidentRecorder, incident_point, incident_service
+from smartcity.assembly.notifications import (
+    demo_receivers,
+    notifications,
+    with_demo_receivers,
+)
 from smartcity.assembly.relay import (
     AlertmanagerHook,
     alertmanager_hook,
@@ -75,6 +80,7 @@ __all__ = [
     "build_dashboards",
     "build_relay",
     "data_names",
+    "demo_receivers",
     "durable_store",
     "ensure_alertmanager_token",
     "fleet_registry",
@@ -85,11 +91,13 @@ __all__ = [
     "incident_service",
     "influx_writer",
     "load_config",
+    "notifications",
     "owned_devices",
     "run_config",
     "scenario_by_name",
     "spool_config",
     "store_config",
     "token_store",
+    "with_demo_receivers",
     "write_grafana_folder",
 ]

@@ -133,6 +133,10 @@ def test_up_shows_live_figures_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         # the local Alertmanager's webhooks reach the API's relay route with its own token
         rendered = yaml.safe_load((tmp_path / "alertmanager" / "alertmanager.yml").read_text())
         hooks = [h for r in rendered["receivers"] for h in r.get("webhook_configs", [])]
+        # beside them, the demo's recording webhook receiver (no token: it is not the API)
+        demo_hook = endpoints["receivers"]["webhook"]
+        assert {h["url"] for h in hooks if "http_config" not in h} == {demo_hook}
+        hooks = [h for h in hooks if h["url"] != demo_hook]
         token_file = tmp_path / "alertmanager-api-token"
         assert {h["url"] for h in hooks} == {f"{api_url}/hooks/alertmanager"}
         assert {h["http_config"]["authorization"]["credentials_file"] for h in hooks} == {

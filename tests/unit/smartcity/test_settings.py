@@ -58,6 +58,7 @@ INPUTS = {
     "registry_path",
     "rules_path",
     "simulate_fleet_path",
+    "demo_fleet_path",
     "simulate_scenarios_dir",
     "incidents_rules_path",
     "plans_path",
