@@ -41,7 +41,7 @@ def serve(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from smartcity.assembly import build_api
-    from smartcity.platform import install_signal_handlers
+    from smartcity.shutdown import install_signal_handlers
 
     settings = _settings()
     if settings.mqtt_url is None:
@@ -67,7 +67,7 @@ def serve(ctx: typer.Context) -> None:
 
     async def main() -> None:
         task = asyncio.create_task(service.run())
-        install_signal_handlers(task)
+        install_signal_handlers(task, grace_s=3 * settings.shutdown_timeout_s + 15)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 

@@ -39,9 +39,15 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _stop_grace_s(settings: Settings) -> float:
+    """How long a stop may take before it is forced: each part's flush, in turn, and a margin."""
+    return 3 * settings.shutdown_timeout_s + 15
+
+
 def _run(settings: Settings, options: object) -> None:
     """Run the platform until Ctrl-C or SIGTERM; turn start-up failures into clear messages."""
-    from smartcity.platform import PlatformOptions, install_signal_handlers, run_platform
+    from smartcity.platform import PlatformOptions, run_platform
+    from smartcity.shutdown import install_signal_handlers
 
     assert isinstance(options, PlatformOptions)
     # Logs go to a file while the live console owns the terminal.
@@ -50,7 +56,7 @@ def _run(settings: Settings, options: object) -> None:
 
     async def main() -> None:
         task = asyncio.create_task(run_platform(settings, options))
-        install_signal_handlers(task)
+        install_signal_handlers(task, grace_s=_stop_grace_s(settings))
         with contextlib.suppress(asyncio.CancelledError):
             await task
 

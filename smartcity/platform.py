@@ -21,7 +21,6 @@ import json
 import logging
 import math
 import os
-import signal
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -435,10 +434,3 @@ def replay_start(scenario: simulators.Scenario, registry: Registry, now: datetim
     local = own.astimezone(zone)
     days = math.floor((now - duration - local).total_seconds() / 86_400)
     return local + timedelta(days=days)
-
-
-def install_signal_handlers(task: asyncio.Task[None]) -> None:
-    """SIGINT and SIGTERM cancel the platform task, which then stops everything in order."""
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, task.cancel)
