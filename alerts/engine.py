@@ -184,8 +184,13 @@ class AlertEngine:
             for task in self._tasks:
                 task.cancel()
             if stack is not None:
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     await stack.aclose()
+                except asyncio.CancelledError:
+                    # our own tasks' cancellation ends here; the caller's must go on
+                    current = asyncio.current_task()
+                    if current is not None and current.cancelling():
+                        raise
         finally:
             self._stack = None
             if self._store is not None:
