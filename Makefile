@@ -5,18 +5,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: up test deps system-deps lint typecheck unit lock clean
+.PHONY: up test deps system-deps test-system-deps lint typecheck unit lock clean
 
 up: deps
 	$(BIN)/smartcity up --demo
 
-test: deps lint typecheck
+test: deps test-system-deps lint typecheck
 	$(BIN)/pytest
 
 deps: system-deps $(STAMP)
 
 system-deps:
 	@./scripts/install-system-deps.sh
+
+# what only the tests drive: Chromium for the page, tmux for the console
+test-system-deps:
+	@./scripts/install-system-deps.sh --test
 
 $(STAMP): requirements.lock pyproject.toml
 	@echo "smartcity: creating $(VENV) from requirements.lock (pinned, hash-checked)"

@@ -2,7 +2,9 @@
 # Install the Debian packages the platform and its tests run: the broker, the database,
 # Alertmanager (notifications; amtool checks its config),
 # VictoriaMetrics (a real server that speaks InfluxDB's /api/v2/write), docker-compose (to
-# validate compose.yaml) and venv support.
+# validate compose.yaml) and venv support; with --test also what only the tests drive: Chromium
+# (the page's browser tests, through Playwright against the system browser) and tmux (the
+# console read at 80 columns).
 # Installs only what is missing; when not root, prints the exact command instead.
 set -euo pipefail
 
@@ -16,6 +18,10 @@ command -v victoria-metrics >/dev/null 2>&1 || missing+=(victoria-metrics)
 # Compose's own validator for compose.yaml (no Docker engine needed for `config -q`)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ "${1:-}" = "--test" ]; then
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
