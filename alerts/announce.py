@@ -145,6 +145,11 @@ class ListenerChannel:
             async with asyncio.timeout(self._timeout_s):
                 await self.listener.notify(change)
         except Exception as exc:  # a failing listener must not stop the others
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # the engine is stopping us: a listener that turned our cancellation into its
+                # own error (a client library's) must not keep this task alive
+                raise asyncio.CancelledError from exc
             self.failed += 1
             self._owe(number, change)
             self._pause_s = min(max(2 * self._pause_s, self._retry_min_s), self._retry_max_s)

@@ -203,3 +203,37 @@ async def test_a_listener_may_ask_for_a_longer_notify_timeout(rules_dir, tmp_pat
     assert patient.seen() == [("firing", "SL-1")]
     assert (patient_stats.delivered, patient_stats.failed) == (1, 0)
     assert hasty_stats.failed >= 1
+
+
+class Converting(Recorder):
+    """A listener whose client library turns a cancellation into an error of its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+
+    async def notify(self, change: AlertChange) -> None:
+        self.entered.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError as exc:
+            raise RuntimeError("connection closed") from exc
+
+
+async def test_a_stopping_engine_ends_even_a_listener_that_turns_cancellation_into_an_error(
+    rules_dir, tmp_path
+):
+    clock = FakeClock()
+    listener = Converting()
+    overrides = {"notify_timeout_s": 3600.0}
+
+    async def run_until_stopped() -> None:
+        async with engine(rules_dir, tmp_path / "s.sqlite", clock, listener, **overrides) as run:
+            await run.submit([observe("SL-1", clock.now, lamp_temp_c=95)])
+            await asyncio.sleep(3600)
+
+    platform = asyncio.create_task(run_until_stopped())
+    await asyncio.wait_for(listener.entered.wait(), 10)
+    platform.cancel()  # Ctrl-C
+    done, _ = await asyncio.wait({platform}, timeout=10)
+    assert platform in done  # before, the listener's task lived on and the stop hung
