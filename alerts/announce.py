@@ -122,6 +122,7 @@ class ListenerChannel:
         """Deliver queued changes in order; catch up after failures and when asked."""
         loop = asyncio.get_running_loop()
         while True:
+            _stop_if_cancelled()
             if self._queue.empty() and not self._reannounce_due:
                 self._idle.set()
                 if self._retry_at is None:
@@ -133,6 +134,7 @@ class ListenerChannel:
             self._wake.clear()
             self._idle.clear()
             while not self._queue.empty():
+                _stop_if_cancelled()
                 number, change = self._queue.get_nowait()
                 await self._deliver(number, change)
             due = self._retry_at is not None and loop.time() >= self._retry_at
@@ -145,11 +147,9 @@ class ListenerChannel:
             async with asyncio.timeout(self._timeout_s):
                 await self.listener.notify(change)
         except Exception as exc:  # a failing listener must not stop the others
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                # the engine is stopping us: a listener that turned our cancellation into its
-                # own error (a client library's) must not keep this task alive
-                raise asyncio.CancelledError from exc
+            # the engine is stopping us: a listener that turned our cancellation into its own
+            # error (a client library's) must not keep this task alive
+            _stop_if_cancelled(exc)
             self.failed += 1
             self._owe(number, change)
             self._pause_s = min(max(2 * self._pause_s, self._retry_min_s), self._retry_max_s)
@@ -185,6 +185,7 @@ class ListenerChannel:
                 due[fp] = (self._number, replace(change, reannounced=True))
         owed_before = len(self._owed)
         for number, change in sorted(due.values(), key=lambda item: item[1].at):
+            _stop_if_cancelled()
             if not await self._deliver(number, change):
                 return  # tried again after the pause
         self._pause_s = 0.0
@@ -199,3 +200,13 @@ class ListenerChannel:
             return  # it is owed something newer of this alert already
         self._owed.pop(fp, None)  # keep the dict oldest first
         self._owed[fp] = (number, change)
+
+
+def _stop_if_cancelled(cause: BaseException | None = None) -> None:
+    """End the listener's task if it was asked to stop, even where the cancellation itself was
+    lost: on Python 3.11 ``asyncio.wait_for`` (inside aiomqtt's publish) returns the result of a
+    future that completed as the task was cancelled, and the request survives only in
+    ``cancelling()``. A long catch-up after Ctrl-C hit that and the stop waited for ever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from cause

@@ -237,3 +237,32 @@ async def test_a_stopping_engine_ends_even_a_listener_that_turns_cancellation_in
     platform.cancel()  # Ctrl-C
     done, _ = await asyncio.wait({platform}, timeout=10)
     assert platform in done  # before, the listener's task lived on and the stop hung
+
+
+class Swallowing(Converting):
+    """A listener that returns normally when cancelled, as Python 3.11's ``asyncio.wait_for``
+    does when its future completes at the moment the task is cancelled."""
+
+    async def notify(self, change: AlertChange) -> None:
+        self.entered.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            return
+
+
+async def test_a_stopping_engine_ends_a_listener_whose_cancellation_was_lost(rules_dir, tmp_path):
+    clock = FakeClock()
+    listener = Swallowing()
+    overrides = {"notify_timeout_s": 3600.0}
+
+    async def run_until_stopped() -> None:
+        async with engine(rules_dir, tmp_path / "s.sqlite", clock, listener, **overrides) as run:
+            await run.submit([observe("SL-1", clock.now, lamp_temp_c=95)])
+            await asyncio.sleep(3600)
+
+    platform = asyncio.create_task(run_until_stopped())
+    await asyncio.wait_for(listener.entered.wait(), 10)
+    platform.cancel()
+    done, _ = await asyncio.wait({platform}, timeout=10)
+    assert platform in done
