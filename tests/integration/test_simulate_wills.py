@@ -10,6 +10,8 @@ from pathlib import Path
 
 import orjson
 
+from devices import Kind
+from smartcity.assembly import fleet_registry
 from smartcity.stack import LocalMosquitto
 from tests.integration.test_simulate_run import Recorder
 from tests.support import wait_for
@@ -36,6 +38,8 @@ def test_a_killed_simulator_fires_the_wills_of_its_dedicated_devices_only(
         "SMARTCITY_LOG_FILE": str(tmp_path / "log.jsonl"),
     }
     command = [str(Path(sys.executable).with_name("smartcity")), "simulate", "run", "--speed", "60"]
+    fleet = fleet_registry(ROOT / "config/fleets/demo.yaml")
+    lights = sum(1 for device in fleet if fleet[device].kind is Kind.STREETLIGHT)
     recorder = Recorder(mosquitto.url, "city/+/streetlight/+/status")
     simulator = subprocess.Popen(
         [*command, "--mqtt-url", mosquitto.url, "--fleet", str(ROOT / "config/fleets/demo.yaml")],
@@ -45,7 +49,9 @@ def test_a_killed_simulator_fires_the_wills_of_its_dedicated_devices_only(
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert wait_for(lambda: len(statuses(recorder)) == 40 and all(statuses(recorder).values()))
+        assert wait_for(
+            lambda: len(statuses(recorder)) == lights and all(statuses(recorder).values())
+        )
         simulator.send_signal(signal.SIGKILL)
         simulator.wait(timeout=30)
         assert wait_for(lambda: not statuses(recorder)["SL-0003"])
