@@ -9,6 +9,8 @@ Violations follow what the camera can see:
   this had 2–10 %, a speed distribution with no regard for the camera);
 - **red light** only when the camera's approach has red in a running cycle: never while the
   junction flashes or is dark, never on green, never at a camera with no signal;
+- **a blind camera** (``camera_blind``: lens covered, recogniser hung) stays online and
+  healthy but reads no plate: no pass, no violation, 0 vehicles a minute;
 - **illegal parking** only for a vehicle that stopped and stayed: a few passing vehicles stop at
   the kerb (drop-offs, deliveries); one still there after ``PARKING_DWELL_S`` is captured then,
   with its dwell; a moving vehicle never is.
@@ -150,6 +152,11 @@ def step_checkpoint(
     rng = tick_random(state.key, tick.second, 1)
     rate_min = _PEAK_VEH_MIN_PER_LANE * lanes * tick.demand * (0.3 + 0.7 * jammed)
     count = _poisson(rng, rate_min * tick.dt_s / 60.0)
+    # a covered lens or a hung recogniser: the camera is up and streams video, but reads no
+    # plate, so it reports no pass, no violation and 0 vehicles a minute
+    blind = record.id in now.cameras_blind
+    if blind:
+        count = 0
     events: list[tuple[float, dict[str, Any]]] = []
     flow = 0.25 + 0.75 * jammed
     for _ in range(count):
@@ -194,7 +201,7 @@ def step_checkpoint(
                 body["speed_kmh"] = round(min(speed, 350.0), 1)
                 body["limit_kmh"] = limit
             events.append((at, body))
-    due = [item for item in state.parked if item[0] <= tick.t]
+    due = [item for item in state.parked if item[0] <= tick.t and not blind]
     state.parked = [item for item in state.parked if item[0] > tick.t]
     for at, number, lane, dwell in due:
         body = _violation(state, at, "illegal_parking", number, lane)

@@ -42,6 +42,7 @@ from simulators.context import Tick, make_tick
 from simulators.rand import device_key, uniform
 from simulators.scenario import ActiveIncidents, Scenario
 from simulators.streetlight import (
+    LampSignature,
     StreetlightState,
     new_streetlight,
     step_streetlight,
@@ -86,7 +87,7 @@ class _Device:
     mode_until_s: float = math.inf
     phase_s: float = 0.0  # where in its report period the device reports
     last_t: float | None = None  # the simulation step before this one
-    signature: tuple[bool, bool, bool, float] | None = None  # a lamp's state at its last report
+    signature: LampSignature | None = None  # a lamp's state at its last report
 
 
 def _ranges(model: type[BaseModel]) -> dict[str, tuple[float, float]]:

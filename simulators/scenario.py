@@ -77,12 +77,16 @@ class IncidentKind(StrEnum):
 
     CABINET_POWER_CUT = "cabinet_power_cut"
     LAMP_FAILURE = "lamp_failure"
+    DRIVER_FAILURE = "driver_failure"
+    LAMP_OVERHEATING = "lamp_overheating"
+    MAINS_VOLTAGE = "mains_voltage"
     POLLUTION_SPILL = "pollution_spill"
     RAIN = "rain"
     JUNCTION_JAM = "junction_jam"
     SIGNAL_FAULT = "signal_fault"
     SIGNAL_MODE = "signal_mode"
     CAMERA_OFFLINE = "camera_offline"
+    CAMERA_BLIND = "camera_blind"
     STORAGE_FULL = "storage_full"
     SENSOR_FAULT = "sensor_fault"
     DROPOUT = "dropout"
@@ -95,12 +99,16 @@ class IncidentKind(StrEnum):
 _NEEDS: dict[IncidentKind, tuple[str, ...]] = {
     IncidentKind.CABINET_POWER_CUT: ("cabinet",),
     IncidentKind.LAMP_FAILURE: ("device",),
+    IncidentKind.DRIVER_FAILURE: ("device",),
+    IncidentKind.LAMP_OVERHEATING: ("device",),
+    IncidentKind.MAINS_VOLTAGE: ("voltage_v",),
     IncidentKind.POLLUTION_SPILL: ("river",),
     IncidentKind.RAIN: (),
     IncidentKind.JUNCTION_JAM: ("junction",),
     IncidentKind.SIGNAL_FAULT: ("fault",),
     IncidentKind.SIGNAL_MODE: ("mode",),
     IncidentKind.CAMERA_OFFLINE: ("device",),
+    IncidentKind.CAMERA_BLIND: ("device",),
     IncidentKind.STORAGE_FULL: ("device",),
     IncidentKind.SENSOR_FAULT: ("device", "field", "fault_mode"),
     IncidentKind.DROPOUT: (),
@@ -139,6 +147,15 @@ class Incident(BaseModel):
     capacity_pct: float = Field(default=15.0, ge=0, le=100, description="jam: capacity left")
     fault: SignalFault | None = None
     approach: str | None = None
+    detail: str | None = Field(
+        default=None, max_length=256, description="signal_fault: e.g. the colour of a lamp out"
+    )
+    thermal_resistance_x: float = Field(
+        default=3.0, ge=1, le=20, description="lamp_overheating: the heat sink's R_th × this"
+    )
+    voltage_v: float | None = Field(
+        default=None, ge=0, le=300, description="mains_voltage: what the cabinet's feed carries"
+    )
     mode: SignalMode | None = None
     field_: str | None = Field(default=None, alias="field")
     fault_mode: Literal["stuck", "drift", "spike", "out_of_range"] | None = None
@@ -207,9 +224,16 @@ class ActiveIncidents:
     spills: list[Spill] = field(default_factory=list)
     rain_factor: dict[str | None, float] = field(default_factory=dict)  # district (None: all)
     jams: dict[str, float] = field(default_factory=dict)  # junction → capacity fraction
-    signal_faults: dict[str, list[tuple[SignalFault, str | None]]] = field(default_factory=dict)
+    drivers_failed: set[str] = field(default_factory=set)
+    overheating: dict[str, float] = field(default_factory=dict)  # lamp → R_th multiplier
+    mains_v: dict[str, float] = field(default_factory=dict)  # cabinet or lamp → volts
+    # junction or device → (fault, approach, detail)
+    signal_faults: dict[str, list[tuple[SignalFault, str | None, str]]] = field(
+        default_factory=dict
+    )
     signal_modes: dict[str, SignalMode] = field(default_factory=dict)
     cameras_offline: set[str] = field(default_factory=set)
+    cameras_blind: set[str] = field(default_factory=set)
     storage_full: dict[str, float] = field(default_factory=dict)  # device → since
     sensor_faults: dict[str, list[tuple[str, str, float, float]]] = field(default_factory=dict)
     dropped: set[str] = field(default_factory=set)  # device ids and district names
@@ -318,6 +342,12 @@ def _apply(now: ActiveIncidents, incident: Incident, item: _Scheduled, t: float)
         now.cabinets_off.add(incident.cabinet)
     elif kind is IncidentKind.LAMP_FAILURE and incident.device:
         now.lamps_failed.add(incident.device)
+    elif kind is IncidentKind.DRIVER_FAILURE and incident.device:
+        now.drivers_failed.add(incident.device)
+    elif kind is IncidentKind.LAMP_OVERHEATING and incident.device:
+        now.overheating[incident.device] = incident.thermal_resistance_x
+    elif kind is IncidentKind.MAINS_VOLTAGE and incident.voltage_v is not None:
+        now.mains_v[incident.device or incident.cabinet or "*"] = incident.voltage_v
     elif kind is IncidentKind.RAIN:
         # rain raises turbidity fast, then it settles over the hours after
         elapsed_h = (t - item.start_s) / 3_600.0
@@ -330,12 +360,14 @@ def _apply(now: ActiveIncidents, incident: Incident, item: _Scheduled, t: float)
         now.jams[incident.junction] = incident.capacity_pct / 100.0
     elif kind is IncidentKind.SIGNAL_FAULT and incident.fault is not None:
         now.signal_faults.setdefault(_where(incident), []).append(
-            (incident.fault, incident.approach)
+            (incident.fault, incident.approach, incident.detail or "")
         )
     elif kind is IncidentKind.SIGNAL_MODE and incident.mode is not None:
         now.signal_modes[_where(incident)] = incident.mode
     elif kind is IncidentKind.CAMERA_OFFLINE and incident.device:
         now.cameras_offline.add(incident.device)
+    elif kind is IncidentKind.CAMERA_BLIND and incident.device:
+        now.cameras_blind.add(incident.device)
     elif kind is IncidentKind.STORAGE_FULL and incident.device:
         now.storage_full[incident.device] = item.start_s
     elif kind is IncidentKind.SENSOR_FAULT and incident.device and incident.field_:

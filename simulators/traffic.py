@@ -71,7 +71,8 @@ class TrafficState:
     offset_s: float  # where the junction's cycle starts (coordination offset)
     plan_id: int | None = None  # set by a command; None: the time-of-day schedule
     mode_override: SignalMode | None = None
-    faults: frozenset[tuple[SignalFault, str | None]] = field(default_factory=frozenset)
+    # what it reports as raised: (fault, approach, detail)
+    faults: frozenset[tuple[SignalFault, str | None, str]] = field(default_factory=frozenset)
     mode: SignalMode = SignalMode.ACTUATED  # what it ran at its last step (cameras read it)
     shares: tuple[float, float] = (0.45, 0.45)  # the green split it ran at its last step
     plan: Plan = field(default_factory=lambda: PLANS[1])  # the plan it ran at its last step
@@ -168,12 +169,12 @@ def step_traffic(
     junction = record.junction or ""
     faults = frozenset(now.signal_faults.get(record.id, []) + now.signal_faults.get(junction, []))
     events: list[dict[str, Any]] = []
-    for fault, approach in sorted(faults - state.faults, key=str):
-        events.append(_fault_event(fault, approach, active=True))
-    for fault, approach in sorted(state.faults - faults, key=str):
-        events.append(_fault_event(fault, approach, active=False))
+    for fault, approach, detail in sorted(faults - state.faults, key=str):
+        events.append(_fault_event(fault, approach, detail, active=True))
+    for fault, approach, detail in sorted(state.faults - faults, key=str):
+        events.append(_fault_event(fault, approach, detail, active=False))
     state.faults = faults
-    active = {fault for fault, _ in faults}
+    active = {fault for fault, _, _ in faults}
 
     mode = now.signal_modes.get(record.id) or now.signal_modes.get(junction)
     if SignalFault.CONFLICT in active:
@@ -230,7 +231,7 @@ def step_traffic(
             continue
         detector_dead = any(
             fault is SignalFault.DETECTOR_FAILURE and approach in (None, name)
-            for fault, approach in faults
+            for fault, approach, _ in faults
         )
         period_s = max(state.period_s, 1.0)
         flow_share = state.volume[index] / period_s / (2 * _SATURATION_VEH_H / 3_600.0)
@@ -266,8 +267,14 @@ def step_traffic(
     return telemetry, events
 
 
-def _fault_event(fault: SignalFault, approach: str | None, *, active: bool) -> dict[str, Any]:
+def _fault_event(
+    fault: SignalFault, approach: str | None, detail: str, *, active: bool
+) -> dict[str, Any]:
+    """A controller's fault event; the clearing one repeats what the raising one named, so
+    the platform can pair them (a red lamp out on the north approach, then back)."""
     event: dict[str, Any] = {"event": "fault", "fault": fault.value, "active": active}
     if approach is not None:
         event["approach"] = approach
+    if detail:
+        event["detail"] = detail
     return event
