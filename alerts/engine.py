@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -350,6 +350,13 @@ class AlertEngine:
         await asyncio.to_thread(store.record, transitions)
         for transition in transitions:
             if transition.change is None:
+                standing = self._announced.get(transition.alert.fingerprint)
+                if standing is not None and transition.alert.state is AlertState.FIRING:
+                    # held by a closed gate, or let go again: not news, but the next
+                    # re-announcement carries the alert as it now stands
+                    self._announced[transition.alert.fingerprint] = replace(
+                        standing, alert=transition.alert
+                    )
                 continue
             alert = transition.alert
             change = AlertChange(alert, transition.change, now)
