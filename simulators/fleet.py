@@ -5,7 +5,8 @@ A fleet file (YAML)::
     city: {name: Dongguan, latitude: 23.0207, longitude: 113.7518, timezone: Asia/Shanghai}
     districts:
       - {name: guancheng, latitude: 23.046, longitude: 113.749, streetlights: 24,
-         lights_per_cabinet: 8, junctions: 3, checkpoints: 4}
+         lights_per_cabinet: 8, junctions: 3, checkpoints: 4,
+         flash_schedules: [null, "01:00-05:00", "23:30-05:30"]}
     rivers:
       - {name: zhongtang-waterway, type: river, flow_m_s: 0.4, districts: [zhongtang],
          section_lengths_km: [1.4, 1.5, 1.6], from: [23.101, 113.612], to: [23.085, 113.671],
@@ -17,7 +18,9 @@ Generation is deterministic: the same file gives the same registry, ids and all.
 ``SL-0001`` (streetlights), ``WQ-0001``, ``TS-0001``, ``CP-0001``; cabinets ``C-01``; junctions
 ``J-01``; river sections ``S1`` … ``Sn`` in their order along the river (1 is upstream), a
 lake's stations ``L1`` … ``Ln``. Devices get coordinates: scattered within ``radius_km`` of their
-district's centre, water stations along the line from ``from`` to ``to``.
+district's centre, water stations along the line from ``from`` to ``to``. A district's
+``flash_schedules`` go to its junctions in turn (the list repeats): each signal's registry
+``flash_schedule``, the local hours it flashes amber, or ``null`` for one that never does.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from devices import (
     City,
@@ -38,6 +41,7 @@ from devices import (
     WaterClass,
     YamlFileInvalid,
     load_yaml_model,
+    parse_local_span,
 )
 from simulators.errors import FleetFileInvalid
 from simulators.rand import uniform
@@ -69,6 +73,27 @@ class DistrictSpec(BaseModel):
     lights_per_cabinet: int = Field(default=40, ge=1, le=10_000)
     junctions: int = Field(default=0, ge=0, description="one traffic signal per junction")
     checkpoints: int = Field(default=0, ge=0)
+    flash_schedules: tuple[str | None, ...] = Field(
+        default=(),
+        description="the junctions' flash_schedule in turn (HH:MM-HH:MM local, or null: never"
+        " flashes); none given: no junction flashes",
+    )
+
+    @field_validator("flash_schedules")
+    @classmethod
+    def _check_schedules(cls, value: tuple[str | None, ...]) -> tuple[str | None, ...]:
+        for schedule in value:
+            if schedule is not None:
+                parse_local_span(schedule)
+        return value
+
+    def flash_schedule(self, index: int) -> str | None:
+        """The flash schedule of the district's ``index``-th junction (the list in turn)."""
+        return (
+            self.flash_schedules[index % len(self.flash_schedules)]
+            if self.flash_schedules
+            else None
+        )
 
 
 class RiverSpec(BaseModel):
@@ -181,6 +206,7 @@ def scaled_fleet_spec(devices: int, *, city: City | None = None) -> FleetSpec:
                 streetlights=_share(lights, district_count, index),
                 lights_per_cabinet=40,
                 junctions=_share(junctions, district_count, index),
+                flash_schedules=_GENERATED_FLASH_SCHEDULES,
                 checkpoints=_share(checkpoints, district_count, index),
             )
         )
@@ -191,6 +217,10 @@ def scaled_fleet_spec(devices: int, *, city: City | None = None) -> FleetSpec:
         districts=tuple(d.name for d in districts[: max(1, district_count // 2)]),
     )
     return FleetSpec(city=city or City(), districts=tuple(districts), rivers=(river,))
+
+
+# a generated city: most junctions flash in the small hours, some longer, arterials never
+_GENERATED_FLASH_SCHEDULES = ("01:00-05:00", None, "00:00-06:00", "01:00-05:00")
 
 
 def _share(total: int, parts: int, index: int) -> int:
@@ -244,7 +274,7 @@ def generate_registry(spec: FleetSpec) -> Registry:
             )
         junctions: list[str] = []
         junction_places: dict[str, dict[str, float]] = {}
-        for _ in range(district.junctions):
+        for index in range(district.junctions):
             junction_number += 1
             junction = f"J-{junction_number:0{junction_width}d}"
             junctions.append(junction)
@@ -256,6 +286,7 @@ def generate_registry(spec: FleetSpec) -> Registry:
                     district=district.name,
                     junction=junction,
                     approaches=APPROACHES,
+                    flash_schedule=district.flash_schedule(index),
                     **junction_places[junction],
                 )
             )

@@ -13,9 +13,10 @@ for a constant arrival rate within a simulation step.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import time
 from typing import Any
 
-from devices import DeviceRecord, SignalFault, SignalMode
+from devices import DeviceRecord, SignalFault, SignalMode, in_local_span, parse_local_span
 from simulators.context import Tick
 from simulators.rand import gauss, uniform
 from simulators.scenario import ActiveIncidents
@@ -69,6 +70,7 @@ class TrafficState:
     queues: list[float]
     demand_veh_h: tuple[float, ...]
     offset_s: float  # where the junction's cycle starts (coordination offset)
+    flash_span: tuple[time, time] | None = None  # the registry's flash_schedule, parsed
     plan_id: int | None = None  # set by a command; None: the time-of-day schedule
     mode_override: SignalMode | None = None
     # what it reports as raised: (fault, approach, detail)
@@ -89,12 +91,14 @@ def new_traffic(record: DeviceRecord, key: int) -> TrafficState:
         for index in range(len(approaches))
     )
     count = len(approaches)
+    schedule = record.flash_schedule
     return TrafficState(
         record,
         key,
         [0.0] * count,
         demand,
         offset_s=uniform(key, 9) * 3_600.0,
+        flash_span=parse_local_span(schedule) if schedule else None,
         volume=[0.0] * count,
         residual=[0.0] * count,
     )
@@ -109,9 +113,15 @@ def scheduled_plan(local_hour: float, weekday: int) -> int:
     return 1
 
 
-def scheduled_mode(local_hour: float) -> SignalMode:
-    """Flashing amber from 01:00 to 05:00, when traffic is too light to hold anyone at red."""
-    return SignalMode.FLASH if 1.0 <= local_hour < 5.0 else SignalMode.ACTUATED
+def scheduled_mode(local_hour: float, flash_span: tuple[time, time] | None) -> SignalMode:
+    """Flashing amber in the junction's own flash schedule (the registry's ``flash_schedule``:
+    the night hours its traffic is too light to hold anyone at red); a junction without one,
+    a busy arterial, runs its cycle around the clock."""
+    if flash_span is None:
+        return SignalMode.ACTUATED
+    second = round(local_hour * 3_600.0) % 86_400  # whole seconds: no float edge at 05:00
+    moment = time(second // 3_600, second % 3_600 // 60, second % 60)
+    return SignalMode.FLASH if in_local_span(moment, *flash_span) else SignalMode.ACTUATED
 
 
 def green_phase_at(
@@ -182,7 +192,7 @@ def step_traffic(
     elif mode is None:
         mode = state.mode_override
     if mode is None:
-        mode = scheduled_mode(tick.local_hour)
+        mode = scheduled_mode(tick.local_hour, state.flash_span)
     state.mode = mode
     plan = PLANS[state.plan_id or scheduled_plan(tick.local_hour, tick.weekday)]
     state.plan = plan

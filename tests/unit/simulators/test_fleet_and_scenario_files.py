@@ -75,12 +75,40 @@ def test_a_fleet_file_error_names_the_file_the_line_and_the_field(tmp_path: Path
     assert str(broken).startswith(f"{path}:2: not valid YAML")
 
 
+def test_a_districts_flash_schedules_go_to_its_junctions_in_turn(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text(
+        "districts:\n  - {name: a, junctions: 5, flash_schedules: ['01:00-05:00', null]}\n",
+        encoding="utf-8",
+    )
+    registry = simulators.generate_registry(load_fleet(path))
+    assert [registry[i].flash_schedule for i in registry] == [
+        "01:00-05:00",
+        None,
+        "01:00-05:00",
+        None,
+        "01:00-05:00",
+    ]
+    text = "districts:\n  - {name: a, junctions: 1,\n     flash_schedules: ['1:00-05:00']}\n"
+    error = refusal(path, text, load_fleet)
+    assert str(error).startswith(f"{path}:3: districts.0.flash_schedules")
+    assert "'1:00-05:00' is not HH:MM-HH:MM" in str(error)
+
+
 @pytest.mark.parametrize(
     ("event", "message"),
     [
         (
             "{at: '02:10', incident: cabinet_power_cut}",
             "4: event #2: cabinet_power_cut needs cabinet",
+        ),
+        (
+            "{at: '02:10', incident: mains_voltage, cabinet: C-01}",
+            "4: event #2: mains_voltage needs voltage_v",
+        ),
+        (
+            "{at: '02:10', incident: lamp_overheating, device: SL-0001, thermal_resistance_x: 0.5}",
+            "4: event #2: thermal_resistance_x: Input should be greater than or equal to 1",
         ),
         ("{at: '02:10', incident: flood}", "4: event #2: incident: Input should be"),
         (

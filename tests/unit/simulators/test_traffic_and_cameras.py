@@ -69,16 +69,25 @@ def test_a_jammed_junction_builds_queues_that_drain_afterwards(registry: devices
     assert sum(slow) / len(slow) < 0.6 * sum(free) / len(free)
 
 
-def test_signals_flash_at_night_and_follow_a_plan_by_day(registry: devices.Registry) -> None:
+def test_each_junction_flashes_by_its_own_schedule_and_some_never(
+    registry: devices.Registry,
+) -> None:
     zone = ZoneInfo(registry.city.timezone)
-    seen = simulate(
-        only(registry, SIGNALS), datetime(2024, 6, 24, tzinfo=zone), 24, interval_s=1800
-    )
+    signals = only(registry, SIGNALS)
+    schedules = {r.id: r.flash_schedule for r in signals.values()}
+    assert len(set(schedules.values())) >= 3  # not all the same
+    assert None in schedules.values()  # arterials run their cycle all night
+    seen = simulate(signals, datetime(2024, 6, 24, tzinfo=zone), 24, interval_s=900)
+    flashed: set[str] = set()
     for item in seen:
         reading = item.payload
         assert isinstance(reading, devices.TrafficSignalTelemetry)
-        hour = hour_of(item, zone)
-        if 1 <= hour < 5:
+        schedule = schedules[item.topic.device_id]
+        local = datetime.fromtimestamp(item.at, zone).time()
+        if schedule is not None and devices.in_local_span(
+            local, *devices.parse_local_span(schedule)
+        ):
+            flashed.add(item.topic.device_id)
             assert (reading.mode, reading.phase, reading.cycle_s) == (
                 devices.SignalMode.FLASH,
                 0,
@@ -87,6 +96,7 @@ def test_signals_flash_at_night_and_follow_a_plan_by_day(registry: devices.Regis
         else:
             assert reading.mode is devices.SignalMode.ACTUATED
             assert reading.phase >= 1
+    assert flashed == {device for device, schedule in schedules.items() if schedule}
 
 
 def test_a_conflict_forces_flash_and_its_fault_is_raised_then_cleared(
