@@ -97,18 +97,37 @@ class _LampNow:
     faults: tuple[StreetlightFault, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Switching:
+    powered: bool
+    failure: StreetlightFault | None  # the lamp's own failure, if it is failed
+    dark: bool
+    dim: float
+
+
+def _switching(state: StreetlightState, tick: Tick, now: ActiveIncidents) -> _Switching:
+    record = state.record
+    failure = lamp_failure(state.key, tick.t)
+    if record.id in now.drivers_failed:
+        failure = StreetlightFault.DRIVER_FAILURE
+    elif record.id in now.lamps_failed:
+        failure = failure or StreetlightFault.LAMP_FAILURE
+    override = state.dim_override if tick.t < state.dim_until_s else None
+    return _Switching(
+        powered=record.cabinet not in now.cabinets_off,
+        failure=failure,
+        dark=tick.sun_elevation_deg < SUNRISE_ELEVATION_DEG,
+        dim=override if override is not None else dimming_pct(tick.local_hour),
+    )
+
+
 def _measure(state: StreetlightState, tick: Tick, now: ActiveIncidents) -> _LampNow:
     record = state.record
     rated = record.rated_power_w or 100.0
     second = tick.second
-    powered = record.cabinet not in now.cabinets_off
-    own_failure = lamp_failure(state.key, tick.t)
-    if record.id in now.drivers_failed:
-        own_failure = StreetlightFault.DRIVER_FAILURE
-    failed = record.id in now.lamps_failed or own_failure is not None
-    dark = tick.sun_elevation_deg < SUNRISE_ELEVATION_DEG
-    override = state.dim_override if tick.t < state.dim_until_s else None
-    dim = override if override is not None else dimming_pct(tick.local_hour)
+    switching = _switching(state, tick, now)
+    powered, dark, dim = switching.powered, switching.dark, switching.dim
+    failed = switching.failure is not None
     lamp_on = powered and dark and not failed and dim > 0
     faults: list[StreetlightFault] = []
     if not powered:
@@ -123,7 +142,7 @@ def _measure(state: StreetlightState, tick: Tick, now: ActiveIncidents) -> _Lamp
         elif voltage < UNDER_VOLTAGE_V:
             faults.append(StreetlightFault.UNDER_VOLTAGE)
     if failed and powered and dark:
-        faults.append(own_failure or StreetlightFault.LAMP_FAILURE)
+        faults.append(switching.failure or StreetlightFault.LAMP_FAILURE)
     # LED drivers draw a little more as the lamp ages (lumen maintenance)
     ageing = 1.0 + 0.06 * min(1.0, state.burn_h / 50_000.0)
     heat = 0.0
@@ -164,8 +183,20 @@ def streetlight_signature(
 ) -> LampSignature:
     """What a controller reports at once when it changes: mains, failure, dark, dimming and
     its fault flags (an alarm is pushed, not left for the next period)."""
-    lamp = _measure(state, tick, now)
-    return (lamp.powered, lamp.failed, lamp.dark, lamp.dim, lamp.faults)
+    if state.record.id in now.overheating or state.over_temperature or now.mains_v:
+        lamp = _measure(state, tick, now)
+        return (lamp.powered, lamp.failed, lamp.dark, lamp.dim, lamp.faults)
+    # the cheap path, taken at every step by every light: with no incident on its feed or heat
+    # sink, a lamp's voltage stays within a few volts of 220 (noise of 2.5 V, the limits 22 V
+    # away) and its case 25 K over the air, far from the limit, so only the switching matters
+    switching = _switching(state, tick, now)
+    failed = switching.failure is not None
+    faults: tuple[StreetlightFault, ...] = ()
+    if not switching.powered:
+        faults = (StreetlightFault.POWER_LOSS,)
+    elif failed and switching.dark:
+        faults = (switching.failure or StreetlightFault.LAMP_FAILURE,)
+    return (switching.powered, failed, switching.dark, switching.dim, faults)
 
 
 def step_streetlight(state: StreetlightState, tick: Tick, now: ActiveIncidents) -> dict[str, Any]:
