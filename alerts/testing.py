@@ -21,8 +21,9 @@ optionally pending) at given moments; anything else firing is a failure::
 
 Payload fields not given take a healthy default for the kind; a field given as ``null`` is left
 out of the message (a water station's hourly sample without the analysers' values:
-``cycle: {ammonia_mg_l: [0.3, null, null, null]}``). Every reading goes through the real decoder, so a series that a device could not send is an error, not a silent pass. Time
-advances in ``tick`` steps (default 1m) with the engine's timers run at each step.
+``cycle: {ammonia_mg_l: [0.3, null, null, null]}``). Every reading goes through the real
+decoder, so a series that a device could not send is an error, not a silent pass. Time advances
+in ``tick`` steps (default 1m) with the engine's timers run at each step.
 
 A message arrives when it is measured, unless the series says otherwise:
 

@@ -136,7 +136,9 @@ rules:
         """\
 rule_files: [nh3.yaml]
 registry:
-  devices: [{id: WQ-1, kind: water_quality, district: d, river: r, section: S1, section_order: 1, target_class: III}]
+  devices:
+    - {id: WQ-1, kind: water_quality, district: d, river: r, section: S1, section_order: 1,
+       target_class: III}
 start: "2026-06-21T00:00:00+08:00"
 tests:
   - name: the hourly sample without the analysers' values says nothing of ammonia
