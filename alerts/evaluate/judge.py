@@ -8,7 +8,7 @@ from typing import Any
 from alerts.conditions import Window, aggregate, crosses, read_field, state_holds
 from alerts.evaluate.compile import GroupState
 from alerts.evaluate.subject import QUIET, Verdict
-from alerts.rules import EventRate, Group, State, Threshold, WaterClassBelowTarget
+from alerts.rules import EventRate, Fault, Group, State, Threshold, WaterClassBelowTarget
 from devices import (
     DeviceRecord,
     Payload,
@@ -21,6 +21,7 @@ from devices import (
 __all__ = [
     "event_matches",
     "judge_events",
+    "judge_fault",
     "judge_group",
     "judge_latest",
     "judge_window",
@@ -76,13 +77,14 @@ def window_sample(condition: Threshold, payload: Payload) -> float | None:
 
 def judge_window(condition: Threshold, window: Window, was_active: bool) -> Verdict:
     """A windowed threshold: the window's aggregate against the limit."""
-    value = aggregate(window, condition.aggregate)
+    value = aggregate(window, condition.aggregate, condition.samples)
     active = value is not None and crosses(condition, value, was_active)
     return Verdict(active, value) if active or was_active else QUIET
 
 
-def event_matches(condition: EventRate, payload: Reading) -> bool:
-    """Whether an event is of the sort the rule counts (its measurement and ``where`` fields)."""
+def event_matches(condition: EventRate | Fault, payload: Reading) -> bool:
+    """Whether an event is of the sort the rule counts or latches on (its measurement and
+    ``where`` fields)."""
     if payload.measurement != condition.event:
         return False
     for name, wanted in condition.where.items():
@@ -98,6 +100,14 @@ def judge_events(condition: EventRate, window: Window, was_active: bool) -> Verd
     count = float(len(window.values))
     active = crosses(condition, count, was_active)
     return Verdict(active, count) if active or was_active else QUIET
+
+
+def judge_fault(payload: Reading) -> Verdict:
+    """A latched fault: raised by ``active: true``, cleared by ``active: false``."""
+    active = bool(getattr(payload, "active", False))
+    approach = getattr(payload, "approach", None)
+    extras = {"approach": approach or "", "detail": getattr(payload, "detail", "")}
+    return Verdict(active, None, extras)
 
 
 def member_matches(member: Threshold | State, payload: Payload) -> bool:
