@@ -13,6 +13,9 @@ sun), to pick up operators' acknowledgements and edited rule files
 every firing alert each ``reannounce_interval_s``; and one task per listener (``announce.py``).
 Each batch of transitions is persisted before any of it is announced; announcing only queues
 the change for each listener, so no listener holds the engine's lock.
+
+Long because: the service's whole life (start, restore, the worker and ticker, reloads,
+acknowledgements, announcing and stop) is one object's, and splitting it would scatter its lock.
 """
 
 from __future__ import annotations

@@ -19,9 +19,11 @@ optionally pending) at given moments; anything else firing is a failure::
           - at: 11h20m
             firing: [{rule: lamp-on-in-daylight, labels: {device: SL-1}}]
 
-Payload fields not given take a healthy default for the kind; every reading goes through the
-real decoder, so a series that a device could not send is an error, not a silent pass. Time
-advances in ``tick`` steps (default 1m) with the engine's timers run at each step.
+Payload fields not given take a healthy default for the kind; a field given as ``null`` is left
+out of the message (a water station's hourly sample without the analysers' values:
+``cycle: {ammonia_mg_l: [0.3, null, null, null]}``). Every reading goes through the real
+decoder, so a series that a device could not send is an error, not a silent pass. Time advances
+in ``tick`` steps (default 1m) with the engine's timers run at each step.
 
 A message arrives when it is measured, unless the series says otherwise:
 
@@ -274,6 +276,7 @@ def _device_messages(
         for change in series.changes:
             if change.at <= offset:
                 fields.update(change.fields)
+        fields = {name: value for name, value in fields.items() if value is not None}
         true_time = start + offset
         skew = -series.clock_skew if series.clock_behind else series.clock_skew
         if series.channel != "status" or "ts" not in fields:

@@ -1,5 +1,11 @@
 """The ``Evaluator``: readings and time in, transitions out; it keeps the per-device state
-(latest reading times, windows, arrival times) and routes each judgement to the alert book."""
+(latest reading times, windows, arrival times, fault latches) and routes each judgement to the
+alert book.
+
+Long because: each condition type has its path in (a reading, an event, a status) and its path
+in time (a tick), and both need the same per-device state; the judging and the alert moves
+themselves live in ``judge`` and ``lifecycle``.
+"""
 
 from __future__ import annotations
 
