@@ -393,3 +393,22 @@ def test_probe_only_samples_neither_clear_nor_confirm_an_analysers_class_verdict
     assert firing(ev) == ["r/WQ-1"]
     cleared = ev.observe(observe("WQ-1", T0 + 8 * hour, seq=6, ammonia_mg_l=0.3))
     assert changes(cleared) == [ChangeKind.RESOLVED]
+
+
+def test_a_group_members_stale_reading_no_longer_counts():
+    dark_cabinet = rule(
+        "streetlight",
+        "{type: group, by: cabinet, at_least_pct: 50,"
+        " member: {type: state, field: lamp_on, equals: false}}",
+        extra="    stale_after: 30m",
+    )
+    ev = evaluator(dark_cabinet)
+    for n in (1, 2, 3):
+        ev.observe(observe(f"SL-{n}", T0, lamp_on=False))
+    for n in (4, 5):
+        ev.observe(observe(f"SL-{n}", T0, lamp_on=True))
+    assert firing(ev) == ["r/C-01"]
+    for n in (4, 5):  # two keep reporting; the three dark ones fall silent
+        ev.observe(observe(f"SL-{n}", T0 + 20 * M, seq=1, lamp_on=True))
+    assert changes(ev.tick(T0 + 30 * M)) == []
+    assert changes(ev.tick(T0 + 31 * M)) == [ChangeKind.RESOLVED]
