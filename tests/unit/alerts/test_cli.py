@@ -17,7 +17,7 @@ runner = CliRunner()
 def test_rules_check_accepts_the_default_pack():
     result = runner.invoke(app, ["rules", "check", str(PACK)])
     assert result.exit_code == 0
-    assert "ok: 25 rules in 4 file(s)" in result.output
+    assert "ok: 33 rules in 4 file(s)" in result.output
 
 
 def test_rules_check_names_the_culprit_and_fails(tmp_path):
