@@ -23,18 +23,9 @@ def series(seen: list[Seen], device_id: str, field: str) -> list[tuple[float, fl
 def test_a_spill_reaches_each_station_downstream_later_and_weaker(
     registry: devices.Registry,
 ) -> None:
-    # a one-hour discharge: short enough that dispersion lowers its peak station by station
-    # (the shipped pollution-spill's six hours hardly spread over five stretches)
-    incident = {
-        "at": "02:00",
-        "incident": "pollution_spill",
-        "river": "zhongtang-waterway",
-        "section": "S1",
-        "for": "1h",
-    }
-    start = datetime(2024, 6, 21, tzinfo=ZoneInfo("Asia/Shanghai"))
-    scenario = simulators.Scenario("spill", [simulators.Incident.model_validate(incident)])
-    seen = simulate(only(registry, WATER), start, 10, interval_s=300, scenario=scenario)
+    scenario = shipped("pollution-spill")
+    assert scenario.start is not None
+    seen = simulate(only(registry, WATER), scenario.start, 10, interval_s=300, scenario=scenario)
     stations = sorted(
         (r for r in registry.of_kind(WATER) if r.river == "zhongtang-waterway"),
         key=lambda r: r.section_order or 0,
