@@ -190,7 +190,10 @@ class Evaluator:
                 if verdict is not None and verdict is not QUIET:
                     if verdict.active and verdict.extras:
                         parameter = verdict.extras.get("parameter")
-                        if parameter is not None:
+                        # a sample that does not measure the deciding parameter (a probe-only
+                        # hour) does not take the decision from it: the analysis still stands
+                        measured = deciding is None or getattr(payload, deciding, None) is not None
+                        if parameter is not None and measured:
                             self._deciding[key] = parameter
                     book.settle(out, item, subject, verdict, at)
             else:

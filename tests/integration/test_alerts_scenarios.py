@@ -50,7 +50,11 @@ def week_fleet() -> Registry:
     return Registry.from_records(records, city=full.city, waters=tuple(full.waters.values()))
 
 
-def announced(scenario: simulators.Scenario, registry: Registry | None = None) -> list[Change]:
+def announced(
+    scenario: simulators.Scenario,
+    registry: Registry | None = None,
+    cadence: simulators.Cadence = FIELD,
+) -> list[Change]:
     """(change, rule, subject, when) of every announced change over the whole scenario; the
     subject is the device or cabinet, with ``/approach`` where the alert names one."""
     registry = registry or fleet()
@@ -58,7 +62,7 @@ def announced(scenario: simulators.Scenario, registry: Registry | None = None) -
     assert scenario.duration_s is not None
     start_s = scenario.start.timestamp()
     simulation = simulators.FleetSimulation(
-        registry, seed=42, interval_s=STEP_S, start_s=start_s, scenario=scenario, cadence=FIELD
+        registry, seed=42, interval_s=STEP_S, start_s=start_s, scenario=scenario, cadence=cadence
     )
     evaluator = Evaluator(
         load_rules(ROOT / "config" / "rules"),
@@ -129,6 +133,12 @@ def test_a_clean_simulated_week_at_field_cadence_raises_no_alert():
 
 def test_a_clean_day_of_the_whole_fleet_at_field_cadence_raises_no_alert():
     assert shipped("clean-day") == []
+
+
+def test_a_clean_day_at_the_demo_cadence_raises_no_alert():
+    # the default of SMARTCITY_SIMULATE_CADENCE: lights and water stations at every step
+    clean = simulators.load_scenario(ROOT / "config" / "scenarios" / "clean-day.yaml")
+    assert announced(clean, cadence=simulators.cadence_for("demo")) == []
 
 
 # every shipped scenario (but the demo's day): exactly these alerts, each raised once

@@ -372,9 +372,9 @@ BELOW_CLASS = rule("water_quality", "{type: water_class}", extra="    for: 1h\n 
 ANALYSERS = ("ammonia_mg_l", "permanganate_index_mg_l", "total_phosphorus_mg_l")
 
 
-def probes_only(at: datetime, seq: int) -> Observation:
+def probes_only(at: datetime, seq: int, **fields: float) -> Observation:
     """An hourly sample without the analysers' values (they report every 4 h)."""
-    body = observe("WQ-1", at, seq=seq).message.payload.model_dump(
+    body = observe("WQ-1", at, seq=seq, **fields).message.payload.model_dump(
         mode="json", exclude=set(ANALYSERS)
     )
     record = REGISTRY["WQ-1"]
@@ -414,3 +414,20 @@ def test_a_group_members_stale_reading_no_longer_counts():
         ev.observe(observe(f"SL-{n}", T0 + 20 * M, seq=1, lamp_on=True))
     assert changes(ev.tick(T0 + 30 * M)) == []
     assert changes(ev.tick(T0 + 31 * M)) == [ChangeKind.RESOLVED]
+
+
+def test_a_probe_only_sample_below_class_does_not_take_the_decision_from_the_analysis():
+    # a spill: the analysis finds ammonia far beyond class V, the next hour's probes find the
+    # oxygen it consumed (class IV), the hour after the oxygen is back; the ammonia analysed
+    # last still decides until the next analysis (found in the overnight-discharge scenario)
+    ev = evaluator(BELOW_CLASS)
+    hour = timedelta(hours=1)
+    ev.observe(observe("WQ-1", T0, ammonia_mg_l=4.0))
+    ev.observe(observe("WQ-1", T0 + 4 * hour, seq=1, ammonia_mg_l=4.0))
+    assert firing(ev) == ["r/WQ-1"]
+    ev.observe(probes_only(T0 + 5 * hour, 2, dissolved_oxygen_mg_l=4.5))  # class IV by DO
+    ev.observe(probes_only(T0 + 6 * hour, 3, dissolved_oxygen_mg_l=7.0))  # DO back to class I
+    ev.tick(T0 + 7 * hour)
+    assert firing(ev) == ["r/WQ-1"]
+    cleared = ev.observe(observe("WQ-1", T0 + 8 * hour, seq=4, ammonia_mg_l=0.3))
+    assert changes(cleared) == [ChangeKind.RESOLVED]
