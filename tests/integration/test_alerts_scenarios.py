@@ -4,7 +4,8 @@ Every message the simulated fleet would publish, each kind at its real cadence (
 15 min and at once on a change, water stations hourly with their analysers every 4 h, signals
 and cameras every minute), goes through the real decoder into the evaluator (event time: the
 devices' clocks), so a simulated week takes seconds. A clean week must raise nothing, and each
-shipped scenario exactly the alerts a control room would want. The same pack on the real
+shipped scenario exactly the alerts a control room would want; the clean day also at the demo's
+cadence, the default of ``SMARTCITY_SIMULATE_CADENCE``. The same pack on the real
 broker, gateway and InfluxDB is in test_alerts_pipeline.py. (``day``, the demo's scenario, runs
 on the 2,400-device day fleet and is checked by tests/e2e/test_demo_day.py.)
 """
