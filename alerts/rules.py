@@ -338,8 +338,9 @@ _CONDITION_NAMES: dict[str, frozenset[str]] = {
     "absent": frozenset({"silent_s"}),
     "fault": frozenset({"approach", "detail"}),
 }
-_SAMPLED = (Threshold, State, WaterClassBelowTarget, Group)
-"""Conditions judged on samples: ``for_samples`` counts them."""
+_SAMPLED = (Threshold, State, WaterClassBelowTarget)
+"""Conditions judged on a device's own samples: ``for_samples`` counts them (a group is judged
+from its members' states and their silence, as time passes)."""
 _LAST_VALUE = (State, WaterClassBelowTarget, Group)
 """Conditions on a device's latest reading (and threshold with ``aggregate: last``):
 ``stale_after`` ages them."""

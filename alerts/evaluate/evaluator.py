@@ -74,6 +74,8 @@ class Evaluator:
         }
         # per rule, per subject (nested, not keyed by a tuple: one tuple fewer per window)
         self._windows: dict[str, dict[str, Window]] = {}
+        # per water-class rule and station: the parameter that decided its alert last
+        self._deciding: dict[tuple[str, str], str] = {}
         # per fault rule, per subject: the sample time of the latest event that set or cleared it
         self._latched: dict[str, dict[str, datetime]] = {}
         self._rules: dict[str, CompiledRule] = {}
@@ -182,8 +184,14 @@ class Evaluator:
                 was = (item.rule.name, device_id) in active
                 # the mode says which: no per-reading isinstance (nor cast(), a call) on this path
                 judged: Threshold | State | WaterClassBelowTarget = item.rule.condition  # type: ignore[assignment]
-                verdict = judge_latest(judged, payload, record, was)
+                key = (item.rule.name, device_id)
+                deciding = self._deciding.get(key) if was else None
+                verdict = judge_latest(judged, payload, record, was, deciding)
                 if verdict is not None and verdict is not QUIET:
+                    if verdict.active and verdict.extras:
+                        parameter = verdict.extras.get("parameter")
+                        if parameter is not None:
+                            self._deciding[key] = parameter
                     book.settle(out, item, subject, verdict, at)
             else:
                 group: Group = item.rule.condition  # type: ignore[assignment]

@@ -35,10 +35,16 @@ def judge_latest(
     payload: Payload,
     record: DeviceRecord | None,
     was_active: bool,
+    deciding: str | None = None,
 ) -> Verdict | None:
     """A condition on the device's latest reading; ``None`` when the reading cannot say, and
     ``QUIET`` (not a new value: this runs for every reading and rule) when it does not hold
-    and did not before."""
+    and did not before.
+
+    ``deciding``: the parameter that decided an active water-class alert. A reading that does
+    not measure it (an hourly probe-only sample between two 4-hourly analyses) cannot clear
+    the alert, nor count as a sample for it, unless it finds the class below target itself.
+    """
     if isinstance(condition, Threshold):
         raw = read_field(payload, condition.field, condition.reduce)
         if raw is None:
@@ -66,6 +72,8 @@ def judge_latest(
     active = found.water_class.rank > record.target_class.rank
     if not active and not was_active:
         return QUIET
+    if not active and deciding is not None and getattr(payload, deciding, None) is None:
+        return None
     return Verdict(active, found.deciding_value, extras)
 
 

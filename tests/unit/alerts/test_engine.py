@@ -340,3 +340,27 @@ async def test_a_firing_absence_alert_survives_a_restart_until_the_device_speaks
         await running.submit([observe("CP-1", clock.now, seq=1)])
         await running.flush()
     assert second.seen() == [("resolved", "CP-1")]
+
+
+async def test_a_held_alert_is_not_news_but_its_reannouncement_says_it_is_held(tmp_path):
+    gated = tmp_path / "rules" / "gated.yaml"
+    gated.parent.mkdir()
+    gated.write_text(
+        HOT.replace("for: 10m", 'for: 0s\n    when: {local_time: "10:00-11:00"}')
+    )  # T0 is 10:00 local
+    clock = FakeClock()
+    recorder = Recorder()
+    async with engine(gated, tmp_path / "s.sqlite", clock, recorder) as running:
+        await running.submit([observe("SL-1", clock.now, lamp_temp_c=95)])
+        await running.flush()
+        clock.advance(minutes=65)  # 11:05: the gate is closed, the lamp still hot
+        await tick(running)
+        assert recorder.seen() == [("firing", "SL-1")]
+        (alert,) = running.active_alerts()
+        assert alert.held == "gate closed at 11:05; held until the gate opens"
+        await running.reannounce()
+        await running.flush()
+        last = recorder.changes[-1]
+        assert last.reannounced
+        assert last.change is ChangeKind.FIRING
+        assert last.alert.held == alert.held

@@ -7,11 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alerts import ChangeKind, Evaluator, RuleSet, Transition, load_rules
+import orjson
+
+from alerts import ChangeKind, Evaluator, Observation, RuleSet, Transition, load_rules
 from alerts.testing import run_rule_tests
-from devices import DeviceRecord, Kind, Registry
+from devices import Channel, DeviceRecord, Kind, Registry, Topic, decode_message
 from tests.unit.alerts.factory import (
     CITY,
+    REGISTRY,
     T0,
     evaluator,
     firing,
@@ -361,3 +364,53 @@ def test_a_rule_test_can_say_a_series_arrives_late(tmp_path):
     test_file.write_text(LATE_TEST.replace("FIRING", "[{rule: many}]"))
     (report,) = run_rule_tests(test_file)
     assert report.failures == ["at 2h: expected firing many{}, not found"]
+
+
+# --- water class at the analysers' cadence --------------------------------------------------------
+
+BELOW_CLASS = rule("water_quality", "{type: water_class}", extra="    for: 1h\n    for_samples: 2")
+ANALYSERS = ("ammonia_mg_l", "permanganate_index_mg_l", "total_phosphorus_mg_l")
+
+
+def probes_only(at: datetime, seq: int) -> Observation:
+    """An hourly sample without the analysers' values (they report every 4 h)."""
+    body = observe("WQ-1", at, seq=seq).message.payload.model_dump(
+        mode="json", exclude=set(ANALYSERS)
+    )
+    record = REGISTRY["WQ-1"]
+    topic = Topic(record.district, record.kind, record.id, Channel.TELEMETRY)
+    return Observation(decode_message(topic, orjson.dumps(body)), record, at)
+
+
+def test_probe_only_samples_neither_clear_nor_confirm_an_analysers_class_verdict():
+    ev = evaluator(BELOW_CLASS)
+    hour = timedelta(hours=1)
+    ev.observe(observe("WQ-1", T0, ammonia_mg_l=1.2))  # class IV against target III
+    for n in range(1, 4):  # hourly probe samples: DO, pH, ... but no NH3-N
+        ev.observe(probes_only(T0 + n * hour, n))
+        assert pending(ev) == ["r/WQ-1"]
+    fired = ev.observe(observe("WQ-1", T0 + 4 * hour, seq=4, ammonia_mg_l=1.2))
+    assert changes(fired) == [ChangeKind.FIRING]
+    ev.observe(probes_only(T0 + 5 * hour, 5))
+    assert firing(ev) == ["r/WQ-1"]
+    cleared = ev.observe(observe("WQ-1", T0 + 8 * hour, seq=6, ammonia_mg_l=0.3))
+    assert changes(cleared) == [ChangeKind.RESOLVED]
+
+
+def test_a_group_members_stale_reading_no_longer_counts():
+    dark_cabinet = rule(
+        "streetlight",
+        "{type: group, by: cabinet, at_least_pct: 50,"
+        " member: {type: state, field: lamp_on, equals: false}}",
+        extra="    stale_after: 30m",
+    )
+    ev = evaluator(dark_cabinet)
+    for n in (1, 2, 3):
+        ev.observe(observe(f"SL-{n}", T0, lamp_on=False))
+    for n in (4, 5):
+        ev.observe(observe(f"SL-{n}", T0, lamp_on=True))
+    assert firing(ev) == ["r/C-01"]
+    for n in (4, 5):  # two keep reporting; the three dark ones fall silent
+        ev.observe(observe(f"SL-{n}", T0 + 20 * M, seq=1, lamp_on=True))
+    assert changes(ev.tick(T0 + 30 * M)) == []
+    assert changes(ev.tick(T0 + 31 * M)) == [ChangeKind.RESOLVED]

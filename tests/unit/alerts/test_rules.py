@@ -278,3 +278,14 @@ def test_a_schedule_gate_needs_a_kind_that_has_the_schedule(tmp_path):
     error = error_of(write(tmp_path, "r.yaml", text))
     assert error.field == "when.local_time_from"
     assert "'flash_schedule' is a traffic_signal field, not a streetlight one" in str(error)
+
+
+def test_for_samples_is_refused_on_a_group(tmp_path):
+    text = GOOD.replace("for: 10m", "for_samples: 2").replace(
+        "{type: threshold, field: lamp_temp_c, above: 80, clear: 70}",
+        "{type: group, by: cabinet, at_least_pct: 50,"
+        " member: {type: state, field: lamp_on, equals: false}}",
+    )
+    error = error_of(write(tmp_path, "r.yaml", text))
+    assert error.field == "for_samples"
+    assert "a group condition has none" in str(error)
