@@ -1,11 +1,15 @@
 // The map: Leaflet with no tile layer at all. District outlines (approximate, GeoJSON from the
-// API) and one circle per device, coloured by presence, ringed when it has an active alert.
+// API) and one circle per device, coloured by presence, ringed when it has an active alert;
+// incidents on top as numbered diamonds (a spill's course downstream drawn for the selected one).
 const COLOURS = { online: "#2b9348", offline: "#d62828", unknown: "#9aa5b1" };
 
 export class CityMap {
   constructor(element) {
     this.map = L.map(element, { zoomControl: true, attributionControl: false, preferCanvas: true });
     this.markers = new Map();
+    this.places = new Map();  // device id -> [lat, lon]
+    this.centres = new Map();  // district -> [lat, lon]
+    this.incidentLayer = L.layerGroup().addTo(this.map);
   }
 
   draw(city) {
@@ -21,6 +25,7 @@ export class CityMap {
     }).addTo(this.map);
     for (const feature of city.districts.features) {
       const centre = L.geoJSON(feature).getBounds().getCenter();
+      this.centres.set(feature.properties.district, [centre.lat, centre.lng]);
       L.tooltip({ permanent: true, direction: "center", className: "district-label" })
         .setLatLng(centre).setContent(feature.properties.district).addTo(this.map);
     }
@@ -31,6 +36,7 @@ export class CityMap {
         (device.approximate ? " (approximate place)" : ""));
       marker.addTo(this.map);
       this.markers.set(device.id, marker);
+      this.places.set(device.id, [device.latitude, device.longitude]);
     }
   }
 
@@ -53,6 +59,41 @@ export class CityMap {
     const element = this.map.getContainer();
     for (const [state, count] of Object.entries(counts)) element.dataset[state] = String(count);
     element.dataset.alerting = String(alerting.size);
+  }
+
+  // Every incident as a diamond with its number, coloured by severity; the selected one larger
+  // with, for a spill, its course downstream (first station, then each station expected).
+  // An incident without a place of its own sits at its district's middle, marked approximate.
+  incidents(incidents, selected, onSelect) {
+    this.incidentLayer.clearLayers();
+    for (const incident of incidents) {
+      const own = incident.latitude !== null && incident.longitude !== null;
+      const where = own ? [incident.latitude, incident.longitude] : this.centres.get(incident.district);
+      if (!where) continue;
+      const chosen = selected?.id === incident.id;
+      const name = `incident ${incident.id}: ${incident.title}` + (own ? "" : " (approximate place)");
+      const marker = L.marker(where, {
+        icon: L.divIcon({
+          className: `incident-marker sev-${incident.severity}${chosen ? " selected" : ""}`,
+          html: `<span>${incident.id}</span>`, iconSize: chosen ? [30, 30] : [24, 24],
+        }),
+        title: name, keyboard: true, zIndexOffset: chosen ? 2000 : 1000,
+      }).on("click", () => onSelect(incident.id));
+      marker.addTo(this.incidentLayer);
+      const icon = marker.getElement();
+      icon.dataset.incident = String(incident.id);
+      icon.setAttribute("aria-label", name);
+    }
+    const course = selected?.forecast;
+    if (course) {
+      const points = [course.origin, ...course.waypoints.map((w) => w.name)]
+        .map((name) => this.places.get(name)).filter(Boolean);
+      if (points.length > 1) {
+        L.polyline(points, { color: "#2a6f97", weight: 4, opacity: 0.7, dashArray: "8 6", interactive: false })
+          .addTo(this.incidentLayer);
+      }
+    }
+    this.map.getContainer().dataset.incidents = String(incidents.length);
   }
 
   resize() { this.map.invalidateSize(); }
