@@ -270,11 +270,12 @@ $("#range").addEventListener("change", loadChart);
 // --- the two views: alerts (with presence and charts) and incidents; the map stays -----------
 
 function showView(view) {
+  const changed = $("#app").dataset.view !== view;
   $("#app").dataset.view = view;
   for (const tab of document.querySelectorAll(".views button")) {
     tab.setAttribute("aria-selected", String(tab.dataset.view === view));
   }
-  state.map?.resize();
+  state.map?.resize(changed);
 }
 for (const tab of document.querySelectorAll(".views button")) {
   tab.addEventListener("click", () => showView(tab.dataset.view));

@@ -126,9 +126,11 @@ export class IncidentView {
     return row;
   }
 
-  choose(id) {
+  // picked by the operator (list or map): bring the view up and the map to it
+  async choose(id) {
     document.dispatchEvent(new CustomEvent("smartcity:view", { detail: "incidents" }));
-    this.select(id);
+    await this.select(id);
+    if (this.selected?.id === id) this.map?.focus(this.selected);
   }
 
   // --- the selected incident ---------------------------------------------------------------
@@ -171,7 +173,7 @@ export class IncidentView {
       }
       actions.push(button("Escalate…", "escalate", () => this.escalate()));
     }
-    if (incident.status === "resolved") actions.push(button("Close…", "close", () => this.close(), "Close with a report"));
+    if (incident.status === "resolved") actions.push(button("Close…", "close", () => this.close()));
     $("#incident-actions").replaceChildren(...actions);
   }
 
@@ -182,7 +184,7 @@ export class IncidentView {
       row.dataset.step = step.step_id;
       row.dataset.status = step.status;
       const late = (step.status === "pending" || step.status === "running") && overdue(step.due_at);
-      const due = element("td", clock(step.due_at), late ? "late" : "");
+      const due = element("td", clock(step.due_at), late ? "when late" : "when");
       if (late) due.append(element("span", "overdue", "badge overdue"));
       if (step.escalated_at) due.append(element("span", "escalated", "badge escalated"));
       const outcome = element("td", null, "outcome");
@@ -192,16 +194,16 @@ export class IncidentView {
       } else if (step.performer === "platform") {
         outcome.append(element("span", step.result || (step.status === "pending" ? "waiting for the platform" : ""), "result"));
       }
-      const actions = element("td", null, "actions");
-      // a person step, or a platform step that failed, can be done by hand
-      if (step.status === "pending" || step.status === "failed") {
-        if (incident.status !== "closed" && (step.performer === "person" || step.status === "failed")) {
-          actions.append(button("Done", "done", () => this.stepDone(step), `Mark step "${step.title}" done`));
-        }
+      // a person's step, or a platform's step that failed, can be done by hand
+      if ((step.status === "pending" || step.status === "failed") && incident.status !== "closed"
+          && (step.performer === "person" || step.status === "failed")) {
+        outcome.append(button("Done", "done", () => this.stepDone(step), `Mark step "${step.title}" done`));
       }
-      row.append(element("td", step.position + 1), element("td", step.title, "title"),
-        element("td", step.performer === "person" ? "person" : `platform · ${step.action}`, "performer"),
-        due, element("td", step.status, `badge-cell ${step.status}`), outcome, actions);
+      const title = element("td", null, "title");
+      title.append(element("span", step.title),
+        element("div", step.performer === "person" ? "by a person" : `by the platform · ${step.action}`, "sub performer"));
+      row.append(element("td", step.position + 1, "num"), title, due,
+        element("td", step.status, `badge-cell ${step.status}`), outcome);
       return row;
     }));
   }
@@ -221,7 +223,7 @@ export class IncidentView {
       const seen = element("td", place.state === "confirmed" ? clock(place.seen_at) : place.state === "missed" ? "missed" : "not yet",
         `seen ${place.state}`);
       row.append(name, element("td", place.km_from_origin.toFixed(1), "num"),
-        element("td", place.expected_at ? clock(place.expected_at) : "unknown"), seen);
+        element("td", place.expected_at ? clock(place.expected_at) : "unknown", "when"), seen);
       return row;
     }));
   }
@@ -229,7 +231,7 @@ export class IncidentView {
   renderTimeline(entries) {
     const list = $("#timeline");
     list.replaceChildren(...entries.map((entry) => {
-      const item = element("li", null, `entry ${entry.kind}`);
+      const item = element("li", null, "entry");
       item.dataset.kind = entry.kind;
       item.dataset.entry = String(entry.id);
       const when = element("time", clock(entry.at));

@@ -15,8 +15,8 @@ export class CityMap {
   draw(city) {
     // Leaflet places nothing before the map has a view: fit the outlines first, then draw
     const bounds = L.geoJSON(city.districts).getBounds();
-    if (bounds.isValid()) this.map.fitBounds(bounds, { padding: [10, 10] });
-    else this.map.setView([city.city.latitude, city.city.longitude], 12);
+    this.whole = bounds.isValid() ? bounds : L.latLng(city.city.latitude, city.city.longitude).toBounds(20000);
+    this.map.fitBounds(this.whole, { padding: [10, 10] });
     L.geoJSON(city.districts, {
       renderer: L.svg(),  // a handful of outlines as SVG; thousands of devices on the canvas
       style: { color: "#1d3557", weight: 1.5, fillColor: "#a8dadc", fillOpacity: 0.25, dashArray: "4 3" },
@@ -96,5 +96,19 @@ export class CityMap {
     this.map.getContainer().dataset.incidents = String(incidents.length);
   }
 
-  resize() { this.map.invalidateSize(); }
+  // the incident and, for a spill, the stations it goes to next, in view
+  focus(incident) {
+    const points = [];
+    if (incident.latitude !== null && incident.longitude !== null) points.push([incident.latitude, incident.longitude]);
+    for (const place of incident.forecast?.waypoints ?? []) {
+      if (this.places.has(place.name)) points.push(this.places.get(place.name));
+    }
+    if (points.length) this.map.fitBounds(L.latLngBounds(points).pad(0.25), { maxZoom: 14 });
+  }
+
+  // the panel changed size; `whole`: show the whole city again (the views' panels differ)
+  resize(whole = false) {
+    this.map.invalidateSize();
+    if (whole && this.whole) this.map.fitBounds(this.whole, { padding: [10, 10] });
+  }
 }

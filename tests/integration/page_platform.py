@@ -66,7 +66,10 @@ openers:
     title: "Pollution on {{river}}"
     forecast: spill
 intakes:
-  - {{name: zhongtang-waterworks-intake, river: zhongtang-waterway, section: S4, km_below_section: 0.7}}
+  - name: zhongtang-waterworks-intake
+    river: zhongtang-waterway
+    section: S4
+    km_below_section: 0.7
 spill_margin: 30m
 rivers:
   - name: zhongtang-waterway

@@ -289,7 +289,9 @@ async def test_an_operator_takes_an_incident_from_open_to_closed_by_clicking_in_
         assert await page.locator("#forecast tbody tr").evaluate_all(
             "rows => rows.map(r => r.dataset.waypoint)"
         ) == [w["name"] for w in forecast["waypoints"]]
-        await expect(page.locator("#forecast tr[data-waypoint=zhongtang-waterworks-intake]")).to_be_visible()
+        await expect(
+            page.locator("#forecast tr[data-waypoint=zhongtang-waterworks-intake]")
+        ).to_be_visible()
 
         # take it, note, a person's step done with a comment
         actions = page.locator("#incident-actions")
@@ -297,7 +299,9 @@ async def test_an_operator_takes_an_incident_from_open_to_closed_by_clicking_in_
         await expect(page.locator("#incident-facts .assignee")).to_have_text("with ops")
         await page.get_by_label("Note", exact=True).fill("crew 3 on the way to the S1 station")
         await page.get_by_role("button", name="Add note").click()
-        await expect(page.locator("#timeline li.note")).to_contain_text("crew 3 on the way")
+        await expect(page.locator("#timeline li[data-kind=note]")).to_contain_text(
+            "crew 3 on the way"
+        )
         await page.get_by_role(
             "button", name='Mark step "Send a sampling crew to the first station that saw it" done'
         ).click()
@@ -314,7 +318,7 @@ async def test_an_operator_takes_an_incident_from_open_to_closed_by_clicking_in_
         await actions.get_by_role("button", name="Mark on site").click()
         await expect(head).to_have_attribute("data-status", "on_site")
         await actions.get_by_role("button", name="Escalate").click()
-        await page.get_by_label("Reason").fill("a second station smells of it")
+        await page.get_by_label("Reason", exact=True).fill("a second station smells of it")
         await page.locator("#escalate-dialog").get_by_role("button", name="Escalate").click()
         await expect(row.locator(".escalation")).to_have_text(re.compile("level 1"))
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -324,7 +328,9 @@ async def test_an_operator_takes_an_incident_from_open_to_closed_by_clicking_in_
 
         # closing needs a report; a closed incident leaves the list and keeps its page
         await actions.get_by_role("button", name="Close").click()
-        await page.get_by_label("Report").fill("farm outlet found and closed; S1 back below 1 mg/L")
+        await page.get_by_label("Report", exact=True).fill(
+            "farm outlet found and closed; S1 back below 1 mg/L"
+        )
         await page.locator("#close-dialog").get_by_role("button", name="Close incident").click()
         await expect(head).to_have_attribute("data-status", "closed")
         await expect(page.locator("#incident-report")).to_contain_text("farm outlet found")
@@ -361,12 +367,14 @@ async def test_an_operator_takes_an_incident_from_open_to_closed_by_clicking_in_
             while True:  # the platform may still add an entry (a notification withdrawn)
                 entries = (await api_get(platform, f"/incidents/{number}"))["timeline"]
                 texts = await shown.evaluate_all(
-                    "items => items.map(i => [i.dataset.kind, i.querySelector('.actor').textContent,"
-                    " i.querySelector('.text').textContent])"
+                    "items => items.map(i => [i.dataset.kind,"
+                    " i.querySelector('.actor').textContent, i.querySelector('.text').textContent])"
                 )
                 if texts == [[e["kind"], e["actor"], e["text"]] for e in entries]:
                     break
                 await asyncio.sleep(0.2)
-        # oldest first: the newest change, the closing, is the last on the page
-        assert texts[-1][0] == "status" and texts[-1][2].startswith("closed: farm outlet")
+        # oldest first: the newest change is at the bottom, the operator's last one the closing
+        moments = [e["at"] for e in entries]
+        assert moments == sorted(moments)
+        assert [t for t in texts if t[1] == "ops"][-1][2].startswith("closed: farm outlet")
     assert errors == [], errors
