@@ -20,11 +20,22 @@ from alerts import (
 )
 from api.commands import CommandDesk
 from api.context import ApiContext
-from api.problems import RequestIds, validation_failed
+from api.problems import RequestIds, incident_refused, validation_failed
 from api.ratelimit import FailedAttempts
-from api.routers import alerts, city, commands, devices, health, silences, tokens, verdicts
+from api.routers import (
+    alerts,
+    city,
+    commands,
+    devices,
+    health,
+    incidents,
+    silences,
+    tokens,
+    verdicts,
+)
 from api.sources import AlertReader, HealthCheck, PresenceSource
 from api.tokens import TokenStore
+from command import CommandError, IncidentService
 from devices import Registry
 
 __all__ = ["BODY_MAX_BYTES", "STATIC_DIR", "create_app"]
@@ -67,12 +78,15 @@ def create_app(
     limiter: FailedAttempts,
     health_checks: Sequence[HealthCheck] = (),
     alert_operations: AlertOperations | None = None,
+    incident_service: IncidentService | None = None,
     routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """The operators' API as an ASGI app; serve it with ``api.ApiServer`` or any ASGI server.
 
     ``alert_operations`` (the same ``alerts.AlertOperations`` as ``smartcity alerts``) serves
-    acknowledgements and silences; without it they answer 503. ``routers`` adds concerns built
+    acknowledgements and silences; without it they answer 503. ``incident_service`` (the same
+    ``command.IncidentService`` as ``smartcity incidents``) serves ``/incidents``; without it
+    they answer 503. ``routers`` adds concerns built
     elsewhere (Alertmanager's webhook) beside the built-in ones; they reach the dependencies with
     ``Depends(api.context)`` and guard themselves with ``Depends(api.require(Scope.X))``.
     """
@@ -95,10 +109,12 @@ def create_app(
         limiter=limiter,
         health=tuple(health_checks),
         operations=alert_operations,
+        incidents=incident_service,
     )
     app.add_exception_handler(RequestValidationError, validation_failed)
     for error, code in _ALERT_ERRORS.items():
         app.add_exception_handler(error, _answer_with(code))
+    app.add_exception_handler(CommandError, incident_refused)
     app.add_middleware(RequestIds)
     for router in (
         health.router,
@@ -106,6 +122,7 @@ def create_app(
         devices.router,
         city.router,
         commands.router,
+        incidents.router,
         silences.router,
         verdicts.router,
         tokens.router,

@@ -12,9 +12,10 @@ from api.commands import CommandDesk
 from api.ratelimit import FailedAttempts
 from api.sources import AlertReader, HealthCheck, PresenceSource
 from api.tokens import TokenStore
+from command import IncidentService
 from devices import Registry
 
-__all__ = ["ApiContext", "context", "operations"]
+__all__ = ["ApiContext", "context", "incident_service", "operations"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class ApiContext:
     limiter: FailedAttempts
     health: Sequence[HealthCheck]
     operations: AlertOperations | None  # acknowledgements and silences; None: no Alertmanager
+    incidents: IncidentService | None = None  # emergency command; None: the platform runs none
 
 
 def operations(request: Request) -> AlertOperations:
@@ -39,6 +41,18 @@ def operations(request: Request) -> AlertOperations:
             status.HTTP_503_SERVICE_UNAVAILABLE,
             "no Alertmanager is configured (SMARTCITY_ALERTMANAGER_URL): silences and"
             " acknowledgements live there",
+        )
+    return found
+
+
+def incident_service(request: Request) -> IncidentService:
+    """The incident service, or 503 when this API runs without one."""
+    found = context(request).incidents
+    if found is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "this API runs no incident service: start it with `smartcity up`, or `smartcity api`"
+            " with SMARTCITY_API_INCIDENTS=true (the one process that opens incidents)",
         )
     return found
 

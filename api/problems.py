@@ -22,8 +22,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import authenticate, bearer_token
 from api.context import context
+from command import (
+    ALLOWED_TRANSITIONS,
+    CommandError,
+    IncidentInvalid,
+    IncidentNotFound,
+    IncidentStateUnusable,
+    IncidentStatus,
+    StepNotFound,
+    TransitionRefused,
+    UnknownPlan,
+)
 
-__all__ = ["RequestIds", "field_error", "validation_failed"]
+__all__ = ["RequestIds", "field_error", "incident_refused", "validation_failed"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +75,27 @@ async def validation_failed(request: Request, exc: Exception) -> Response:
     return JSONResponse(
         status_code=422, content={"detail": [_public(error) for error in exc.errors()]}
     )
+
+
+async def incident_refused(request: Request, exc: Exception) -> Response:
+    """The incident service's refusals as answers: 404 no such incident or step, 422 a value
+    an incident cannot have (naming the field), 409 a change its state does not allow (with
+    the statuses it may go to from here), 503 an incident store that cannot be used."""
+    assert isinstance(exc, CommandError)
+    if isinstance(exc, IncidentNotFound | StepNotFound):
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+    if isinstance(exc, IncidentInvalid):
+        return await validation_failed(request, field_error(("body", exc.field), exc.reason))
+    if isinstance(exc, UnknownPlan):
+        return await validation_failed(request, field_error(("body", "type"), str(exc)))
+    if isinstance(exc, IncidentStateUnusable):
+        log.error("incident_store_unusable", extra={"reason": str(exc)})
+        return JSONResponse(status_code=503, content={"detail": str(exc)})
+    content: dict[str, object] = {"detail": str(exc)}
+    if isinstance(exc, TransitionRefused):
+        allowed = ALLOWED_TRANSITIONS[IncidentStatus(exc.current)]
+        content |= {"status": exc.current, "allowed": [s.value for s in allowed]}
+    return JSONResponse(status_code=409, content=content)
 
 
 class RequestIds:

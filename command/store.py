@@ -298,6 +298,11 @@ class IncidentStore:
         )
 
     def _append(self, incident_id: int, entries: Sequence[Entry]) -> None:
+        if entries:  # every change leaves an entry: the incident was updated when it was made
+            self._db.execute(
+                "UPDATE incidents SET updated_at = MAX(updated_at, ?) WHERE id = ?",
+                (max(entry[0] for entry in entries).timestamp(), incident_id),
+            )
         self._db.executemany(
             "INSERT INTO timeline (incident_id, at, actor, kind, text, detail)"
             " VALUES (?,?,?,?,?,?)",
@@ -430,6 +435,12 @@ class IncidentStore:
                 for t in timeline
             ),
         )
+
+    def last_entry_id(self) -> int:
+        """The newest timeline entry's id (0: none yet): where a watcher of changes starts."""
+        with self._lock:
+            row = self._db.execute("SELECT MAX(id) FROM timeline").fetchone()
+        return int(row[0] or 0)
 
     def timeline_after(self, after_id: int, limit: int) -> list[TimelineRow]:
         """Timeline entries of every incident after ``after_id``, oldest first."""

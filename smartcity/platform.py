@@ -297,6 +297,7 @@ async def _serve(
                     influx_url=endpoints.influx_url,
                     alertmanager_urls=endpoints.alertmanager_urls,
                     gateway=gateway,
+                    incidents=incidents,
                 )
                 endpoints = dataclasses.replace(endpoints, api_url=api.server.url)
                 group.create_task(api.run(), name="api")

@@ -3,7 +3,9 @@
 ``POST /events/ticket`` (bearer token, scope read) answers a ticket; ``GET /events?ticket=...``
 streams ``alerts`` (the active alerts, whenever one fires, resolves, changes state or is
 acknowledged) and ``presence`` (devices online per district, and each device's state, whenever
-one changes), each as it is at the start and on every change, checked every ``interval_s``.
+one changes), each as it is at the start and on every change, checked every ``interval_s``;
+and ``incident`` (``{id, status, updated_at}``) whenever an incident is opened or changes (every
+change leaves a timeline entry; the page then fetches ``GET /incidents/{id}``).
 A stream ends when its token is revoked (event ``expired``); the page then asks for a new ticket.
 """
 
@@ -23,16 +25,38 @@ from api.context import ApiContext, context
 from api.models import AlertOut
 from api.stream import StreamTickets, alerts_digest, presence_by_district
 from api.tokens import Scope
+from command import IncidentService
 
 __all__ = ["events_router"]
 
 log = logging.getLogger(__name__)
 
 _HEARTBEAT_S = 15.0
+_CHANGES_MAX = 1_000  # timeline entries read per look; more wait for the next one
 
 
 def _event(name: str, data: object) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+
+
+async def incident_changes(
+    service: IncidentService, after_id: int
+) -> tuple[int, list[dict[str, object]]]:
+    """The incidents with timeline entries after ``after_id``, as ``incident`` events' data,
+    and the newest entry's id (where to look from next time)."""
+    rows = await asyncio.to_thread(service.store.timeline_after, after_id, _CHANGES_MAX)
+    if not rows:
+        return after_id, []
+    changed = dict.fromkeys(row.incident_id for row in rows)  # in the order they changed
+    found = [await asyncio.to_thread(service.get, incident_id) for incident_id in changed]
+    return rows[-1].entry.id, [
+        {
+            "id": incident.id,
+            "status": incident.status.value,
+            "updated_at": incident.updated_at.isoformat().replace("+00:00", "Z"),
+        }
+        for incident in found
+    ]
 
 
 def events_router(tickets: StreamTickets, *, interval_s: float) -> APIRouter:
@@ -54,7 +78,8 @@ def events_router(tickets: StreamTickets, *, interval_s: float) -> APIRouter:
     async def events(
         request: Request, ctx: Annotated[ApiContext, Depends(context)], ticket: str
     ) -> StreamingResponse:
-        """Server-sent events: ``alerts`` and ``presence``, at the start and on each change.
+        """Server-sent events: ``alerts`` and ``presence``, at the start and on each change;
+        ``incident`` (``{id, status, updated_at}``) when an incident is opened or changes.
 
         Needs a ticket from ``POST /events/ticket`` (used once, short-lived)."""
         holder = tickets.redeem(ticket)
@@ -67,6 +92,8 @@ def events_router(tickets: StreamTickets, *, interval_s: float) -> APIRouter:
         async def stream() -> AsyncIterator[bytes]:
             last_alerts: object = None
             last_presence: object = None
+            incidents = ctx.incidents
+            seen_entry = await asyncio.to_thread(incidents.store.last_entry_id) if incidents else 0
             quiet_s = 0.0
             yield b"retry: 2000\n\n"
             try:
@@ -100,6 +127,11 @@ def events_router(tickets: StreamTickets, *, interval_s: float) -> APIRouter:
                                 "devices": states,
                             },
                         )
+                    if incidents is not None:
+                        seen_entry, changed = await incident_changes(incidents, seen_entry)
+                        for data in changed:
+                            quiet_s = 0.0
+                            yield _event("incident", data)
                     if quiet_s >= _HEARTBEAT_S:
                         quiet_s = 0.0
                         yield b": still here\n\n"

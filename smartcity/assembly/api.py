@@ -32,6 +32,7 @@ from api import (
     create_app,
     hooks_router,
 )
+from command import IncidentService
 from devices import Channel, Registry, ServiceRole, parse_broker_url, ssl_context
 from gateway import DeviceState, Gateway
 from smartcity.assembly.cluster_alerts import ClusterAlertReader
@@ -106,12 +107,14 @@ def build_api(
     influx_url: str | None,
     alertmanager_urls: Sequence[str] = (),
     gateway: Gateway | None = None,
+    incidents: IncidentService | None = None,
 ) -> ApiService:
     """Assemble the API and take its port (``ListenFailed`` names the setting to change).
 
     Alerts come from the engine's store, or with ``SMARTCITY_API_ALERTS_FROM=cluster`` from the
     Alertmanager cluster and InfluxDB, which every gateway worker's engine sends to
-    (``SettingsInvalid`` if either is not configured)."""
+    (``SettingsInvalid`` if either is not configured). ``incidents`` is the platform's one
+    incident service: ``/incidents`` answer 503 without it."""
     alert_store = _alert_reader(settings, influx_url, alertmanager_urls)
     port = settings.api_port if settings.api_port is not None else 0
     if (settings.api_tls_cert is None) != (settings.api_tls_key is None):
@@ -173,6 +176,7 @@ def build_api(
         ],
         # acknowledgements and silences: the same operations as `smartcity alerts`
         alert_operations=_operations(settings, alertmanager_urls, alert_store),
+        incident_service=incidents,
     )
     server = ApiServer(
         app,
