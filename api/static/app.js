@@ -5,7 +5,7 @@ import { call, query, token, Unauthorized, whenUnauthorized } from "/api.js";
 import { CityMap } from "/map.js";
 import { drawChart } from "/chart.js";
 import { IncidentView } from "/incidents.js";
-import { $, ask, element, failed, time, toast } from "/ui.js";
+import { $, ask, button, element, failed, time, toast } from "/ui.js";
 
 const state = { alerts: [], silences: [], verdicts: new Map(), devices: [], presence: null, stream: null, map: null, tab: "active", incidents: null };
 
@@ -68,6 +68,11 @@ function renderAlerts() {
     if (alert.acknowledged_by) badges.append(element("span", `ack ${alert.acknowledged_by}`, "badge acked"));
     const muted = silencedBy(alert);
     if (muted) badges.append(element("span", `silenced until ${time(muted.ends_at)}`, "badge silenced"));
+    const incident = state.incidents?.incidentOf(alert.fingerprint);
+    if (incident) {
+      badges.append(button(`incident #${incident.id}`, "badge incident",
+        () => state.incidents.choose(incident.id), `incident ${incident.id}: ${incident.title}`));
+    }
     row.append(badges);
     const actions = element("td", null, "actions");
     if (alert.state === "firing" && !alert.acknowledged_by) {
@@ -272,6 +277,9 @@ $("#range").addEventListener("change", loadChart);
 function showView(view) {
   const changed = $("#app").dataset.view !== view;
   $("#app").dataset.view = view;
+  const selected = state.incidents?.selected;
+  history.replaceState(null, "", view === "alerts" ? location.pathname
+    : selected ? `#incident=${selected.id}` : "#incidents");
   for (const tab of document.querySelectorAll(".views button")) {
     tab.setAttribute("aria-selected", String(tab.dataset.view === view));
   }
@@ -342,10 +350,15 @@ async function start() {
       state.map = new CityMap($("#map"));
       state.map.draw(city);
       state.incidents = new IncidentView(state.map);
+      state.incidents.onAlerts = renderAlerts;
     }
     state.map.resize();
     renderPresence(await call("/city/presence"));
     await state.incidents.reload().catch(failed);
+    // a reload keeps the view: #incidents, or #incident=3 for one incident
+    const asked = /^#incident=(\d+)$/.exec(location.hash);
+    if (asked) state.incidents.choose(Number(asked[1]));
+    else if (location.hash === "#incidents") showView("incidents");
     await openStream();
     await loadSeriesList();
   } catch (error) { failed(error); }

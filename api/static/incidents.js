@@ -6,6 +6,23 @@
 import { call, query } from "/api.js";
 import { $, ask, button, clock, element, failed, time, toast } from "/ui.js";
 
+// one run of `task` at a time; asked again while it runs, it runs once more after
+function coalesced(task) {
+  let running = null;
+  let again = false;
+  return function run() {
+    if (running) { again = true; return running; }
+    running = (async () => {
+      try {
+        do { again = false; await task(); } while (again);
+      } finally { running = null; }
+    })();
+    return running;
+  };
+}
+
+const lastEntry = (incident) => incident.timeline?.at(-1)?.id ?? 0;
+
 // the workflow's allowed moves (command.ALLOWED_TRANSITIONS); closing is its own action
 const NEXT = { open: ["dispatched", "resolved"], dispatched: ["on_site", "resolved"], on_site: ["resolved"], resolved: ["dispatched"], closed: [] };
 const STATUS_TEXT = { open: "open", dispatched: "dispatched", on_site: "on site", resolved: "resolved", closed: "closed" };
@@ -40,7 +57,10 @@ export class IncidentView {
     this.list = [];
     this.selected = null;  // the full Incident
     this.available = true;
-    this.reloading = null;
+    this.details = new Map();  // id -> the whole incident, for the alerts it gathered
+    this.onAlerts = () => {};  // told when which alert belongs to which incident changes
+    this.reload = coalesced(() => this.fetchList());
+    this.refreshSelected = coalesced(() => (this.selected ? this.select(this.selected.id) : null));
     $("#incidents-closed").addEventListener("change", () => this.reload().catch(failed));
     $("#note-form").addEventListener("submit", (event) => { event.preventDefault(); this.note(); });
     // overdue markers move with the clock, not only with changes
@@ -48,20 +68,6 @@ export class IncidentView {
   }
 
   // --- reading -----------------------------------------------------------------------------
-
-  async reload() {
-    // one reload at a time; a change while one runs asks for one more after it
-    if (this.reloading) { this.again = true; return this.reloading; }
-    this.reloading = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.fetchList();
-        } while (this.again);
-      } finally { this.reloading = null; }
-    })();
-    return this.reloading;
-  }
 
   async fetchList() {
     try {
@@ -74,6 +80,23 @@ export class IncidentView {
       $("#no-incidents").textContent = `Emergency command is not running here: ${error.message}`;
     }
     this.renderList();
+    await this.fetchDetails();
+  }
+
+  // the open incidents' alerts (the list has none): fetched again only when one changed
+  async fetchDetails() {
+    const wanted = this.list.filter((incident) => incident.status !== "closed");
+    const stale = wanted.filter((incident) => this.details.get(incident.id)?.updated_at !== incident.updated_at);
+    const found = await Promise.all(stale.map((incident) => call(`/incidents/${incident.id}`).catch(() => null)));
+    for (const incident of found) if (incident) this.details.set(incident.id, incident);
+    for (const id of this.details.keys()) if (!wanted.some((incident) => incident.id === id)) this.details.delete(id);
+    if (stale.length || this.details.size !== wanted.length) this.onAlerts();
+  }
+
+  // the open incident an alert joined, if any
+  incidentOf(fingerprint) {
+    for (const incident of this.details.values()) if (incident.alerts.includes(fingerprint)) return incident;
+    return null;
   }
 
   async select(id) {
@@ -85,7 +108,7 @@ export class IncidentView {
   changed(event) {
     // from the event stream: the list, and the selected incident if it is the one
     this.reload().catch(() => {});
-    if (this.selected && event.id === this.selected.id) this.select(event.id);
+    if (this.selected && event.id === this.selected.id) this.refreshSelected();
   }
 
   // --- the list and the map ----------------------------------------------------------------
@@ -136,7 +159,10 @@ export class IncidentView {
   // --- the selected incident ---------------------------------------------------------------
 
   show(incident) {
+    // an answer that left before a newer one arrived is older: keep the newer
+    if (this.selected?.id === incident.id && lastEntry(incident) < lastEntry(this.selected)) return;
     this.selected = incident;
+    history.replaceState(null, "", `#incident=${incident.id}`);
     // the list's row carries the same figures: keep it in step without waiting for the stream
     const index = this.list.findIndex((item) => item.id === incident.id);
     if (index >= 0) this.list[index] = { ...this.list[index], ...incident };

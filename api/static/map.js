@@ -108,7 +108,7 @@ export class CityMap {
 
   // the panel changed size; `whole`: show the whole city again (the views' panels differ)
   resize(whole = false) {
-    this.map.invalidateSize();
-    if (whole && this.whole) this.map.fitBounds(this.whole, { padding: [10, 10] });
+    this.map.invalidateSize({ animate: false });
+    if (whole && this.whole) this.map.fitBounds(this.whole, { padding: [10, 10], animate: false });
   }
 }

@@ -271,6 +271,13 @@ async def test_an_operator_takes_an_incident_from_open_to_closed_by_clicking_in_
         opened = await api_get(platform, f"/incidents/{number}")
         assert opened["opened_by"] != "ops"  # the platform opened it, not the operator
 
+        # the alert that opened it says so in the alerts' view
+        await page.get_by_role("tab", name="Alerts").click()
+        await expect(alert_row(page, station).locator(".badge.incident")).to_have_text(
+            f"incident #{number}", timeout=10_000
+        )
+        await page.get_by_role("tab", name="Incidents").click()
+
         # its place on the map (a diamond of its own, not an alert's ring): clicking selects it
         await page.locator(f"#map .incident-marker[data-incident='{number}']").click()
         head = page.locator("#incident-head")
@@ -336,6 +343,10 @@ async def test_an_operator_takes_an_incident_from_open_to_closed_by_clicking_in_
         await expect(page.locator("#incident-report")).to_contain_text("farm outlet found")
         await expect(page.locator("#incidents tbody tr")).to_have_count(0)
         await expect(page.locator("#incident-count")).to_have_text("0")
+
+        # a reload comes back to it (the address names it)
+        await page.reload()
+        await expect(head).to_have_attribute("data-status", "closed", timeout=10_000)
 
         # the API agrees, and the page's timeline is the API's, entry for entry
         closed = await api_get(platform, f"/incidents/{number}")
