@@ -27,10 +27,11 @@ from alerts.alertmanager import (
     postable_alert,
 )
 from alerts.announce import ListenerStats
-from alerts.document import alert_document, change_document
+from alerts.document import alert_document, change_document, parse_change_document
 from alerts.durations import format_duration, parse_duration
 from alerts.engine import AlertEngine, AlertsConfig, EngineClosed
 from alerts.errors import (
+    AlertDocumentInvalid,
     AlertmanagerRefused,
     AlertmanagerUnavailable,
     AlertNotDelivered,
@@ -77,6 +78,7 @@ __all__ = [
     "Acknowledgement",
     "Alert",
     "AlertChange",
+    "AlertDocumentInvalid",
     "AlertEngine",
     "AlertNotDelivered",
     "AlertNotFound",
@@ -133,6 +135,7 @@ __all__ = [
     "load_rules",
     "load_subscribers",
     "notification_key",
+    "parse_change_document",
     "parse_duration",
     "parse_rules",
     "postable_alert",

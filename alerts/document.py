@@ -1,13 +1,20 @@
 """An alert as one JSON-ready document: what MQTT subscribers, webhooks and ``smartcity alerts
-list --json`` all receive, built in one place so they never drift apart."""
+list --json`` all receive, built in one place so they never drift apart; and read back
+(``parse_change_document``) by whoever takes the changes from MQTT (emergency command)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from alerts.model import Alert, AlertChange
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["alert_document", "change_document"]
+from alerts.errors import AlertDocumentInvalid
+from alerts.model import Alert, AlertChange, AlertState, ChangeKind
+from devices import Kind, describe_validation_error
+
+__all__ = ["alert_document", "change_document", "parse_change_document"]
 
 
 def alert_document(alert: Alert, *, silenced: bool | None = None) -> dict[str, Any]:
@@ -44,3 +51,61 @@ def change_document(change: AlertChange) -> dict[str, Any]:
         "reannounced": change.reannounced,
         **alert_document(change.alert),
     }
+
+
+class _ChangeDocument(BaseModel):
+    """``change_document``'s shape, read back; fields added later are let through."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    change: ChangeKind
+    at: datetime
+    reannounced: bool = False
+    fingerprint: str
+    rule: str
+    state: AlertState
+    severity: str
+    district: str
+    kind: Kind
+    labels: dict[str, str]
+    summary: str
+    runbook: str
+    value: float | None
+    active_since: datetime
+    starts_at: datetime | None
+    ends_at: datetime | None
+    acknowledged_by: str | None = None
+
+
+def parse_change_document(payload: bytes, *, source: str) -> AlertChange:
+    """An announced change from its JSON (``change_document``'s output); anything else raises
+    ``AlertDocumentInvalid`` naming ``source`` (the topic) and the field."""
+    try:
+        raw = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise AlertDocumentInvalid(source, f"not JSON: {exc}") from exc
+    try:
+        document = _ChangeDocument.model_validate(raw)
+    except ValidationError as exc:
+        raise AlertDocumentInvalid(source, describe_validation_error(exc)) from exc
+    for name in ("at", "active_since", "starts_at", "ends_at"):
+        moment = getattr(document, name)
+        if moment is not None and moment.tzinfo is None:
+            raise AlertDocumentInvalid(source, f"{name}: needs a UTC offset")
+    alert = Alert(
+        fingerprint=document.fingerprint,
+        rule=document.rule,
+        kind=document.kind,
+        district=document.district,
+        severity=document.severity,
+        labels=document.labels,
+        state=document.state,
+        active_since=document.active_since,
+        fired_at=document.starts_at,
+        resolved_at=document.ends_at,
+        value=document.value,
+        summary=document.summary,
+        runbook=document.runbook,
+        acknowledged_by=document.acknowledged_by,
+    )
+    return AlertChange(alert, document.change, document.at, document.reannounced)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "AlertDocumentInvalid",
     "AlertNotDelivered",
     "AlertNotFound",
     "AlertStateUnusable",
@@ -132,3 +133,12 @@ class RelayConfigInvalid(AlertsError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class AlertDocumentInvalid(AlertsError):
+    """An alert change document (from ``city/alerts/...``) that is not one; names where."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")

@@ -11,6 +11,8 @@ Public API (the operators' API and the CLI call the same service)::
                                           notifications=..., commands=..., annotations=...)
         # an alert engine listener (Notifier): opens and joins incidents from alert changes
         await service.notify(change)
+        # or, where several engines run (compose), the changes they publish on MQTT
+        await command.AlertFeed(feed_config, service).run()
         # the platform's ticker: platform steps, escalation once, spill forecasts, annotations
         await service.run()
         # the operators' actions
@@ -46,6 +48,7 @@ from command.executors import (
     NotificationSender,
     StepNotification,
 )
+from command.feed import AlertFeed, AlertFeedConfig
 from command.model import (
     ALLOWED_TRANSITIONS,
     Incident,
@@ -68,6 +71,8 @@ from command.store import IncidentStore, TimelineRow
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "SYSTEM_ACTOR",
+    "AlertFeed",
+    "AlertFeedConfig",
     "AlertNotificationSender",
     "AnnotationSink",
     "CommandError",

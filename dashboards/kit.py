@@ -219,6 +219,34 @@ class Board:
         )
         return self
 
+    def incident_annotations(self, where: str) -> Board:
+        """Incident timeline entries (opened, status, steps, notes, escalations) as annotations
+        on every time panel, tagged with the incident's number, type and the kind of entry."""
+        incident = self.names.incident_measurement
+        query = (
+            f'SELECT "text", "actor", "incident", "type", "entry" FROM "{incident}" '
+            f"WHERE $timeFilter AND {where}"
+        )
+        annotation = (
+            sdk.AnnotationQuery()
+            .name("Incidents")
+            .datasource(influx_ref())
+            .enable(True)
+            .icon_color("orange")
+            .target(
+                _Fixed(
+                    InfluxAnnotationTarget(
+                        query=query, text_column="text", tags_column="incident,type,entry"
+                    )
+                )
+            )
+        )
+        self._dashboard.annotation(annotation)
+        self._annotations.append(
+            Query(query, ("text", "actor"), ("incident", "type", "entry"), "table")
+        )
+        return self
+
     def link(self, title: str, url: str, tooltip: str) -> Board:
         """A link in the dashboard's header (to a Grafana page or elsewhere)."""
         self._dashboard.link(

@@ -1,10 +1,10 @@
 """What the dashboards read and from where: names owned by other rooms, handed in.
 
 ``dashboards`` may import only ``devices``; device measurements, fields and tags come from
-there. The platform's own measurements (gateway figures, dead letters, alert changes), the
-retention policies and the rollups belong to ``gateway``, ``ingest`` and ``alerts``; the front
-door reads them from those rooms and passes them in as ``DataNames``, so no name is spelled
-twice.
+there. The platform's own measurements (gateway figures, dead letters, alert changes, incident
+timelines), the retention policies and the rollups belong to ``gateway``, ``ingest``, ``alerts``
+and ``command``; the front door reads them from those rooms and passes them in as
+``DataNames``, so no name is spelled twice.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class DataNames:
     stats_measurement: str  # gateway: gateway_stats
     deadletter_measurement: str  # gateway: deadletter
     alert_measurement: str  # alerts wiring: one point per alert change
+    incident_measurement: str  # command wiring: one point per incident timeline entry
 
     def rollup(self, measurement: str, suffix: str) -> str:
         """``"downsampled"."streetlight_1h"``: the FROM of a rollup."""

@@ -1,4 +1,5 @@
-"""City overview: who is online, how much is flowing, what is alerting, and where."""
+"""City overview: who is online, how much is flowing, what is alerting, what is being done
+about it (incidents), and where."""
 
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ def overview_dashboard(names: DataNames, registry: Registry) -> BuiltDashboard:
     board = Board(
         uid=UID,
         title="City overview",
-        description="Devices online, messages flowing, active alerts and the map of the city.",
+        description="Devices online, messages flowing, active alerts, incidents and the map.",
         names=names,
         tags=["overview"],
     )
@@ -106,6 +107,7 @@ def overview_dashboard(names: DataNames, registry: Registry) -> BuiltDashboard:
         "Silence or expire silences in the platform's Alertmanager",
     )
     board.alert_annotations(DISTRICT)
+    board.incident_annotations(DISTRICT)
 
     board.row("Devices")
     board.panel(
@@ -246,6 +248,25 @@ def overview_dashboard(names: DataNames, registry: Registry) -> BuiltDashboard:
                 f'SELECT "summary", "state", "rule", "severity", "district" FROM {alert} '
                 f"WHERE $timeFilter AND {DISTRICT} ORDER BY time DESC LIMIT 100",
                 columns=("summary", "state", "rule", "severity"),
+                result_format="table",
+            )
+        ],
+        width=24,
+    )
+    incident = f'"{names.incident_measurement}"'
+    board.panel(
+        table.Panel(),
+        title="Latest incident changes",
+        description=(
+            "What was done about each incident, newest first. Opened, taken, notes, steps done "
+            "by people and by the platform, status changes, escalations: the incident service's "
+            "timeline (the operators' page and `smartcity incidents show` have it whole)."
+        ),
+        queries=[
+            Query(
+                f'SELECT "incident", "type", "entry", "text", "actor", "severity" FROM {incident} '
+                f"WHERE $timeFilter AND {DISTRICT} ORDER BY time DESC LIMIT 100",
+                columns=("incident", "type", "entry", "text", "actor"),
                 result_format="table",
             )
         ],

@@ -110,6 +110,8 @@ def service_grants(
         ]
     if role is ServiceRole.COMMAND:
         return [
+            # it reads every engine's alert changes (the one incident service of compose)
+            Grant(Access.READ, alert_filter()),
             Grant(Access.WRITE, alert_filter()),
             Grant(Access.WRITE, device_subscription(channel=Channel.CMD)),
             Grant(Access.READ, device_subscription(channel=Channel.CMD_RESULT)),

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from alerts import RelayConfigInvalid
+from alerts import AlertsError, RelayConfigInvalid
 from api import ApiError, Scope
-from devices import DeviceError, load_registry
+from command import CommandError
+from devices import DeviceError, Registry, load_registry
+from ingest import IngestError
 from smartcity.logs import configure_logging
 from smartcity.settings import Settings, SettingsInvalid, load_settings
+
+if TYPE_CHECKING:
+    from smartcity.assembly import ApiService, IncidentHost
 
 __all__ = ["app"]
 
@@ -37,42 +42,90 @@ def _settings() -> Settings:
 def serve(ctx: typer.Context) -> None:
     """Serve the operators' API on its own, against SMARTCITY_MQTT_URL (SMARTCITY_INFLUX_URL for
     its health, SMARTCITY_ALERTMANAGER_URL for silences and acknowledgements), on
-    SMARTCITY_API_HOST:SMARTCITY_API_PORT."""
+    SMARTCITY_API_HOST:SMARTCITY_API_PORT. With SMARTCITY_API_INCIDENTS=true it also hosts the
+    platform's one incident service, fed with every engine's alert changes from the broker."""
     if ctx.invoked_subcommand is not None:
         return
-    from smartcity.assembly import build_api
     from smartcity.shutdown import install_signal_handlers
 
     settings = _settings()
-    if settings.mqtt_url is None:
+    mqtt_url = settings.mqtt_url
+    if mqtt_url is None:
         err.print("[red]smartcity api: set SMARTCITY_MQTT_URL (the broker commands go through)")
         raise typer.Exit(2)
     configure_logging(settings.log_level, file=settings.log_file)
     try:
         registry = load_registry(settings.registry_path)
-        service = build_api(
+    except DeviceError as exc:
+        err.print(f"[red]smartcity api: {exc}[/red]")
+        raise typer.Exit(1) from None
+
+    async def main() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            host = await _incidents(stack, settings, registry, mqtt_url)
+            service = _build(settings, registry, mqtt_url, host)
+            err.print(
+                f"smartcity api: {service.server.url}  (docs at {service.server.url}/docs;"
+                f" logs in {settings.log_file})"
+            )
+            if host is not None:
+                err.print("smartcity api: hosts the incident service (alerts from city/alerts/#)")
+            task = asyncio.create_task(_run(service, host))
+            install_signal_handlers(task, grace_s=3 * settings.shutdown_timeout_s + 15)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    asyncio.run(main())
+    err.print(f"smartcity api: stopped; logs in {settings.log_file}")
+
+
+async def _incidents(
+    stack: contextlib.AsyncExitStack, settings: Settings, registry: Registry, mqtt_url: str
+) -> IncidentHost | None:
+    """The incident service with its feed, if this API hosts it (SMARTCITY_API_INCIDENTS)."""
+    from smartcity.assembly import incident_host
+
+    if not settings.api_incidents:
+        return None
+    try:
+        return await stack.enter_async_context(
+            incident_host(
+                settings,
+                registry,
+                mqtt_url,
+                influx_url=settings.influx_url,
+                alertmanager_urls=settings.alertmanager_urls,
+            )
+        )
+    except (AlertsError, CommandError, DeviceError, IngestError, OSError) as exc:
+        err.print(f"[red]smartcity api: incidents: {exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+def _build(
+    settings: Settings, registry: Registry, mqtt_url: str, host: IncidentHost | None
+) -> ApiService:
+    from smartcity.assembly import build_api
+
+    try:
+        return build_api(
             settings,
             registry,
-            mqtt_url=settings.mqtt_url,
+            mqtt_url=mqtt_url,
             influx_url=settings.influx_url,
             alertmanager_urls=settings.alertmanager_urls,
+            incidents=host.service if host is not None else None,
         )
     except (ApiError, DeviceError, RelayConfigInvalid, SettingsInvalid) as exc:
         err.print(f"[red]smartcity api: {exc}[/red]")
         raise typer.Exit(1) from None
-    err.print(
-        f"smartcity api: {service.server.url}  (docs at {service.server.url}/docs;"
-        f" logs in {settings.log_file})"
-    )
 
-    async def main() -> None:
-        task = asyncio.create_task(service.run())
-        install_signal_handlers(task, grace_s=3 * settings.shutdown_timeout_s + 15)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
-    asyncio.run(main())
-    err.print(f"smartcity api: stopped; logs in {settings.log_file}")
+async def _run(service: ApiService, host: IncidentHost | None) -> None:
+    async with asyncio.TaskGroup() as group:
+        group.create_task(service.run(), name="api")
+        if host is not None:
+            group.create_task(host.run(), name="incidents")
 
 
 @token_app.command("create")

@@ -401,6 +401,12 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_]{1,64}$",
         description="measurement incident timeline entries are written to (annotations)",
     )
+    api_incidents: bool = Field(
+        default=False,
+        description="`smartcity api` hosts the platform's one incident service, fed with every"
+        " engine's alert changes from MQTT (city/alerts/#); set it on exactly one process, never"
+        " beside `smartcity up` (which runs its own)",
+    )
     # --- security ---------------------------------------------------------------------------
     insecure: bool = Field(
         default=False,

@@ -46,7 +46,14 @@ from smartcity.assembly.gateway import (
     spool_config,
     store_config,
 )
-from smartcity.assembly.incidents import InfluxIncidentRecorder, incident_point, incident_service
+from smartcity.assembly.incidents import (
+    IncidentHost,
+    InfluxIncidentRecorder,
+    alert_feed,
+    incident_host,
+    incident_point,
+    incident_service,
+)
 from smartcity.assembly.notifications import (
     demo_receivers,
     notifications,
@@ -63,10 +70,12 @@ __all__ = [
     "AlertmanagerHook",
     "ApiService",
     "GatewayPresence",
+    "IncidentHost",
     "InfluxAlertRecorder",
     "InfluxIncidentRecorder",
     "NotifierCollector",
     "alert_engine",
+    "alert_feed",
     "alert_listeners",
     "alert_operations",
     "alert_point",
@@ -87,6 +96,7 @@ __all__ = [
     "gateway_config",
     "grafana_folder",
     "grafana_sources",
+    "incident_host",
     "incident_point",
     "incident_service",
     "influx_writer",

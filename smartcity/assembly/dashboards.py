@@ -38,6 +38,7 @@ def data_names(settings: Settings) -> dashboards.DataNames:
         stats_measurement=STATS_MEASUREMENT,
         deadletter_measurement=DEADLETTER_MEASUREMENT,
         alert_measurement=settings.alerts_influx_measurement,
+        incident_measurement=settings.incidents_influx_measurement,
     )
 
 

@@ -6,17 +6,24 @@ recorder (timeline entries → InfluxDB points, through ``ingest.PointStore``).
 async with incident_service(settings, registry, mqtt_url, store) as incidents:
     async with alert_engine(settings, registry, mqtt_url, store, listeners=[incidents]):
         group.create_task(incidents.run())
+# where the engines run elsewhere (gateway workers): fed from their changes on MQTT
+async with incident_host(settings, registry, mqtt_url, influx_url=...) as host:
+    group.create_task(host.run())          # host.service for the API
 ```
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
-from alerts import Notifier
+from alerts import AlertmanagerNotifier, Notifier
 from command import (
+    AlertFeed,
+    AlertFeedConfig,
     AlertNotificationSender,
     IncidentService,
     IncidentStore,
@@ -27,11 +34,19 @@ from command import (
 )
 from devices import Registry, ServiceRole, parse_broker_url, ssl_context
 from ingest import FieldValue, Point, PointStore
-from smartcity.assembly.engine import alert_publisher
+from smartcity.assembly.engine import alert_publisher, alertmanager_config
+from smartcity.assembly.gateway import durable_store
 from smartcity.security import mqtt_login, mqtt_tls
 from smartcity.settings import Settings
 
-__all__ = ["InfluxIncidentRecorder", "incident_point", "incident_service"]
+__all__ = [
+    "IncidentHost",
+    "InfluxIncidentRecorder",
+    "alert_feed",
+    "incident_host",
+    "incident_point",
+    "incident_service",
+]
 
 
 def incident_point(row: TimelineRow, measurement: str) -> Point:
@@ -114,3 +129,73 @@ async def incident_service(
                 tick_interval_s=settings.incidents_tick_interval_s,
                 event_time=settings.alerts_event_time,
             )
+
+
+def alert_feed(
+    settings: Settings, mqtt_url: str, listener: Notifier, *, client_id: str | None = None
+) -> AlertFeed:
+    """Every engine's alert changes from the broker (``city/alerts/#``) to ``listener``, as
+    emergency command's own broker user (``platform.command``, which may read them)."""
+    endpoint = parse_broker_url(mqtt_url)
+    login = mqtt_login(settings, mqtt_url, ServiceRole.COMMAND)
+    tls = mqtt_tls(settings, mqtt_url)
+    return AlertFeed(
+        AlertFeedConfig(
+            host=endpoint.host,
+            port=endpoint.port,
+            username=login.username if login else None,
+            password=login.password if login else None,
+            client_id=client_id or f"{settings.gateway_client_id}-incidents-feed",
+            keepalive_s=settings.gateway_keepalive_s,
+            timeout_s=settings.alerts_notify_timeout_s,
+            retry_initial_s=settings.ingest_retry_initial_s,
+            retry_max_s=settings.ingest_retry_max_s,
+            tls_context=ssl_context(tls) if tls is not None else None,
+        ),
+        listener,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentHost:
+    """The platform's one incident service with its feed; ``await run()`` until cancelled."""
+
+    service: IncidentService
+    feed: AlertFeed
+
+    async def run(self) -> None:
+        """The service's ticker and the feed, in one TaskGroup."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.service.run(), name="incidents")
+            group.create_task(self.feed.run(), name="incidents-feed")
+
+
+@contextlib.asynccontextmanager
+async def incident_host(
+    settings: Settings,
+    registry: Registry,
+    mqtt_url: str,
+    *,
+    influx_url: str | None,
+    alertmanager_urls: Sequence[str] = (),
+) -> AsyncIterator[IncidentHost]:
+    """The incident service where no engine runs beside it (``smartcity api`` with
+    ``SMARTCITY_API_INCIDENTS``): fed from MQTT, its notifications to the Alertmanagers, its
+    timeline to InfluxDB (spooled when away) when they are configured."""
+    async with contextlib.AsyncExitStack() as stack:
+        store = (
+            await stack.enter_async_context(durable_store(settings, influx_url))
+            if influx_url is not None
+            else None
+        )
+        notifiers: list[Notifier] = []
+        if alertmanager_urls:
+            notifiers.append(
+                await stack.enter_async_context(
+                    AlertmanagerNotifier(alertmanager_config(settings, alertmanager_urls))
+                )
+            )
+        service = await stack.enter_async_context(
+            incident_service(settings, registry, mqtt_url, store, notifiers=notifiers)
+        )
+        yield IncidentHost(service, alert_feed(settings, mqtt_url, service))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import paho.mqtt.publish as publish
 
+import alerts
+import devices
 from smartcity.stack import LocalMosquitto
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,6 +98,9 @@ def test_smartcity_api_serves_on_its_own_and_stops_on_ctrl_c(
         assert devices.status_code == 200
         assert devices.json()["total"] > 0
         assert httpx.get(f"{url}/devices").status_code == 401
+        # the incident service is another process's (SMARTCITY_API_INCIDENTS unset here)
+        incidents = httpx.get(f"{url}/incidents", headers={"Authorization": f"Bearer {token}"})
+        assert incidents.status_code == 503
     finally:
         process.send_signal(signal.SIGINT)
         _, rest = process.communicate(timeout=30)
@@ -121,3 +129,85 @@ def test_a_taken_port_stops_the_start_naming_the_setting(tmp_path: Path) -> None
     assert refused.returncode == 1
     assert f"127.0.0.1:{port}" in refused.stderr
     assert "SMARTCITY_API_PORT" in refused.stderr
+
+
+def test_smartcity_api_hosting_the_incidents_opens_one_from_alerts_on_the_broker(
+    tmp_path: Path, mosquitto: LocalMosquitto
+) -> None:
+    env = {
+        **os.environ,
+        "SMARTCITY_DATA_DIR": str(tmp_path),
+        "SMARTCITY_MQTT_URL": mosquitto.url,
+        "SMARTCITY_API_PORT": "0",
+        "SMARTCITY_API_INCIDENTS": "true",
+        "SMARTCITY_API_MQTT_CLIENT_ID": f"api-incidents-{os.getpid()}",
+        "SMARTCITY_GATEWAY_CLIENT_ID": f"api-incidents-gw-{os.getpid()}",
+        "SMARTCITY_LOG_FILE": str(tmp_path / "api.log"),
+    }
+    token = smartcity(env, "api", "token", "create", "--name", "ops").stdout.strip()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "smartcity", "api"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    listed: list[dict[str, object]] = []
+    try:
+        said = ""
+        while "incident service" not in said and len(said.splitlines()) < 6:
+            said += process.stderr.readline()  # the console wraps long lines
+        assert "hosts the incident service" in said, said
+        found = re.search(r"(http://127\.0\.0\.1:\d+)", said)
+        assert found, said
+        url = found.group(1)
+        headers = {"Authorization": f"Bearer {token}"}
+        assert _until_ok(f"{url}/healthz")
+        labels = {"cabinet": "C-02", "district": "guancheng", "team": "lighting"}
+        now = datetime.now(UTC)
+        alert = alerts.Alert(
+            fingerprint=alerts.fingerprint("cabinet-power-lost", labels),
+            rule="cabinet-power-lost",
+            kind=devices.Kind.STREETLIGHT,
+            district="guancheng",
+            severity="critical",
+            labels=labels,
+            state=alerts.AlertState.FIRING,
+            active_since=now,
+            fired_at=now,
+            resolved_at=None,
+            value=100.0,
+            summary="Cabinet C-02: 100 % of its lights without power",
+            runbook="",
+        )
+        document = json.dumps(
+            alerts.change_document(alerts.AlertChange(alert, alerts.ChangeKind.FIRING, now))
+        )
+        topic = devices.alert_topic("guancheng", devices.Kind.STREETLIGHT, "cabinet-power-lost")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not listed:
+            # published until the feed's subscription is there to take it (QoS 1 after that)
+            publish.single(topic, document, qos=1, hostname="127.0.0.1", port=mosquitto.port)
+            time.sleep(0.3)
+            listed = httpx.get(f"{url}/incidents", headers=headers).json()
+        time.sleep(1.0)  # later copies join it, and open nothing more
+        listed = httpx.get(f"{url}/incidents", headers=headers).json()
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=30)
+    assert process.returncode == 0, rest
+    assert [(i["type"], i["plan"]) for i in listed] == [("lighting", "cabinet-power-cut@1")]
+    assert (tmp_path / "incidents.sqlite").is_file()
+
+
+def _until_ok(url: str, timeout_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False

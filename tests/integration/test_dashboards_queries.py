@@ -25,6 +25,7 @@ import pytest
 
 import simulators
 from alerts import AlertEngine, load_rules
+from command import IncidentService, IncidentStore, load_incident_rules, load_plans
 from dashboards import BuiltDashboard, Query
 from devices import Registry, load_registry
 from gateway import Gateway
@@ -36,8 +37,13 @@ from ingest import (
     bootstrap_database,
     continuous_queries,
 )
-from smartcity.assembly import alert_listeners, alerts_config, build_dashboards
-from smartcity.settings import load_settings
+from smartcity.assembly import (
+    InfluxIncidentRecorder,
+    alert_listeners,
+    alerts_config,
+    build_dashboards,
+)
+from smartcity.settings import Settings, load_settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.grafana_macros import ALL, TimeRange, expand, panel_range
 from tests.integration.test_gateway_support import (
@@ -102,22 +108,57 @@ async def fill(mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, folder: Path)
         resample_for="10m",
     )
     await bootstrap_database(bootstrap)
-    scenario_file = folder / "day.yaml"
-    scenario_file.write_text(SCENARIO, encoding="utf-8")
     end = datetime.now(UTC).replace(microsecond=0)
     start = end - timedelta(hours=24)
     writer = InfluxV1Writer(influx_config(influxdb.url, DATABASE))
+    plans = load_plans(ROOT / "config" / "plans")
     async with (
         writer,
         DurableStore(writer, Spool(spool_config(folder / "spool")), STORE_CONFIG) as store,
-        AlertEngine(
-            alerts_config(settings),
-            load_rules(settings.rules_path),
-            registry,
-            folder / "alerts.sqlite",
-            listeners=alert_listeners(settings, publisher=None, store=store),
-        ) as engine,
     ):
+        with IncidentStore(folder / "incidents.sqlite") as incident_store:
+            # the day's power cut and spill open incidents; their timelines are the annotations
+            # (no notification or command channel here: the platform's steps are recorded failed)
+            incidents = IncidentService(
+                incident_store,
+                plans,
+                load_incident_rules(ROOT / "config" / "incidents.yaml", plans),
+                registry,
+                annotations=InfluxIncidentRecorder(
+                    store, measurement=settings.incidents_influx_measurement
+                ),
+                event_time=True,
+            )
+            await run_the_day(mosquitto, registry, settings, store, incidents, start, end, folder)
+            await incidents.tick()  # exports the timelines to InfluxDB
+    # the rollups of a backfilled day: each continuous query's own SELECT ... INTO, over it
+    span = f"time >= '{start.isoformat()}' AND time < '{end.isoformat()}'"
+    for statement in continuous_queries(bootstrap).values():
+        body = re.search(r"BEGIN (.*) END$", statement)
+        assert body is not None
+        select = body.group(1).replace(" GROUP BY", f" WHERE {span} GROUP BY")
+        query(influxdb.url, select)
+
+
+async def run_the_day(
+    mosquitto: LocalMosquitto,
+    registry: Registry,
+    settings: Settings,
+    store: DurableStore,
+    incidents: IncidentService,
+    start: datetime,
+    end: datetime,
+    folder: Path,
+) -> None:
+    scenario_file = folder / "day.yaml"
+    scenario_file.write_text(SCENARIO, encoding="utf-8")
+    async with AlertEngine(
+        alerts_config(settings),
+        load_rules(settings.rules_path),
+        registry,
+        folder / "alerts.sqlite",
+        listeners=[*alert_listeners(settings, publisher=None, store=store), incidents],
+    ) as engine:
         gateway = Gateway(
             gateway_config(mosquitto.port, stats_interval_s=0.5), registry, store, sink=engine
         )
@@ -155,13 +196,6 @@ async def fill(mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, folder: Path)
                 await engine.flush()
                 await asyncio.sleep(1.5)  # a few gateway_stats reports after the day
             task.cancel()
-    # the rollups of a backfilled day: each continuous query's own SELECT ... INTO, over it
-    span = f"time >= '{start.isoformat()}' AND time < '{end.isoformat()}'"
-    for statement in continuous_queries(bootstrap).values():
-        body = re.search(r"BEGIN (.*) END$", statement)
-        assert body is not None
-        select = body.group(1).replace(" GROUP BY", f" WHERE {span} GROUP BY")
-        query(influxdb.url, select)
 
 
 BAD_MESSAGES = (

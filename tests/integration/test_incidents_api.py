@@ -219,6 +219,10 @@ async def test_who_may_change_an_incident_and_what_is_refused_says_why(
             f"/incidents/{number}/steps/fly-a-drone/done", json={}, headers=ops
         )
         no_such_incident = await client.get("/incidents/99999", headers=viewer)
+        taken_without_a_body = await client.post(f"/incidents/{number}/take", headers=ops)
+        taken_with_extra = await client.post(
+            f"/incidents/{number}/take", json={"who": "someone"}, headers=ops
+        )
         await client.post(f"/incidents/{number}/steps/send-crew/done", json={}, headers=ops)
         twice = await client.post(f"/incidents/{number}/steps/send-crew/done", headers=ops)
 
@@ -243,6 +247,8 @@ async def test_who_may_change_an_incident_and_what_is_refused_says_why(
     assert "send-crew" in no_such_step.json()["detail"]  # it lists the steps there are
     assert no_such_incident.status_code == 404
     assert twice.status_code == 409
+    assert taken_without_a_body.json()["assignee"] == "li.wei"
+    assert [e["field"] for e in taken_with_extra.json()["detail"]] == ["who"]
     assert "already" in twice.json()["detail"]
     for answer in (no_title, on_site_too_soon, no_such_step):
         assert "Traceback" not in answer.text

@@ -201,3 +201,26 @@ def test_the_api_reads_every_workers_alerts_and_serves_outside_its_container() -
     # the relay's subscriber file, which the API's webhook route needs to start
     assert str(settings.relay_config_path.parent) in mounts
     assert (ROOT / "config" / settings.relay_config_path.name).is_file()
+
+
+def test_exactly_one_service_opens_incidents_from_every_engines_alerts() -> None:
+    hosts = {
+        name: service
+        for name, service in services().items()
+        if str((service.get("environment") or {}).get("SMARTCITY_API_INCIDENTS")).lower() == "true"
+    }
+    # the workers' engines each see part of the fleet: they run no incident service of their own
+    assert list(hosts) == ["api"]
+    api = hosts["api"]
+    assert api["command"] == ["smartcity", "api"]
+    assert "deploy" not in api or api["deploy"].get("replicas", 1) == 1
+    environment = api["environment"]
+    mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in api["volumes"]}
+    # the plans and rules it names are the shipped ones, where the container sees them
+    for key in ("SMARTCITY_PLANS_PATH", "SMARTCITY_INCIDENTS_RULES_PATH"):
+        path = Path(environment[key])
+        [(target, source)] = [(t, s) for t, s in mounted.items() if path.is_relative_to(t)]
+        local = ROOT / source / path.relative_to(target)
+        assert local.exists(), f"{key}={path}: nothing at {local}"
+    # its incidents (SQLite, under the data dir) live in a named volume
+    assert mounted["/var/lib/smartcity"] == "api-data"
