@@ -71,8 +71,13 @@ export class IncidentView {
 
   async fetchList() {
     try {
+      const first = this.seen === undefined;
       this.list = await call("/incidents" + query({ include_closed: $("#incidents-closed").checked || "" }));
       this.available = true;
+      // a new incident is news wherever the operator is looking (not those there at the start)
+      const fresh = this.list.filter((incident) => !this.seen?.has(incident.id) && incident.status !== "closed");
+      this.seen = new Set([...(this.seen ?? []), ...this.list.map((incident) => incident.id)]);
+      if (fresh.length && !first) toast(fresh.map((incident) => `New incident #${incident.id}: ${incident.title}`).join("; "));
     } catch (error) {
       if (error.status !== 503) throw error;
       this.available = false;  // this platform runs no emergency command
@@ -127,7 +132,7 @@ export class IncidentView {
     const row = element("tr", null, "incident");
     row.dataset.incident = String(incident.id);
     row.tabIndex = 0;
-    row.setAttribute("aria-selected", String(this.selected?.id === incident.id));
+    if (this.selected?.id === incident.id) row.setAttribute("aria-current", "true");
     const title = element("td");
     title.append(element("span", `#${incident.id} `, "number"), element("span", incident.title, "title"),
       element("div", `${incident.type} · ${incident.district}`, "sub"));

@@ -268,6 +268,7 @@ async def test_an_operator_takes_an_incident_from_open_to_closed_by_clicking_in_
         await expect(page.locator("#incident-count")).to_have_text("1")
         assert await page.evaluate("window.__same_page") is True
         number = int(await row.get_attribute("data-incident") or 0)
+        await expect(page.get_by_role("status")).to_contain_text(f"New incident #{number}")
         opened = await api_get(platform, f"/incidents/{number}")
         assert opened["opened_by"] != "ops"  # the platform opened it, not the operator
 
@@ -283,7 +284,7 @@ async def test_an_operator_takes_an_incident_from_open_to_closed_by_clicking_in_
         head = page.locator("#incident-head")
         await expect(head).to_have_attribute("data-incident", str(number))
         await expect(page.locator("#incident-title")).to_have_text(f"#{number} {INCIDENT_TITLE}")
-        await expect(row).to_have_attribute("aria-selected", "true")
+        await expect(row).to_have_attribute("aria-current", "true")
         # the plan's two notifications are the platform's: they run and say how they went
         await expect(row.locator(".steps-text")).to_have_text("2 of 5 steps", timeout=15_000)
         for step in ("notify-waterworks", "notify-environment"):
