@@ -63,6 +63,7 @@ export class IncidentView {
     this.refreshSelected = coalesced(() => (this.selected ? this.select(this.selected.id) : null));
     $("#incidents-closed").addEventListener("change", () => this.reload().catch(failed));
     $("#note-form").addEventListener("submit", (event) => { event.preventDefault(); this.note(); });
+    $("#incident-open").addEventListener("click", () => this.open());
     // overdue markers move with the clock, not only with changes
     setInterval(() => { if (this.list.length) this.renderList(); }, 15000);
   }
@@ -281,6 +282,31 @@ export class IncidentView {
     try {
       this.show(await call(`/incidents/${incident.id}/${path}`, { method: "POST", body }));
       toast(`Incident #${incident.id} ${done}.`);
+    } catch (error) { failed(error); }
+  }
+
+  // by hand: the district's middle is its place on the map until it has one of its own
+  async open() {
+    const types = new Set(this.list.map((incident) => incident.type));
+    $("#open-types").replaceChildren(...[...types].sort().map((type) => {
+      const option = element("option");
+      option.value = type;
+      return option;
+    }));
+    const districts = [...(this.map?.centres.keys() ?? [])].sort();
+    $("#open-district").replaceChildren(...districts.map((name) => element("option", name)));
+    $("#open-title").value = "";
+    if (!(await ask($("#open-dialog")))) return;
+    try {
+      const made = await call("/incidents", {
+        method: "POST",
+        body: { type: $("#open-type").value.trim(), title: $("#open-title").value.trim(),
+          district: $("#open-district").value, severity: $("#open-severity").value },
+      });
+      toast(`Incident #${made.id} opened.`);
+      this.seen = new Set([...(this.seen ?? []), made.id]);  // not news to whoever opened it
+      await this.reload();
+      this.show(made);
     } catch (error) { failed(error); }
   }
 

@@ -262,15 +262,36 @@ async def test_an_operator_takes_an_incident_from_open_to_closed_by_clicking_in_
         # the alert opens a spill incident by itself, and the page shows it without a reload
         station = OWN_STATIONS[0]
         await asyncio.to_thread(platform.publish_station, station, 3.2, minutes_ago=0)
-        row = page.locator("#incidents tbody tr.incident")
-        await expect(row).to_have_count(1, timeout=15_000)
-        await expect(row).to_contain_text(INCIDENT_TITLE)
+        rows = page.locator("#incidents tbody tr.incident")
+        await expect(rows).to_have_count(1, timeout=15_000)
+        await expect(rows).to_contain_text(INCIDENT_TITLE)
         await expect(page.locator("#incident-count")).to_have_text("1")
         assert await page.evaluate("window.__same_page") is True
-        number = int(await row.get_attribute("data-incident") or 0)
+        number = int(await rows.get_attribute("data-incident") or 0)
+        row = page.locator(f"#incidents tbody tr[data-incident='{number}']")
         await expect(page.get_by_role("status")).to_contain_text(f"New incident #{number}")
         opened = await api_get(platform, f"/incidents/{number}")
         assert opened["opened_by"] != "ops"  # the platform opened it, not the operator
+
+        # a second one at the same time, opened by hand: a type with no plan
+        await page.get_by_role("button", name="Open…").click()
+        await page.get_by_label("Type", exact=True).fill("flooding")
+        await page.get_by_label("Title", exact=True).fill("Underpass flooded on Dongcheng Road")
+        await page.get_by_label("District", exact=True).select_option("dongcheng")
+        await page.locator("#open-dialog").get_by_role("button", name="Open incident").click()
+        await expect(rows).to_have_count(2)
+        await expect(page.locator("#incident-count")).to_have_text("2")
+        await expect(page.locator("#incident-title")).to_contain_text("Underpass flooded")
+        await expect(page.locator("#no-plan")).to_be_visible()
+        flooded = int(await page.locator("#incident-head").get_attribute("data-incident") or 0)
+        by_hand = await api_get(platform, f"/incidents/{flooded}")
+        assert (by_hand["type"], by_hand["district"], by_hand["opened_by"], by_hand["plan"]) == (
+            "flooding",
+            "dongcheng",
+            "ops",
+            None,
+        )
+        await expect(page.locator("#map .incident-marker")).to_have_count(2)
 
         # the alert that opened it says so in the alerts' view
         await page.get_by_role("tab", name="Alerts").click()
@@ -342,8 +363,9 @@ async def test_an_operator_takes_an_incident_from_open_to_closed_by_clicking_in_
         await page.locator("#close-dialog").get_by_role("button", name="Close incident").click()
         await expect(head).to_have_attribute("data-status", "closed")
         await expect(page.locator("#incident-report")).to_contain_text("farm outlet found")
-        await expect(page.locator("#incidents tbody tr")).to_have_count(0)
-        await expect(page.locator("#incident-count")).to_have_text("0")
+        await expect(rows).to_have_count(1)
+        await expect(rows).to_have_attribute("data-incident", str(flooded))
+        await expect(page.locator("#incident-count")).to_have_text("1")
 
         # a reload comes back to it (the address names it)
         await page.reload()
