@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,7 @@ from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.integration.api_harness import ROOT, demo_registry
 from tests.support import until
 
-__all__ = ["AMMONIA_RULE", "INCIDENT_TITLE", "Platform", "running_platform"]
+__all__ = ["AMMONIA_RULE", "FLOODING_STEP", "INCIDENT_TITLE", "Platform", "running_platform"]
 
 REGISTRY = demo_registry()
 # stations the test speaks for itself; the simulators play every other device
@@ -76,6 +77,21 @@ rivers:
     flow_m_s: 0.4
     sections:
 """ + "".join(f"      - {{name: S{n}, length_km: 1.44}}\n" for n in range(1, 6))
+# beside the shipped plans, one for incidents opened by hand whose only step is due at once:
+# the page shows it overdue, and the platform escalates it
+FLOODING_STEP = "Close the underpass to traffic"
+FLOODING_PLAN = f"""
+name: underpass-flooding
+version: 1
+incident_type: flooding
+title: Flooded underpass
+steps:
+  - id: close-underpass
+    title: {FLOODING_STEP}
+    do: person
+    role: traffic police
+    within: 1s
+"""
 _ids = itertools.count(1)
 
 
@@ -130,6 +146,11 @@ async def running_platform(
     rules.mkdir()
     (rules / "page.yaml").write_text(RULES, encoding="utf-8")
     (tmp_path / "incidents.yaml").write_text(INCIDENT_RULES, encoding="utf-8")
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    for shipped in (ROOT / "config" / "plans").glob("*.yaml"):
+        shutil.copy(shipped, plans / shipped.name)
+    (plans / "underpass-flooding.yaml").write_text(FLOODING_PLAN, encoding="utf-8")
     tag = f"{id(tmp_path)}-{next(_ids)}"
     settings = load_settings(
         data_dir=tmp_path,
@@ -141,7 +162,7 @@ async def running_platform(
         rules_path=rules,
         alerts_watch_rules=False,
         alerts_tick_interval_s=0.2,
-        plans_path=ROOT / "config" / "plans",
+        plans_path=plans,
         incidents_rules_path=tmp_path / "incidents.yaml",
         incidents_tick_interval_s=0.2,
         api_port=0,

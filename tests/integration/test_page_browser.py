@@ -21,6 +21,7 @@ from smartcity.local_alertmanager import LocalAlertmanager
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
 from tests.integration.page_platform import (
     AMMONIA_RULE,
+    FLOODING_STEP,
     INCIDENT_TITLE,
     OWN_STATIONS,
     REGISTRY,
@@ -273,7 +274,7 @@ async def test_an_operator_takes_an_incident_from_open_to_closed_by_clicking_in_
         opened = await api_get(platform, f"/incidents/{number}")
         assert opened["opened_by"] != "ops"  # the platform opened it, not the operator
 
-        # a second one at the same time, opened by hand: a type with no plan
+        # a second one at the same time, opened by hand: its plan's one step is due at once
         await page.get_by_role("button", name="Open…").click()
         await page.get_by_label("Type", exact=True).fill("flooding")
         await page.get_by_label("Title", exact=True).fill("Underpass flooded on Dongcheng Road")
@@ -282,15 +283,20 @@ async def test_an_operator_takes_an_incident_from_open_to_closed_by_clicking_in_
         await expect(rows).to_have_count(2)
         await expect(page.locator("#incident-count")).to_have_text("2")
         await expect(page.locator("#incident-title")).to_contain_text("Underpass flooded")
-        await expect(page.locator("#no-plan")).to_be_visible()
+        await expect(page.locator("#steps tbody tr")).to_contain_text(FLOODING_STEP)
         flooded = int(await page.locator("#incident-head").get_attribute("data-incident") or 0)
         by_hand = await api_get(platform, f"/incidents/{flooded}")
         assert (by_hand["type"], by_hand["district"], by_hand["opened_by"], by_hand["plan"]) == (
             "flooding",
             "dongcheng",
             "ops",
-            None,
+            "underpass-flooding@1",
         )
+        # overdue in the list, and escalated once by the platform (the page hears of it)
+        late = page.locator(f"#incidents tbody tr[data-incident='{flooded}']")
+        await expect(late.locator(".badge.overdue")).to_be_visible(timeout=10_000)
+        await expect(late.locator(".escalation")).to_contain_text("level 1", timeout=10_000)
+        await expect(late.locator(".steps-text")).to_have_text("0 of 1 steps")
         await expect(page.locator("#map .incident-marker")).to_have_count(2)
 
         # the alert that opened it says so in the alerts' view
