@@ -65,7 +65,10 @@ export class IncidentView {
     $("#note-form").addEventListener("submit", (event) => { event.preventDefault(); this.note(); });
     $("#incident-open").addEventListener("click", () => this.open());
     // overdue markers move with the clock, not only with changes
-    setInterval(() => { if (this.list.length) this.renderList(); }, 15000);
+    setInterval(() => {
+      if (this.list.length) this.renderList();
+      if (this.selected) this.renderSteps(this.selected);
+    }, 15000);
   }
 
   // --- reading -----------------------------------------------------------------------------
