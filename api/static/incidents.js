@@ -190,7 +190,7 @@ export class IncidentView {
     $("#incident-body").hidden = false;
     this.renderSteps(incident);
     this.renderForecast(incident.forecast);
-    this.renderTimeline(incident.timeline);
+    this.renderTimeline(incident);
     const closed = incident.status === "closed";
     $("#incident-report").hidden = !closed;
     $("#incident-report").textContent = closed ? `Closed ${clock(incident.closed_at)}: ${incident.report}` : "";
@@ -263,9 +263,13 @@ export class IncidentView {
     }));
   }
 
-  renderTimeline(entries) {
+  renderTimeline(incident) {
     const list = $("#timeline");
-    list.replaceChildren(...entries.map((entry) => {
+    // follow the newest unless the operator scrolled up to read, in this same incident
+    const follow = list.dataset.incident !== String(incident.id)
+      || list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    list.dataset.incident = String(incident.id);
+    list.replaceChildren(...incident.timeline.map((entry) => {
       const item = element("li", null, "entry");
       item.dataset.kind = entry.kind;
       item.dataset.entry = String(entry.id);
@@ -275,7 +279,7 @@ export class IncidentView {
         element("span", entry.text, "text"));
       return item;
     }));
-    list.scrollTop = list.scrollHeight;  // the newest is at the bottom
+    if (follow) list.scrollTop = list.scrollHeight;  // the newest is at the bottom
   }
 
   // --- actions -----------------------------------------------------------------------------
