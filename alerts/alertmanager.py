@@ -112,6 +112,10 @@ def postable_alert(alert: Alert, *, now: datetime, valid_for: timedelta) -> dict
         annotations["value"] = f"{alert.value:g}"
     if alert.acknowledged_by:
         annotations["acknowledged_by"] = alert.acknowledged_by
+    if alert.held and alert.state is AlertState.FIRING:
+        annotations["held"] = alert.held
+    if alert.resolution and alert.state is AlertState.RESOLVED:
+        annotations["resolution"] = alert.resolution
     ends_at = alert.resolved_at if alert.state is AlertState.RESOLVED else None
     return {
         "labels": alertmanager_labels(alert),

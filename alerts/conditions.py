@@ -1,5 +1,6 @@
 """The pure pieces of condition evaluation: selecting devices, reading fields, thresholds with
-hysteresis, state matches, windows and their aggregates, local-time spans."""
+hysteresis, state matches, windows and their aggregates (a delta over the last N samples among
+them)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ __all__ = [
     "read_field",
     "selects",
     "state_holds",
-    "within",
 ]
 
 
@@ -142,11 +142,15 @@ def state_holds(condition: State, value: Any) -> bool:
     return equal if condition.equals is not None else not equal
 
 
-def aggregate(window: Window, how: str) -> float | None:
-    """The window's mean, max, min, delta (last - first) or rate per minute."""
+def aggregate(window: Window, how: str, samples: int | None = None) -> float | None:
+    """The window's mean, max, min, delta (last - first) or rate per minute; with ``samples``,
+    the delta from the sample ``samples - 1`` before the newest (``None`` until there are as
+    many in the window)."""
     values = window.values
     if not values:
         return None
+    if samples is not None:
+        return values[-1] - values[-samples] if len(values) >= samples else None
     if how == "mean":
         return sum(values) / len(values)
     if how == "max":
@@ -158,10 +162,3 @@ def aggregate(window: Window, how: str) -> float | None:
         return delta
     span_min = window.span_s() / 60
     return delta / span_min if span_min > 0 else 0.0
-
-
-def within(moment: Any, start: Any, end: Any) -> bool:
-    """Whether a local time falls in [start, end), a span that may wrap midnight."""
-    if start <= end:
-        return bool(start <= moment < end)
-    return bool(moment >= start or moment < end)

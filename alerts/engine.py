@@ -13,6 +13,9 @@ sun), to pick up operators' acknowledgements and edited rule files
 every firing alert each ``reannounce_interval_s``; and one task per listener (``announce.py``).
 Each batch of transitions is persisted before any of it is announced; announcing only queues
 the change for each listener, so no listener holds the engine's lock.
+
+Long because: the service's whole life (start, restore, the worker and ticker, reloads,
+acknowledgements, announcing and stop) is one object's, and splitting it would scatter its lock.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -350,6 +353,13 @@ class AlertEngine:
         await asyncio.to_thread(store.record, transitions)
         for transition in transitions:
             if transition.change is None:
+                standing = self._announced.get(transition.alert.fingerprint)
+                if standing is not None and transition.alert.state is AlertState.FIRING:
+                    # held by a closed gate, or let go again: not news, but the next
+                    # re-announcement carries the alert as it now stands
+                    self._announced[transition.alert.fingerprint] = replace(
+                        standing, alert=transition.alert
+                    )
                 continue
             alert = transition.alert
             change = AlertChange(alert, transition.change, now)

@@ -55,6 +55,11 @@ class Alert:
     runbook: str
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
+    # why a firing alert stands while its ``when:`` gate is closed ("gate closed at 06:12; held
+    # until the gate opens"), and why a resolved one resolved when it was not its condition
+    # letting go ("reading stale: none since 05:40"); kept in memory, not in the alert store
+    held: str | None = None
+    resolution: str | None = None
 
     @property
     def starts_at(self) -> datetime:

@@ -25,7 +25,7 @@ import string
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import time, timedelta
-from enum import StrEnum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -36,6 +36,7 @@ from alerts.durations import Duration
 from alerts.errors import RuleFileInvalid
 from devices import (
     PLACEMENT_TAGS,
+    SCHEDULE_ATTRIBUTES,
     CheckpointTelemetry,
     Kind,
     Placement,
@@ -48,6 +49,7 @@ from devices import (
     WaterQualityTelemetry,
     line_of,
     load_with_lines,
+    parse_local_span,
     strip_lines,
     validation_problems,
     yaml_problem,
@@ -58,6 +60,7 @@ __all__ = [
     "Absent",
     "Condition",
     "EventRate",
+    "Fault",
     "Group",
     "Inhibit",
     "Offline",
@@ -78,7 +81,6 @@ RULE_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 LABEL_NAME = r"^[a-z_][a-z0-9_]{0,63}$"
 GROUP_ATTRIBUTES = (*PLACEMENT_TAGS, "district")
 SELECT_ATTRIBUTES = (*GROUP_ATTRIBUTES, "target_class")
-_LOCAL_TIME_SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 TELEMETRY_MODELS: dict[Kind, type[Reading]] = {
     Kind.STREETLIGHT: StreetlightTelemetry,
@@ -132,19 +134,36 @@ class Selector(_Strict):
 
 
 class When(_Strict):
-    """A gate on the time of day: outside it, the condition does not hold."""
+    """A gate on the time of day: outside it, the condition does not hold.
+
+    ``local_time_from`` / ``outside_local_time_from`` name a registry field that holds each
+    device's own ``HH:MM-HH:MM`` span (``flash_schedule``); a device without one is outside it
+    at every hour.
+    """
 
     sun_above_deg: float | None = Field(default=None, ge=-90, le=90)
     sun_below_deg: float | None = Field(default=None, ge=-90, le=90)
     local_time: str | None = Field(default=None, description="HH:MM-HH:MM, may wrap midnight")
     outside_local_time: str | None = None
+    local_time_from: str | None = Field(default=None, description="a registry schedule field")
+    outside_local_time_from: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> When:
         for name in ("local_time", "outside_local_time"):
             value = getattr(self, name)
-            if value is not None and not _LOCAL_TIME_SPAN.fullmatch(value):
-                raise ValueError(f"{name} {value!r} is not HH:MM-HH:MM")
+            if value is not None:
+                try:
+                    parse_local_span(value)
+                except ValueError as exc:
+                    raise FieldProblem((name,), f"{name} {exc}") from None
+        for name in ("local_time_from", "outside_local_time_from"):
+            value = getattr(self, name)
+            if value is not None and value not in SCHEDULE_ATTRIBUTES:
+                known = ", ".join(SCHEDULE_ATTRIBUTES)
+                raise FieldProblem(
+                    (name,), f"{value!r} is not a registry schedule field; known: {known}"
+                )
         if all(getattr(self, name) is None for name in type(self).model_fields):
             raise ValueError("give at least one of " + ", ".join(type(self).model_fields))
         return self
@@ -152,12 +171,12 @@ class When(_Strict):
     def span(self, name: str) -> tuple[time, time] | None:
         """The (start, end) local times of ``local_time`` or ``outside_local_time``."""
         value = getattr(self, name)
-        if value is None:
-            return None
-        match = _LOCAL_TIME_SPAN.fullmatch(value)
-        assert match is not None  # checked on load
-        hours_a, minutes_a, hours_b, minutes_b = (int(part) for part in match.groups())
-        return time(hours_a, minutes_a), time(hours_b, minutes_b)
+        return None if value is None else parse_local_span(value)
+
+    @property
+    def per_device(self) -> bool:
+        """Whether the gate reads a device's own schedule (so it differs device by device)."""
+        return self.local_time_from is not None or self.outside_local_time_from is not None
 
 
 class Threshold(_Strict):
@@ -165,6 +184,8 @@ class Threshold(_Strict):
 
     ``clear`` is where an active alert lets go: fire above 1.0, clear below 0.8. A list field
     such as ``approaches.queue_veh`` is reduced (``max`` by default) to one number per reading.
+    ``aggregate: delta`` with ``samples: N`` is the change from the sample N-1 before the newest
+    to the newest, when both lie within ``window`` (then the longest span allowed).
     """
 
     type: Literal["threshold"]
@@ -175,6 +196,7 @@ class Threshold(_Strict):
     aggregate: Literal["last", "mean", "max", "min", "delta", "rate_per_min"] = "last"
     window: Duration | None = None
     reduce: Literal["max", "min", "mean", "sum"] = "max"
+    samples: int | None = Field(default=None, ge=2, le=1_000)
 
     @model_validator(mode="after")
     def _check(self) -> Threshold:
@@ -189,6 +211,8 @@ class Threshold(_Strict):
             raise ValueError("'window' goes with an aggregate other than 'last', and only then")
         if self.window is not None and self.window <= timedelta(0):
             raise ValueError("'window' must be longer than zero")
+        if self.samples is not None and self.aggregate != "delta":
+            raise FieldProblem(("samples",), "'samples' goes with aggregate 'delta' only")
         return self
 
 
@@ -241,6 +265,27 @@ class EventRate(_Strict):
         return self
 
 
+class Fault(_Strict):
+    """A latched fault event: it holds from an event matching ``where`` with ``active: true``
+    until one with ``active: false`` for the same subject (the device, and the approach where
+    the event names one: then the alert carries an ``approach`` label)::
+
+        condition: {type: fault, event: traffic_signal_fault, where: {fault: lamp_out}}
+    """
+
+    type: Literal["fault"]
+    event: str
+    where: dict[str, str | bool | float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> Fault:
+        if "active" in self.where:
+            raise FieldProblem(
+                ("where", "active"), "'active' is what latches and clears a fault; leave it out"
+            )
+        return self
+
+
 MemberCondition = Annotated[Threshold | State, Field(discriminator="type")]
 
 
@@ -272,7 +317,7 @@ class WaterClassBelowTarget(_Strict):
 
 
 Condition = Annotated[
-    Threshold | State | Absent | Offline | EventRate | Group | WaterClassBelowTarget,
+    Threshold | State | Absent | Offline | EventRate | Group | WaterClassBelowTarget | Fault,
     Field(discriminator="type"),
 ]
 
@@ -291,11 +336,25 @@ _CONDITION_NAMES: dict[str, frozenset[str]] = {
     "group": frozenset({"members", "matching", "pct"}),
     "water_class": frozenset({"parameter", "water_class", "target_class", "graded"}),
     "absent": frozenset({"silent_s"}),
+    "fault": frozenset({"approach", "detail"}),
 }
+_SAMPLED = (Threshold, State, WaterClassBelowTarget)
+"""Conditions judged on a device's own samples: ``for_samples`` counts them (a group is judged
+from its members' states and their silence, as time passes)."""
+_LAST_VALUE = (State, WaterClassBelowTarget, Group)
+"""Conditions on a device's latest reading (and threshold with ``aggregate: last``):
+``stale_after`` ages them."""
 
 
 class Rule(_Strict):
-    """One alert rule."""
+    """One alert rule.
+
+    ``for`` is how long a condition must hold before the alert fires, and ``for_samples`` how
+    many samples in a row must match: a pending alert fires only on a fresh matching sample once
+    both are met. ``stale_after`` ages a last-value condition's reading out (pending resets,
+    firing resolves); ``keep_firing_for`` keeps a firing alert firing that long after its
+    condition stops holding (Prometheus' semantics).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -308,6 +367,9 @@ class Rule(_Strict):
     runbook: str = Field(pattern=r"^(https?://|file:|/)\S+$")
     description: str = ""
     for_: Duration = Field(default=timedelta(0), alias="for")
+    for_samples: int = Field(default=1, ge=1, le=10_000)
+    stale_after: Duration | None = None
+    keep_firing_for: Duration = timedelta(0)
     when: When | None = None
     condition: Condition
     inhibits: Inhibit | None = None
@@ -321,8 +383,34 @@ class Rule(_Strict):
             _check_field(self.kind, condition.member, ("condition", "member", "field"))
             if self.kind is not Kind.STREETLIGHT and condition.by == "cabinet":
                 raise FieldProblem(("condition", "by"), "group by 'cabinet' needs kind streetlight")
-        if isinstance(condition, EventRate):
+        if isinstance(condition, EventRate | Fault):
             _check_event(self.kind, condition)
+        if self.for_samples > 1 and not isinstance(condition, _SAMPLED):
+            raise FieldProblem(
+                ("for_samples",),
+                f"'for_samples' counts samples; a {condition.type} condition has none",
+            )
+        if self.stale_after is not None:
+            last_value = isinstance(condition, _LAST_VALUE) or (
+                isinstance(condition, Threshold) and condition.aggregate == "last"
+            )
+            if not last_value:
+                raise FieldProblem(
+                    ("stale_after",),
+                    "'stale_after' ages a latest reading: threshold with aggregate last, "
+                    f"state, water_class or group, not {_shown(condition)}",
+                )
+            if self.stale_after <= timedelta(0):
+                raise FieldProblem(("stale_after",), "'stale_after' must be longer than zero")
+        if self.when is not None:
+            for gate in ("local_time_from", "outside_local_time_from"):
+                attribute = getattr(self.when, gate)
+                if attribute is not None and SCHEDULE_ATTRIBUTES[attribute] is not self.kind:
+                    raise FieldProblem(
+                        ("when", gate),
+                        f"{attribute!r} is a {SCHEDULE_ATTRIBUTES[attribute].value} field, "
+                        f"not a {self.kind.value} one",
+                    )
         if isinstance(condition, WaterClassBelowTarget) and self.kind is not Kind.WATER_QUALITY:
             raise FieldProblem(("condition", "type"), "water_class needs kind water_quality")
         allowed = _SUMMARY_NAMES | set(self.labels) | _CONDITION_NAMES.get(condition.type, set())
@@ -337,6 +425,12 @@ class Rule(_Strict):
                     ("summary",), f"placeholder {{{name}}} is unknown; known: {known}"
                 )
         return self
+
+
+def _shown(condition: Any) -> str:
+    if isinstance(condition, Threshold):
+        return f"threshold with aggregate {condition.aggregate}"
+    return str(condition.type)
 
 
 def _field_annotation(model: type[BaseModel], path: str) -> tuple[Any, bool] | None:
@@ -367,7 +461,7 @@ def _check_field(kind: Kind, condition: Threshold | State, where: tuple[str, ...
         )
 
 
-def _check_event(kind: Kind, condition: EventRate) -> None:
+def _check_event(kind: Kind, condition: EventRate | Fault) -> None:
     models = {model.measurement: model for model in EVENT_MODELS[kind]}
     model = models.get(condition.event)
     if model is None:
@@ -375,11 +469,29 @@ def _check_event(kind: Kind, condition: EventRate) -> None:
         raise FieldProblem(
             ("condition", "event"), f"{kind.value} has no event {condition.event!r}; known: {known}"
         )
-    for name in condition.where:
+    if isinstance(condition, Fault) and "active" not in model.model_fields:
+        raise FieldProblem(
+            ("condition", "event"), f"event {condition.event!r} has no 'active' to latch on"
+        )
+    for name, wanted in condition.where.items():
         if name not in model.model_fields:
             raise FieldProblem(
                 ("condition", "where", name), f"event {condition.event!r} has no field {name!r}"
             )
+        values = _enum_values(model.model_fields[name].annotation)
+        if values and str(wanted) not in values:
+            raise FieldProblem(
+                ("condition", "where", name),
+                f"{name} {wanted!r} is not one of {', '.join(values)}",
+            )
+
+
+def _enum_values(annotation: Any) -> tuple[str, ...]:
+    """The values an enum-typed field takes (``()`` for any other type)."""
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, Enum):
+            return tuple(str(member.value) for member in candidate)
+    return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,7 +573,7 @@ def parse_rules(text: str, where: str) -> list[tuple[Rule, int | None]]:
 
 
 _UNION_TAGS = frozenset(
-    {"threshold", "state", "absent", "offline", "event_rate", "group", "water_class"}
+    {"threshold", "state", "absent", "offline", "event_rate", "group", "water_class", "fault"}
 )
 """Pydantic puts a discriminated union's tag (``threshold``) in an error's location."""
 

@@ -22,6 +22,14 @@ optionally pending) at given moments; anything else firing is a failure::
 Payload fields not given take a healthy default for the kind; every reading goes through the
 real decoder, so a series that a device could not send is an error, not a silent pass. Time
 advances in ``tick`` steps (default 1m) with the engine's timers run at each step.
+
+A message arrives when it is measured, unless the series says otherwise:
+
+- ``arrives_at: 2h``: every message measured before 2h arrives at 2h, in order, with its own
+  ``ts`` (a camera uploading what it buffered through an outage); later ones arrive live;
+- ``clock_skew: 1h`` (``clock_behind: true``): the device's clock runs an hour fast (slow), so
+  its ``ts`` is off while it arrives on time;
+- ``repeat_each: true``: every message is delivered twice (a QoS 1 redelivery).
 """
 
 from __future__ import annotations
@@ -138,6 +146,10 @@ class _Series(_Strict):
     changes: tuple[_Change, ...] = ()
     clock_skew: Duration = timedelta(0)
     clock_behind: bool = False
+    arrives_at: Duration | None = Field(
+        default=None,
+        description="messages measured before this arrive all at once then (a buffered upload)",
+    )
     repeat_each: bool = Field(default=False, description="send every message twice")
 
 
@@ -272,8 +284,9 @@ def _device_messages(
             message = decode_message(topic, orjson.dumps(fields))
         except DeviceError as exc:
             raise PayloadRejectedInTest(where, device, str(exc)) from exc
-        observation = Observation(message, record, true_time)
-        out.append((offset, observation))
+        arrival = offset if series.arrives_at is None else max(offset, series.arrives_at)
+        observation = Observation(message, record, start + arrival)
+        out.append((arrival, observation))
         if series.repeat_each:
             out.append((offset, observation))
     return out

@@ -46,8 +46,9 @@ STATIC_DIR = Path(__file__).with_name("static")
 
 DESCRIPTION = """\
 The operators' API of the smartcity platform: alerts, devices and their presence, downlink
-commands, health. Every call but `/healthz` needs `Authorization: Bearer <token>`; a token is made
-with `smartcity api token create --name NAME --scope read|operate|admin`. Scopes include each
+commands, incidents (emergency command), health. Every call but `/healthz` needs
+`Authorization: Bearer <token>`; a token is made with
+`smartcity api token create --name NAME --scope read|operate|admin`. Scopes include each
 other: read < operate (send commands) < admin (manage tokens).
 """
 

@@ -65,6 +65,7 @@ from devices.payloads import (
 )
 from devices.registry import (
     PLACEMENT_TAGS,
+    SCHEDULE_ATTRIBUTES,
     City,
     DeviceRecord,
     Placement,
@@ -86,6 +87,7 @@ from devices.sun import (
     sun_elevation_deg,
     sun_position,
 )
+from devices.time_span import LOCAL_TIME_SPAN, in_local_span, parse_local_span
 from devices.topics import (
     EVERY_TOPIC,
     UPLINK_CHANNELS,
@@ -132,10 +134,12 @@ __all__ = [
     "DEVICE_CLIENT_ID_PREFIX",
     "EVERY_TOPIC",
     "LAKE_PHOSPHORUS_LIMIT",
+    "LOCAL_TIME_SPAN",
     "NOT_MEASURED_ITEMS",
     "PARAMETER_LABELS",
     "PAYLOAD_MAX_BYTES",
     "PLACEMENT_TAGS",
+    "SCHEDULE_ATTRIBUTES",
     "SUNRISE_ELEVATION_DEG",
     "UPLINK_CHANNELS",
     "WATER_CLASS_LIMITS",
@@ -213,6 +217,7 @@ __all__ = [
     "dump_registry",
     "generate_password",
     "hash_password",
+    "in_local_span",
     "line_of",
     "load_registry",
     "load_with_lines",
@@ -222,6 +227,7 @@ __all__ = [
     "open_state_file",
     "oxygen_saturation_mg_l",
     "parse_broker_url",
+    "parse_local_span",
     "parse_password_file",
     "parse_topic",
     "parse_ts",

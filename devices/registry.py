@@ -13,7 +13,7 @@ A YAML file::
       - {id: WQ-0001, kind: water_quality, district: zhongtang, river: zhongtang-waterway,
          water_body: river, section: S1, section_order: 1, target_class: III}
       - {id: TS-0001, kind: traffic_signal, district: guancheng, junction: J-01,
-         approaches: [north, east, south, west]}
+         approaches: [north, east, south, west], flash_schedule: "01:00-05:00"}
       - {id: CP-0001, kind: checkpoint, district: guancheng, junction: J-01, lanes: 3,
          speed_limit_kmh: 60}
 
@@ -21,8 +21,13 @@ A YAML file::
 stretches (from upstream, each ending at its monitoring section) and flow, which is how long a
 spill takes from one station to the next. A water station's ``river`` names its water body
 (a lake's name too: the tag is kept for the stored points and alert labels) and its
-``water_body`` type, a river when left out. Errors name the file and line of the offending
-device.
+``water_body`` type, a river when left out. A signal's ``flash_schedule`` gives the local hours
+its junction is planned to flash yellow (``HH:MM-HH:MM``, may wrap midnight; left out: never),
+which rules read with ``when: {outside_local_time_from: flash_schedule}``. Errors name the
+file and line of the offending device.
+
+Long because: the records of four kinds and the water bodies each carry their own cross-field
+checks, and the loader that reports them by file:line sits beside the models it loads.
 """
 
 from __future__ import annotations
@@ -40,12 +45,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from devices.errors import RegistryInvalid, YamlFileInvalid
 from devices.payloads import APPROACH_PATTERN
 from devices.sun import SunDay, sun_day, sun_elevation_deg
+from devices.time_span import parse_local_span
 from devices.topics import DISTRICT_PATTERN, RESERVED_DISTRICTS, Kind
 from devices.validation import describe_validation_error
 from devices.yaml_lines import KEY_LINES, LINE, read_with_lines, strip_lines
 
 __all__ = [
     "PLACEMENT_TAGS",
+    "SCHEDULE_ATTRIBUTES",
     "City",
     "DeviceRecord",
     "Placement",
@@ -64,6 +71,10 @@ river and section, a signal's or camera's junction. Stored points carry them as 
 labels, and group rules group by them."""
 
 PLACEMENT_TAGS: tuple[Placement, ...] = get_args(Placement)
+
+SCHEDULE_ATTRIBUTES: dict[str, Kind] = {"flash_schedule": Kind.TRAFFIC_SIGNAL}
+"""Registry fields that hold a local-time span ``HH:MM-HH:MM`` (or null), and the kind that
+has them: a rule's ``when: {local_time_from: ...}`` gate reads its window from one."""
 
 _GROUP_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
@@ -187,6 +198,9 @@ class DeviceRecord(BaseModel):
     approaches: tuple[str, ...] | None = None
     lanes: int | None = Field(default=None, ge=1, le=16)
     speed_limit_kmh: float | None = Field(default=None, gt=0, le=200)
+    # traffic_signal: the local hours the junction is scheduled to flash yellow ("01:00-05:00",
+    # may wrap midnight); null: it never flashes by plan
+    flash_schedule: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -211,6 +225,16 @@ class DeviceRecord(BaseModel):
             raise ValueError(f"a {self.kind.value} needs {', '.join(missing)}")
         if self.water_body is not None and self.kind is not Kind.WATER_QUALITY:
             raise ValueError(f"a {self.kind.value} has no water_body")
+        for name, kind in SCHEDULE_ATTRIBUTES.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if self.kind is not kind:
+                raise ValueError(f"a {self.kind.value} has no {name}")
+            try:
+                parse_local_span(value)
+            except ValueError as exc:
+                raise ValueError(f"{name} {exc}") from None
         for approach in self.approaches or ():
             if not re.fullmatch(APPROACH_PATTERN, approach):
                 raise ValueError(f"approach {approach!r} is not [A-Za-z0-9_-]{{1,16}}")

@@ -117,7 +117,7 @@ class ConnectionPool:
                 username=shared.username if shared else None,
                 password=shared.password if shared else None,
                 tls=self.address.tls,
-                context=self._raw_context(),
+                context=self._context(),  # TLS state is guarded: see simulators.tls_link
                 keepalive_s=30,
                 timeout_s=connect_timeout_s,
             )
@@ -171,17 +171,6 @@ class ConnectionPool:
         if not self.address.tls:
             return None
         return ssl_context(self._tls or BrokerTls(None, None, None, verify=True))
-
-    def _raw_context(self) -> ssl.SSLContext | None:
-        """The pooled links' context. Their socket is written by the publishing thread while
-        the reader thread reads it; one OpenSSL connection used from two threads is only safe
-        when neither direction needs the other, so: TLS 1.2 without renegotiation, which has no
-        post-handshake messages (TLS 1.3 sends session tickets and key updates)."""
-        context = self._context()
-        if context is not None:
-            context.maximum_version = ssl.TLSVersion.TLSv1_2
-            context.options |= ssl.OP_NO_RENEGOTIATION
-        return context
 
     def _client(self, client_id: str, number: int, login: Login | None) -> mqtt.Client:
         client = mqtt.Client(

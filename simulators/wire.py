@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 
 from simulators.errors import BrokerUnreachable
+from simulators.tls_link import TlsLink
 
 __all__ = ["RawPublisher"]
 
@@ -30,6 +31,9 @@ _PINGREQ = b"\xc0\x00"
 _DISCONNECT = b"\xe0\x00"
 _PACKET_ID_MAX = 65_535
 _REFUSALS = {4: "bad user name or password", 5: "not authorised"}
+
+# a TLS link is not an ssl.SSLSocket: its reader and writer threads would meet inside OpenSSL
+_Link = socket.socket | TlsLink
 
 
 def _remaining_length(length: int) -> bytes:
@@ -74,7 +78,7 @@ class RawPublisher:
         self.sent = 0
         self.lost = 0  # QoS 1 messages unacknowledged when a connection dropped
         self.errors = 0  # messages that could not be written (not connected)
-        self._socket: socket.socket | None = None
+        self._socket: _Link | None = None
         self._send_lock = threading.Lock()
         self._next_id = 0
         self._closed = threading.Event()
@@ -103,10 +107,8 @@ class RawPublisher:
         where = f"mqtt://{self.host}:{self.port}"
         try:
             raw = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
-            sock: socket.socket = (
-                (self.context or ssl.create_default_context()).wrap_socket(
-                    raw, server_hostname=self.host
-                )
+            sock: _Link = (
+                TlsLink(raw, self.context or ssl.create_default_context(), self.host)
                 if self.tls
                 else raw
             )
@@ -138,7 +140,7 @@ class RawPublisher:
         return b"\x10" + _remaining_length(len(payload)) + payload
 
     @staticmethod
-    def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    def _read_exactly(sock: _Link, size: int) -> bytes:
         data = b""
         while len(data) < size:
             chunk = sock.recv(size - len(data))

@@ -293,7 +293,8 @@ class Settings(BaseSettings):
     alerts_max_clock_skew_s: float = Field(
         default=300.0,
         ge=0,
-        description="a reading whose ts is further than this from its arrival is timed by arrival",
+        description="a reading whose ts is further than this ahead of its arrival is timed by"
+        " arrival (readings behind it keep their own ts)",
     )
     alerts_notify_timeout_s: float = Field(
         default=5.0, gt=0, le=300, description="timeout of one alert publication or notification"

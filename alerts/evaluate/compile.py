@@ -18,6 +18,7 @@ from alerts.evaluate.subject import group_id
 from alerts.rules import (
     Absent,
     EventRate,
+    Fault,
     Group,
     Offline,
     Rule,
@@ -31,6 +32,10 @@ from devices import DeviceRecord, Kind, Registry
 __all__ = ["CompiledRule", "DeviceRules", "GroupState", "Mode", "RuleIndex", "compile_rules"]
 
 _TELEMETRY_CONDITIONS = (Threshold, State, WaterClassBelowTarget, Group)
+# conditions that hold between messages as time passes (absence, a status, a latched fault, a
+# rate, a group with silent members): a tick may fire them once ``for:`` runs out. The others
+# hold only as far as their samples say: they fire on a fresh matching sample.
+_TIME_CONDITIONS = (Absent, Offline, EventRate, Fault, Group)
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -52,6 +57,7 @@ class Mode(IntEnum):
     WINDOW = 1  # a windowed aggregate of readings
     GROUP = 2  # a member's reading, judged with its group
     OTHER = 3  # events, status, absence: not judged from telemetry
+    FAULT = 4  # a latched fault event
 
 
 @dataclass(slots=True)
@@ -65,6 +71,9 @@ class CompiledRule:
     groups: dict[str, GroupState] = field(default_factory=dict)  # by subject id
     member_group: dict[str, str] = field(default_factory=dict)  # device id -> subject id
     selected: tuple[str, ...] = ()
+    fires_on_tick: bool = False  # may a tick fire it (see _TIME_CONDITIONS)
+    # a last-value rule's ``stale_after``; None for every other rule
+    stale_after: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +95,15 @@ def group_key(by: str, record: DeviceRecord) -> str | None:
 
 def compile_rules(rules: RuleSet, registry: Registry) -> dict[str, CompiledRule]:
     """Every rule by name, with inhibitors linked and absent/group rules' devices selected."""
-    compiled = {rule.name: CompiledRule(rule, *_mode(rule)) for rule in rules}
+    compiled = {
+        rule.name: CompiledRule(
+            rule,
+            *_mode(rule),
+            fires_on_tick=isinstance(rule.condition, _TIME_CONDITIONS),
+            stale_after=rule.stale_after,
+        )
+        for rule in rules
+    }
     link_inhibitors(compiled)
     for item in compiled.values():
         condition = item.rule.condition
@@ -123,6 +140,8 @@ def _mode(rule: Rule) -> tuple[Mode, int]:
         return Mode.WINDOW, condition.window // _MICROSECOND
     if isinstance(condition, EventRate):
         return Mode.OTHER, condition.window // _MICROSECOND
+    if isinstance(condition, Fault):
+        return Mode.FAULT, 0
     if isinstance(condition, _TELEMETRY_CONDITIONS):
         return Mode.LATEST, 0
     return Mode.OTHER, 0
@@ -162,7 +181,7 @@ class RuleIndex:
             telemetry=tuple(
                 c for c in chosen if isinstance(c.rule.condition, _TELEMETRY_CONDITIONS)
             ),
-            event=tuple(c for c in chosen if isinstance(c.rule.condition, EventRate)),
+            event=tuple(c for c in chosen if isinstance(c.rule.condition, EventRate | Fault)),
             status=tuple(c for c in chosen if isinstance(c.rule.condition, Offline)),
             absent=tuple(c for c in chosen if isinstance(c.rule.condition, Absent)),
         )

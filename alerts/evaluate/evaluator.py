@@ -1,5 +1,11 @@
 """The ``Evaluator``: readings and time in, transitions out; it keeps the per-device state
-(latest reading times, windows, arrival times) and routes each judgement to the alert book."""
+(latest reading times, windows, arrival times, fault latches) and routes each judgement to the
+alert book.
+
+Long because: each condition type has its path in (a reading, an event, a status) and its path
+in time (a tick), and both need the same per-device state; the judging and the alert moves
+themselves live in ``judge`` and ``lifecycle``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from alerts.evaluate.gates import TimeGates
 from alerts.evaluate.judge import (
     event_matches,
     judge_events,
+    judge_fault,
     judge_group,
     judge_latest,
     judge_window,
@@ -19,10 +26,19 @@ from alerts.evaluate.judge import (
     window_sample,
 )
 from alerts.evaluate.lifecycle import AlertBook, Transition, sorted_by_age
-from alerts.evaluate.subject import QUIET, Subject, Verdict, group_id
+from alerts.evaluate.subject import QUIET, Subject, Verdict, approach_id, group_id
 from alerts.interface import Observation
 from alerts.model import Alert
-from alerts.rules import Absent, EventRate, Group, RuleSet, State, Threshold, WaterClassBelowTarget
+from alerts.rules import (
+    Absent,
+    EventRate,
+    Fault,
+    Group,
+    RuleSet,
+    State,
+    Threshold,
+    WaterClassBelowTarget,
+)
 from devices import Channel, Payload, Reading, Registry, Status
 
 __all__ = ["Evaluator"]
@@ -42,10 +58,13 @@ class Evaluator:
         started_at: datetime | None,
         alerts: Iterable[Alert] = (),
     ) -> None:
+        alerts = list(alerts)
         self._registry = registry
         self._max_skew = max_clock_skew
         self._started_at = started_at
         self._state_since: datetime | None = started_at
+        # alerts active when the state (windows, groups) began: restored, or older than a reload
+        self._carried: set[str] = {alert.fingerprint for alert in alerts}
         self.watermark: datetime | None = None
         self._book = AlertBook(TimeGates(registry.city))
         self._last_received: dict[str, datetime] = {}
@@ -55,6 +74,10 @@ class Evaluator:
         }
         # per rule, per subject (nested, not keyed by a tuple: one tuple fewer per window)
         self._windows: dict[str, dict[str, Window]] = {}
+        # per water-class rule and station: the parameter that decided its alert last
+        self._deciding: dict[tuple[str, str], str] = {}
+        # per fault rule, per subject: the sample time of the latest event that set or cleared it
+        self._latched: dict[str, dict[str, datetime]] = {}
         self._rules: dict[str, CompiledRule] = {}
         self._index = RuleIndex({}, registry)
         self._orphans: list[str] = []
@@ -73,10 +96,12 @@ class Evaluator:
         compiled = compile_rules(rules, self._registry)
         if self._rules:
             self._state_since = None  # windows and groups start again: set at next evaluation
+            self._carried = {alert.fingerprint for alert in self._book.values()}
         self._rules = compiled
         self._book.rules = compiled
         self._index = RuleIndex(compiled, self._registry)
         self._windows = {}
+        self._latched = {}
         self._orphans.extend(
             alert.fingerprint for alert in self._book.values() if alert.rule not in compiled
         )
@@ -109,6 +134,9 @@ class Evaluator:
                 self.watermark = at
             if self._started_at is None:
                 self._started_at = at
+            now = self.watermark
+        else:
+            now = received_at  # the engine clock: a late reading is judged by its own age
         previous_seen = self._last_received.get(device_id)
         if previous_seen is None or received_at > previous_seen:
             self._last_received[device_id] = received_at
@@ -138,21 +166,32 @@ class Evaluator:
             latest_of[device_id] = (at, payload.seq)
         if topic.channel is Channel.EVENT:
             for item in rules.event:
-                self._observe_event(out, item, subject, payload, at)
+                if item.mode is Mode.FAULT:
+                    self._observe_fault(out, item, subject, payload, at)
+                else:
+                    self._observe_event(out, item, subject, payload, at, now)
             return out
         active = book.keys
         for item in rules.telemetry:
             mode = item.mode
             if mode is Mode.WINDOW:
-                self._observe_window(out, item, subject, payload, at)
+                self._observe_window(out, item, subject, payload, at, now)
             elif not in_order:
-                continue
+                continue  # an older reading never replaces the latest state
+            elif item.stale_after is not None and now - at > item.stale_after:
+                continue  # stale on arrival (a late upload): it no longer counts
             elif mode is Mode.LATEST:
                 was = (item.rule.name, device_id) in active
                 # the mode says which: no per-reading isinstance (nor cast(), a call) on this path
                 judged: Threshold | State | WaterClassBelowTarget = item.rule.condition  # type: ignore[assignment]
-                verdict = judge_latest(judged, payload, record, was)
+                key = (item.rule.name, device_id)
+                deciding = self._deciding.get(key) if was else None
+                verdict = judge_latest(judged, payload, record, was, deciding)
                 if verdict is not None and verdict is not QUIET:
+                    if verdict.active and verdict.extras:
+                        parameter = verdict.extras.get("parameter")
+                        if parameter is not None:
+                            self._deciding[key] = parameter
                     book.settle(out, item, subject, verdict, at)
             else:
                 group: Group = item.rule.condition  # type: ignore[assignment]
@@ -161,28 +200,38 @@ class Evaluator:
         return out
 
     def _sample_time(self, payload: Payload, received_at: datetime) -> datetime:
+        """A reading's own time; arrival time for one ahead of arrival by more than the skew
+        allowed (a clock running fast must not fire a ``for:`` at once). A reading behind its
+        arrival (a buffered upload, a slow link) keeps its own time: the gateway has already
+        refused any older than it accepts."""
         ts: datetime | None = getattr(payload, "ts", None)
         if self._max_skew is None:
             return ts or self.watermark or received_at
-        if ts is None or abs(ts - received_at) > self._max_skew:
+        if ts is None or ts - received_at > self._max_skew:
             return received_at
         return ts
 
     def _add_sample(
-        self, item: CompiledRule, subject: Subject, at: datetime, value: float
+        self, item: CompiledRule, subject: Subject, at: datetime, value: float, now: datetime
     ) -> tuple[Window, datetime]:
-        """Put a sample in the subject's window of the rule; the window and its newest time."""
+        """Put a sample in the subject's window of the rule at its own time; the window as it
+        stands at the engine clock (or at its newest sample, when that is later), and that
+        time. A late sample counts only where it falls: an hour-old batch is spread over its
+        hour, not piled up at "now"."""
         windows = self._windows.get(item.rule.name)
         if windows is None:
             windows = self._windows[item.rule.name] = {}
         window = windows.get(subject.id)
         if window is None:
             window = windows[subject.id] = Window()
-        at_us = epoch_us(at)
-        window.add(at_us, value)
-        end_us = window.times_us[-1]
-        window.trim(end_us, item.window_us)
-        return window, at if end_us == at_us else from_epoch_us(end_us)
+        window.add(epoch_us(at), value)
+        newest_us = window.times_us[-1]
+        now_us = epoch_us(now)
+        if now_us >= newest_us:
+            window.trim(now_us, item.window_us)
+            return window, now
+        window.trim(newest_us, item.window_us)
+        return window, from_epoch_us(newest_us)
 
     def _observe_window(
         self,
@@ -191,11 +240,12 @@ class Evaluator:
         subject: Subject,
         payload: Payload,
         at: datetime,
+        now: datetime,
     ) -> None:
         condition: Threshold = item.rule.condition  # type: ignore[assignment]
         raw = window_sample(condition, payload)
         if raw is not None:
-            window, end = self._add_sample(item, subject, at, raw)
+            window, end = self._add_sample(item, subject, at, raw, now)
             self._judge_windowed(out, item, subject, window, end)
 
     def _observe_event(
@@ -205,11 +255,35 @@ class Evaluator:
         subject: Subject,
         payload: Reading,
         at: datetime,
+        now: datetime,
     ) -> None:
         condition: EventRate = item.rule.condition  # type: ignore[assignment]
         if event_matches(condition, payload):
-            window, end = self._add_sample(item, subject, at, 1.0)
+            window, end = self._add_sample(item, subject, at, 1.0, now)
             self._judge_windowed(out, item, subject, window, end)
+
+    def _observe_fault(
+        self,
+        out: list[Transition],
+        item: CompiledRule,
+        subject: Subject,
+        payload: Reading,
+        at: datetime,
+    ) -> None:
+        condition: Fault = item.rule.condition  # type: ignore[assignment]
+        if not event_matches(condition, payload):
+            return
+        approach: str | None = getattr(payload, "approach", None)
+        if approach is not None:
+            subject = Subject.of_approach(subject.id, subject.record, subject.district, approach)
+        latched = self._latched.get(item.rule.name)
+        if latched is None:
+            latched = self._latched[item.rule.name] = {}
+        last = latched.get(subject.id)
+        if last is not None and at < last:
+            return  # an older event (a late upload) does not undo a newer one
+        latched[subject.id] = at
+        self._book.settle(out, item, subject, judge_fault(payload), at)
 
     def _judge_windowed(
         self,
@@ -218,6 +292,8 @@ class Evaluator:
         subject: Subject,
         window: Window,
         at: datetime,
+        *,
+        fresh: bool = True,
     ) -> None:
         """A windowed threshold or an event rate, judged on its window as it is at ``at``."""
         condition = item.rule.condition
@@ -231,7 +307,7 @@ class Evaluator:
             not was or self._holding(item, subject.id, at, timedelta(microseconds=item.window_us))
         ):
             return
-        self._book.settle(out, item, subject, verdict, at)
+        self._book.settle(out, item, subject, verdict, at, fresh=fresh)
 
     def _mark_member(
         self, out: list[Transition], item: CompiledRule, device_id: str, matches: bool, at: datetime
@@ -274,7 +350,7 @@ class Evaluator:
             return False
         if self._state_since is None:
             self._state_since = at
-        return alert.active_since < self._state_since and at - self._state_since < span
+        return alert.fingerprint in self._carried and at - self._state_since < span
 
     def _subject_of(self, alert: Alert) -> str | None:
         item = self._rules.get(alert.rule)
@@ -284,7 +360,11 @@ class Evaluator:
         if isinstance(condition, Group):
             value = alert.labels.get(condition.by)
             return None if value is None else group_id(condition.by, value, alert.district)
-        return alert.labels.get("device")
+        device = alert.labels.get("device")
+        approach = alert.labels.get("approach")
+        if isinstance(condition, Fault) and device is not None and approach is not None:
+            return approach_id(device, approach)
+        return device
 
     def _subject_exists(self, rule: str, subject_id: str) -> bool:
         """Whether a rule's subject is still there: a device in the registry, a group with
@@ -294,7 +374,7 @@ class Evaluator:
             return False
         if isinstance(item.rule.condition, Group):
             return subject_id in item.groups
-        return subject_id in self._registry
+        return subject_id.partition("#")[0] in self._registry
 
     # --- time --------------------------------------------------------------------------------
 
@@ -339,16 +419,27 @@ class Evaluator:
         if subject_id is None:
             return
         key = (rule.name, subject_id)
-        if rule.when is not None and not self._book.gates.open(rule.when, now):
-            self._book.end(out, alert, key, now)
+        book = self._book
+        record = self._registry.get(subject_id.partition("#")[0])
+        if rule.when is not None and not book.gates.open(rule.when, now, record):
+            book.close_gate(out, alert, key, now)
+            if book.get(alert.fingerprint) is None:
+                return
+        stale_reading_at = None
+        if item.stale_after is not None and item.mode is Mode.LATEST:
+            latest = self._latest[Channel.TELEMETRY].get(subject_id)
+            if latest is not None and now - latest[0] > item.stale_after:
+                stale_reading_at = latest[0]
+        book.expire(out, item, alert, key, now, stale_reading_at)
+        if book.get(alert.fingerprint) is None:
             return
         if isinstance(condition, Threshold | EventRate) and (
             not isinstance(condition, Threshold) or condition.window is not None
         ):
             window = self._windows.get(rule.name, {}).get(subject_id) or Window()
             window.trim(epoch_us(now), item.window_us)
-            subject = Subject.device(subject_id, self._registry.get(subject_id), alert.district)
-            self._judge_windowed(out, item, subject, window, now)
+            subject = Subject.device(subject_id, record, alert.district)
+            self._judge_windowed(out, item, subject, window, now, fresh=False)
 
     def _tick_absent(
         self, out: list[Transition], item: CompiledRule, condition: Absent, now: datetime
@@ -375,7 +466,13 @@ class Evaluator:
     def _tick_group(
         self, out: list[Transition], item: CompiledRule, condition: Group, now: datetime
     ) -> None:
+        latest = self._latest[Channel.TELEMETRY]
         for key, group in item.groups.items():
+            if item.stale_after is not None:
+                for device_id in tuple(group.matching):
+                    seen = latest.get(device_id)
+                    if seen is not None and now - seen[0] > item.stale_after:
+                        group.matching.discard(device_id)  # its reading no longer counts
             if condition.silent_after is not None:
                 for device_id in group.members:
                     last = self._last_received.get(device_id, self._started_at or now)

@@ -8,7 +8,7 @@ from typing import Any
 from alerts.conditions import Window, aggregate, crosses, read_field, state_holds
 from alerts.evaluate.compile import GroupState
 from alerts.evaluate.subject import QUIET, Verdict
-from alerts.rules import EventRate, Group, State, Threshold, WaterClassBelowTarget
+from alerts.rules import EventRate, Fault, Group, State, Threshold, WaterClassBelowTarget
 from devices import (
     DeviceRecord,
     Payload,
@@ -21,6 +21,7 @@ from devices import (
 __all__ = [
     "event_matches",
     "judge_events",
+    "judge_fault",
     "judge_group",
     "judge_latest",
     "judge_window",
@@ -34,10 +35,16 @@ def judge_latest(
     payload: Payload,
     record: DeviceRecord | None,
     was_active: bool,
+    deciding: str | None = None,
 ) -> Verdict | None:
     """A condition on the device's latest reading; ``None`` when the reading cannot say, and
     ``QUIET`` (not a new value: this runs for every reading and rule) when it does not hold
-    and did not before."""
+    and did not before.
+
+    ``deciding``: the parameter that decided an active water-class alert. A reading that does
+    not measure it (an hourly probe-only sample between two 4-hourly analyses) cannot clear
+    the alert, nor count as a sample for it, unless it finds the class below target itself.
+    """
     if isinstance(condition, Threshold):
         raw = read_field(payload, condition.field, condition.reduce)
         if raw is None:
@@ -65,6 +72,8 @@ def judge_latest(
     active = found.water_class.rank > record.target_class.rank
     if not active and not was_active:
         return QUIET
+    if not active and deciding is not None and getattr(payload, deciding, None) is None:
+        return None
     return Verdict(active, found.deciding_value, extras)
 
 
@@ -76,13 +85,14 @@ def window_sample(condition: Threshold, payload: Payload) -> float | None:
 
 def judge_window(condition: Threshold, window: Window, was_active: bool) -> Verdict:
     """A windowed threshold: the window's aggregate against the limit."""
-    value = aggregate(window, condition.aggregate)
+    value = aggregate(window, condition.aggregate, condition.samples)
     active = value is not None and crosses(condition, value, was_active)
     return Verdict(active, value) if active or was_active else QUIET
 
 
-def event_matches(condition: EventRate, payload: Reading) -> bool:
-    """Whether an event is of the sort the rule counts (its measurement and ``where`` fields)."""
+def event_matches(condition: EventRate | Fault, payload: Reading) -> bool:
+    """Whether an event is of the sort the rule counts or latches on (its measurement and
+    ``where`` fields)."""
     if payload.measurement != condition.event:
         return False
     for name, wanted in condition.where.items():
@@ -98,6 +108,14 @@ def judge_events(condition: EventRate, window: Window, was_active: bool) -> Verd
     count = float(len(window.values))
     active = crosses(condition, count, was_active)
     return Verdict(active, count) if active or was_active else QUIET
+
+
+def judge_fault(payload: Reading) -> Verdict:
+    """A latched fault: raised by ``active: true``, cleared by ``active: false``."""
+    active = bool(getattr(payload, "active", False))
+    approach = getattr(payload, "approach", None)
+    extras = {"approach": approach or "", "detail": getattr(payload, "detail", "")}
+    return Verdict(active, None, extras)
 
 
 def member_matches(member: Threshold | State, payload: Payload) -> bool:

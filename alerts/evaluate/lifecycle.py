@@ -2,7 +2,19 @@
 
 The ``AlertBook`` holds the active alerts, by fingerprint and by (rule, subject). ``settle``
 takes a verdict about a subject and moves its alert along; what changed comes back as
-``Transition`` values, in order.
+``Transition`` values, in order. The moves, as Prometheus' ``rules/alerting.go`` makes them
+with sparse samples in mind:
+
+- a pending alert fires once ``for:`` has run out *and* ``for_samples`` matching samples came in
+  a row, on a fresh sample (a tick fires only conditions that hold as time passes: absence,
+  offline, a latched fault, a rate, a group); a sample that does not match resets it;
+- a firing alert whose condition stops holding stays firing ``keep_firing_for`` (nothing is
+  announced if it holds again meanwhile), then resolves;
+- a ``when:`` gate that closes resets a pending alert; a firing one whose last judged sample
+  still matched is *held* (same alert, ack kept) until the gate opens and a fresh sample
+  decides;
+- a last-value reading older than ``stale_after`` no longer counts: pending resets, firing
+  resolves (after ``keep_firing_for``) saying the reading went stale.
 """
 
 from __future__ import annotations
@@ -37,6 +49,18 @@ class _Missing(dict[str, Any]):
         return "?"
 
 
+class _Track:
+    """What the book remembers of one active alert between judgements (not persisted: after a
+    restart a firing alert starts with a fresh track)."""
+
+    __slots__ = ("cleared_at", "matched", "samples")
+
+    def __init__(self, samples: int) -> None:
+        self.samples = samples  # matching samples in a row (pending)
+        self.matched = True  # whether the latest judgement found the condition holding
+        self.cleared_at: datetime | None = None  # when a firing alert's condition let go
+
+
 class AlertBook:
     """The active alerts and the moves between their states."""
 
@@ -45,6 +69,7 @@ class AlertBook:
         self.gates = gates
         self._alerts: dict[str, Alert] = {}
         self._by_subject: dict[tuple[str, str], str] = {}
+        self._tracks: dict[str, _Track] = {}  # by fingerprint
         # (rule, subject id) of every active alert, for the evaluator's hot path (read only)
         self.keys: Mapping[tuple[str, str], str] = self._by_subject
 
@@ -82,55 +107,125 @@ class AlertBook:
         subject: Subject,
         verdict: Verdict,
         at: datetime,
+        *,
+        fresh: bool = True,
     ) -> None:
-        """Apply a verdict: raise, update, fire or end the subject's alert of this rule."""
+        """Apply a verdict judged at ``at``: raise, update, fire, hold or end the subject's
+        alert of this rule. ``fresh``: the verdict comes from a sample that just arrived (or,
+        for conditions that hold as time passes, from the clock); ``False`` for a tick
+        re-judging samples it already had."""
         rule = item.rule
         key = (rule.name, subject.id)
-        active = verdict.active
-        if not active and key not in self._by_subject:
-            return  # the common case: nothing wrong, nothing to do
         fp = self._by_subject.get(key)
+        if fp is None and not verdict.active:
+            return  # the common case: nothing wrong, nothing to do
         current = self._alerts.get(fp) if fp is not None else None
-        if active and rule.when is not None and not self.gates.open(rule.when, at):
-            active = False
-        if not active:
+        if rule.when is not None and not self.gates.open(rule.when, at, subject.record):
             if current is not None:
-                self.end(out, current, key, at)
+                self.close_gate(out, current, key, at)
             return
         if current is None:
-            labels = {**rule.labels, **subject.labels(), "district": subject.district}
-            labels["kind"] = rule.kind.value
-            fp = fingerprint(rule.name, labels)
-            current = Alert(
-                fingerprint=fp,
-                rule=rule.name,
-                kind=rule.kind,
-                district=subject.district,
-                severity=rule.severity.value,
-                labels=labels,
-                state=AlertState.PENDING,
-                active_since=at,
-                fired_at=None,
-                resolved_at=None,
-                value=verdict.value,
-                summary=render(rule, labels, verdict),
-                runbook=rule.runbook,
-            )
-            self._alerts[fp] = current
-            self._by_subject[key] = fp
-            out.append(Transition(current, None))
-        elif current.state is AlertState.PENDING:
+            if fresh or item.fires_on_tick:
+                self._raise(out, item, subject, verdict, at, key, samples=1 if fresh else 0)
+            return
+        track = self._track(current.fingerprint)
+        if not verdict.active:
+            if current.state is AlertState.PENDING:
+                self.end(out, current, key, at)
+            elif fresh or current.held is None:  # a held alert waits for a fresh sample
+                self._let_go(out, item, current, track, key, at)
+            return
+        track.matched = True
+        track.cleared_at = None
+        if current.state is AlertState.PENDING:
+            if fresh:
+                track.samples += 1
             current = replace(
                 current, value=verdict.value, summary=render(rule, current.labels, verdict)
             )
             self._alerts[current.fingerprint] = current
-        if current.state is AlertState.PENDING:
-            self.maybe_fire(out, current, at)
+            self.maybe_fire(out, current, at, fresh=fresh)
+        elif current.held is not None and fresh:
+            # the gate opened and a fresh sample says the cause is still there: firing goes on
+            opened = replace(current, held=None, value=verdict.value)
+            self._alerts[current.fingerprint] = opened
+            out.append(Transition(opened, None))
 
-    def maybe_fire(self, out: list[Transition], alert: Alert, at: datetime) -> None:
-        """Fire a pending alert whose ``for:`` has run out, unless it is inhibited."""
+    def _raise(
+        self,
+        out: list[Transition],
+        item: CompiledRule,
+        subject: Subject,
+        verdict: Verdict,
+        at: datetime,
+        key: tuple[str, str],
+        *,
+        samples: int,
+    ) -> None:
+        rule = item.rule
+        labels = {**rule.labels, **subject.labels(), "district": subject.district}
+        labels["kind"] = rule.kind.value
+        fp = fingerprint(rule.name, labels)
+        current = Alert(
+            fingerprint=fp,
+            rule=rule.name,
+            kind=rule.kind,
+            district=subject.district,
+            severity=rule.severity.value,
+            labels=labels,
+            state=AlertState.PENDING,
+            active_since=at,
+            fired_at=None,
+            resolved_at=None,
+            value=verdict.value,
+            summary=render(rule, labels, verdict),
+            runbook=rule.runbook,
+        )
+        self._alerts[fp] = current
+        self._by_subject[key] = fp
+        self._tracks[fp] = _Track(samples)
+        out.append(Transition(current, None))
+        self.maybe_fire(out, current, at, fresh=True)
+
+    def _track(self, fp: str) -> _Track:
+        track = self._tracks.get(fp)
+        if track is None:  # restored from the store
+            track = self._tracks[fp] = _Track(0)
+        return track
+
+    def _let_go(
+        self,
+        out: list[Transition],
+        item: CompiledRule,
+        alert: Alert,
+        track: _Track,
+        key: tuple[str, str],
+        at: datetime,
+        resolution: str | None = None,
+    ) -> None:
+        """A firing alert's condition stopped holding: resolve it, or keep it firing for
+        ``keep_firing_for`` from the moment it let go."""
+        track.matched = False
+        keep = item.rule.keep_firing_for
+        if keep:
+            if track.cleared_at is None:
+                track.cleared_at = at
+            if at - track.cleared_at < keep:
+                return
+        self.end(out, alert, key, at, resolution=resolution)
+
+    def maybe_fire(
+        self, out: list[Transition], alert: Alert, at: datetime, *, fresh: bool = False
+    ) -> None:
+        """Fire a pending alert whose ``for:`` has run out on enough samples in a row, unless
+        it is inhibited. Without a fresh sample only time-held conditions fire."""
         item = self.rules.get(alert.rule)
-        if item is None or at - alert.active_since < item.rule.for_:
+        if item is None or (not fresh and not item.fires_on_tick):
+            return
+        rule = item.rule
+        if at - alert.active_since < rule.for_:
+            return
+        if rule.for_samples > 1 and self._track(alert.fingerprint).samples < rule.for_samples:
             return
         if inhibited(item, alert, self._alerts.values()):
             return
@@ -139,19 +234,86 @@ class AlertBook:
         out.append(Transition(fired, ChangeKind.FIRING))
 
     def fire_due(self, out: list[Transition], at: datetime) -> None:
-        """Fire every pending alert whose ``for:`` has run out."""
+        """Fire every pending alert of a time-held condition whose ``for:`` has run out."""
         for alert in self.values():
             if alert.state is AlertState.PENDING:
                 self.maybe_fire(out, alert, at)
 
-    def end(self, out: list[Transition], alert: Alert, key: tuple[str, str], at: datetime) -> None:
+    def close_gate(
+        self, out: list[Transition], alert: Alert, key: tuple[str, str], at: datetime
+    ) -> None:
+        """The rule's gate is closed at ``at``: reset a pending alert; hold a firing one whose
+        cause was still there (resolve it if its condition had already let go)."""
+        if alert.state is AlertState.PENDING:
+            self.end(out, alert, key, at)
+            return
+        if alert.held is not None:
+            return
+        track = self._tracks.get(alert.fingerprint)
+        if track is not None and not track.matched:
+            self.end(out, alert, key, at)
+            return
+        local = self.gates.local_time(at).strftime("%H:%M")
+        held = replace(alert, held=f"gate closed at {local}; held until the gate opens")
+        self._alerts[alert.fingerprint] = held
+        out.append(Transition(held, None))
+
+    def expire(
+        self,
+        out: list[Transition],
+        item: CompiledRule,
+        alert: Alert,
+        key: tuple[str, str],
+        now: datetime,
+        stale_reading_at: datetime | None,
+    ) -> None:
+        """What the clock alone ends: ``keep_firing_for`` running out; the latest reading gone
+        stale (``stale_reading_at``: its sample time, when it is older than ``stale_after``)."""
+        track = self._tracks.get(alert.fingerprint)
+        stale_after = item.rule.stale_after
+        if stale_reading_at is not None and stale_after is not None:
+            if alert.state is AlertState.PENDING:
+                self.end(out, alert, key, now)
+                return
+            track = track or self._track(alert.fingerprint)
+            stale_since = stale_reading_at + stale_after
+            if track.cleared_at is None or stale_since < track.cleared_at:
+                track.cleared_at = stale_since
+            since = self.gates.local_time(stale_reading_at).strftime("%H:%M")
+            reason = f"reading stale: none since {since}"
+            self._let_go(out, item, alert, track, key, now, resolution=reason)
+            return
+        if (
+            track is not None
+            and track.cleared_at is not None
+            and alert.state is AlertState.FIRING
+            and now - track.cleared_at >= item.rule.keep_firing_for
+        ):
+            self.end(out, alert, key, now)
+
+    def end(
+        self,
+        out: list[Transition],
+        alert: Alert,
+        key: tuple[str, str],
+        at: datetime,
+        *,
+        resolution: str | None = None,
+    ) -> None:
         """Resolve a firing alert; drop a pending one (its condition let go before ``for:``)."""
         del self._alerts[alert.fingerprint]
         self._by_subject.pop(key, None)
+        self._tracks.pop(alert.fingerprint, None)
         if alert.state is AlertState.PENDING:
             out.append(Transition(alert, None, dropped=True))
             return
-        resolved = replace(alert, state=AlertState.RESOLVED, resolved_at=max(at, alert.starts_at))
+        resolved = replace(
+            alert,
+            state=AlertState.RESOLVED,
+            resolved_at=max(at, alert.starts_at),
+            held=None,
+            resolution=resolution,
+        )
         out.append(Transition(resolved, ChangeKind.RESOLVED))
 
     def acknowledge(self, fp: str, by: str, at: datetime) -> Transition | None:

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from devices import DeviceRecord
 
-__all__ = ["NO_EXTRAS", "QUIET", "Subject", "Verdict"]
+__all__ = ["NO_EXTRAS", "QUIET", "Subject", "Verdict", "approach_id", "group_id"]
 
 NO_EXTRAS: Mapping[str, Any] = MappingProxyType({})
 
@@ -28,11 +28,21 @@ class Subject(NamedTuple):
     district: str
     record: DeviceRecord | None = None
     group: tuple[str, str] | None = None  # (by, value) for a group rule's subject
+    approach: str | None = None  # a latched fault of one approach of a junction's signal
 
     @classmethod
     def device(cls, device_id: str, record: DeviceRecord | None, district: str) -> Subject:
         """A device, with its registry record when it has one."""
         return cls(device_id, district, record, None)
+
+    @classmethod
+    def of_approach(
+        cls, device_id: str, record: DeviceRecord | None, district: str, approach: str | None
+    ) -> Subject:
+        """A device, or one approach of it (its faults latch per approach)."""
+        if approach is None:
+            return cls(device_id, district, record, None)
+        return cls(approach_id(device_id, approach), district, record, None, approach)
 
     @classmethod
     def of_group(cls, by: str, value: str, district: str) -> Subject:
@@ -45,8 +55,20 @@ class Subject(NamedTuple):
             by, value = self.group
             return {by: value}
         labels = self.record.tags() if self.record is not None else {"district": self.district}
+        if self.approach is not None:
+            labels["device"] = self.id.partition(_APPROACH)[0]
+            labels["approach"] = self.approach
+            return labels
         labels["device"] = self.id
         return labels
+
+
+_APPROACH = "#"  # not in a device id's [A-Za-z0-9_-]
+
+
+def approach_id(device_id: str, approach: str) -> str:
+    """The subject id of one approach of a device."""
+    return f"{device_id}{_APPROACH}{approach}"
 
 
 def group_id(by: str, value: str, district: str) -> str:

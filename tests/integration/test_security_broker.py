@@ -344,3 +344,37 @@ async def test_the_simulators_publish_over_tls_with_device_and_pool_credentials(
         assert await until(lambda: gw.stats().stored >= stats.messages_published, timeout_s=30)
     for device_id in REGISTRY:
         assert len(stored(influxdb.url, influx_database, device_id)) == 5, device_id
+
+
+def test_a_pooled_tls_link_writes_while_its_reader_reads_and_loses_nothing(
+    secured: Secured,
+) -> None:
+    """The pooled link's publishing thread writes while its reader thread reads PUBACKs, on one
+    TLS 1.3 connection (session tickets arrive after the handshake). Every QoS 1 message must
+    be acknowledged on the one connection: a record corrupted by the two threads meeting inside
+    OpenSSL makes Mosquitto drop the link, which shows here as lost messages or a reconnect."""
+    pool = secured.service(ServiceRole.SIMULATOR)
+    context = ssl_context(secured.tls)
+    link = simulators.RawPublisher(
+        "127.0.0.1",
+        secured.broker.port,
+        client_id="sim-secure-pool-race",
+        username=pool.username,
+        password=pool.password,
+        tls=True,
+        keepalive_s=30,
+        timeout_s=10.0,
+        context=context,
+    )
+    link.connect()
+    payload = b'{"ts": 0}' * 40  # the broker acknowledges without judging the body
+    chunks, per_chunk = 200, 100
+    try:
+        for number in range(chunks):
+            device = ("SL-B", "SL-C")[number % 2]
+            sent = link.publish([(topic(device), payload, 1, False)] * per_chunk)
+            assert sent == per_chunk, f"chunk {number}: {link.errors} messages not written"
+        assert wait_for(lambda: link.acknowledged >= chunks * per_chunk, timeout_s=30)
+    finally:
+        link.close()
+    assert (link.acknowledged, link.lost, link.errors) == (chunks * per_chunk, 0, 0)

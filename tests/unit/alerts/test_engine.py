@@ -134,6 +134,7 @@ async def test_a_restart_neither_forgets_nor_reannounces_a_firing_alert(rules_fi
         await running.submit([observe("SL-1", clock.now, lamp_temp_c=85)])
         await running.flush()
         clock.advance(minutes=10)
+        await running.submit([observe("SL-1", clock.now, seq=1, lamp_temp_c=85)])
         await tick(running)
     assert first.seen() == [("firing", "SL-1")]
     second = Recorder()
@@ -163,9 +164,13 @@ async def test_a_restart_in_the_middle_of_for_resumes_the_timer(rules_file, tmp_
     recorder = Recorder()
     async with engine(rules_file, state, clock, recorder) as running:
         clock.advance(minutes=3)  # 9 minutes since the condition began
+        await running.submit([observe("SL-1", clock.now, seq=1, lamp_temp_c=85)])
         await tick(running)
         assert recorder.seen() == []
         clock.advance(minutes=1)
+        await tick(running)
+        assert recorder.seen() == []  # for: has run out: the next fresh sample fires it
+        await running.submit([observe("SL-1", clock.now, seq=2, lamp_temp_c=85)])
         await tick(running)
         assert recorder.seen() == [("firing", "SL-1")]
         (alert,) = running.active_alerts()
@@ -182,6 +187,7 @@ async def test_a_bad_rule_file_keeps_the_running_rules_and_says_why(rules_file, 
         assert "hot.yaml:8: rule 'hot'" in str(running.last_reload_error)
         await running.submit([observe("SL-1", clock.now, lamp_temp_c=85)])
         clock.advance(minutes=10)
+        await running.submit([observe("SL-1", clock.now, seq=1, lamp_temp_c=85)])
         await tick(running)
         assert recorder.seen() == [("firing", "SL-1")]
 
@@ -207,6 +213,7 @@ async def test_an_operators_ack_is_picked_up_and_announced(rules_file, tmp_path)
     async with engine(rules_file, state, clock, recorder) as running:
         await running.submit([observe("SL-1", clock.now, lamp_temp_c=95)])
         clock.advance(minutes=10)
+        await running.submit([observe("SL-1", clock.now, seq=1, lamp_temp_c=95)])
         await tick(running)
         (alert,) = running.active_alerts()
         with AlertStore(state) as operators:  # what `smartcity alerts ack` does
@@ -224,8 +231,9 @@ async def test_history_keeps_every_announced_change(rules_file, tmp_path):
     async with engine(rules_file, state, clock) as running:
         await running.submit([observe("SL-1", clock.now, lamp_temp_c=95)])
         clock.advance(minutes=10)
+        await running.submit([observe("SL-1", clock.now, seq=1, lamp_temp_c=95)])
         await tick(running)
-        await running.submit([observe("SL-1", clock.now, seq=1, lamp_temp_c=20)])
+        await running.submit([observe("SL-1", clock.now, seq=2, lamp_temp_c=20)])
     with AlertStore(state) as store:
         assert [change for _, _, change, _ in store.history()] == ["firing", "resolved"]
         (alert,) = store.alerts(include_resolved=True)
@@ -239,7 +247,14 @@ async def test_submit_outside_the_context_is_refused(rules_file, tmp_path):
         await running.submit([observe("SL-1", FakeClock().now)])
 
 
-async def test_the_ticker_runs_timers_on_its_own(rules_file, tmp_path):
+async def test_the_ticker_runs_timers_on_its_own(tmp_path):
+    # a time-held condition (a device offline): the clock alone fires it once for: runs out
+    offline_file = tmp_path / "offline.yaml"
+    offline_file.write_text(
+        HOT.replace(
+            "{type: threshold, field: lamp_temp_c, above: 80, clear: 70}", "{type: offline}"
+        )
+    )
     clock = FakeClock()
     recorder = Recorder()
     fast = AlertsConfig(
@@ -258,13 +273,13 @@ async def test_the_ticker_runs_timers_on_its_own(rules_file, tmp_path):
     )
     async with AlertEngine(
         fast,
-        load_rules(rules_file),
+        load_rules(offline_file),
         REGISTRY,
         tmp_path / "s.sqlite",
         listeners=[recorder],
         clock=clock,
     ) as running:
-        await running.submit([observe("SL-1", clock.now, lamp_temp_c=95)])
+        await running.submit([observe("SL-1", clock.now, channel="status", online=False)])
         await running.flush()
         clock.advance(minutes=10)
         async with asyncio.timeout(10):
@@ -325,3 +340,27 @@ async def test_a_firing_absence_alert_survives_a_restart_until_the_device_speaks
         await running.submit([observe("CP-1", clock.now, seq=1)])
         await running.flush()
     assert second.seen() == [("resolved", "CP-1")]
+
+
+async def test_a_held_alert_is_not_news_but_its_reannouncement_says_it_is_held(tmp_path):
+    gated = tmp_path / "rules" / "gated.yaml"
+    gated.parent.mkdir()
+    gated.write_text(
+        HOT.replace("for: 10m", 'for: 0s\n    when: {local_time: "10:00-11:00"}')
+    )  # T0 is 10:00 local
+    clock = FakeClock()
+    recorder = Recorder()
+    async with engine(gated, tmp_path / "s.sqlite", clock, recorder) as running:
+        await running.submit([observe("SL-1", clock.now, lamp_temp_c=95)])
+        await running.flush()
+        clock.advance(minutes=65)  # 11:05: the gate is closed, the lamp still hot
+        await tick(running)
+        assert recorder.seen() == [("firing", "SL-1")]
+        (alert,) = running.active_alerts()
+        assert alert.held == "gate closed at 11:05; held until the gate opens"
+        await running.reannounce()
+        await running.flush()
+        last = recorder.changes[-1]
+        assert last.reannounced
+        assert last.change is ChangeKind.FIRING
+        assert last.alert.held == alert.held

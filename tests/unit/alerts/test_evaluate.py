@@ -143,6 +143,8 @@ def test_a_device_clock_far_ahead_is_timed_by_arrival_so_for_still_waits():
     assert firing(ev) == []
     assert pending(ev) == ["r/SL-1"]
     ev.tick(T0 + 10 * M)
+    assert firing(ev) == []  # for: has run out, but only a fresh sample fires
+    ev.observe(observe("SL-1", T0 + 10 * M, seq=2, ts=T0 + timedelta(hours=4), lamp_temp_c=85))
     assert firing(ev) == ["r/SL-1"]
 
 
@@ -215,7 +217,7 @@ def test_a_lamp_on_in_daylight_needs_the_sun_up():
     assert firing(ev) == ["r/SL-2"]
 
 
-def test_a_gate_closing_resolves_a_firing_alert_on_the_next_tick():
+def test_a_gate_closing_on_a_live_cause_holds_the_firing_alert_without_announcing():
     daylight = rule(
         "streetlight",
         "{type: state, field: lamp_on, equals: true}",
@@ -226,7 +228,9 @@ def test_a_gate_closing_resolves_a_firing_alert_on_the_next_tick():
     ev.observe(observe("SL-1", afternoon, lamp_on=True))
     assert firing(ev) == ["r/SL-1"]
     changes = ev.tick(datetime(2026, 6, 21, 12, 0, tzinfo=UTC))  # 20:00 local: dark
-    assert [c.change for c in changes if c.change] == [ChangeKind.RESOLVED]
+    assert [c.change for c in changes if c.change] == []
+    assert firing(ev) == ["r/SL-1"]
+    assert ev.active()[0].held == "gate closed at 20:00; held until the gate opens"
 
 
 def test_contains_matches_a_fault_flag():
@@ -404,7 +408,8 @@ def test_restored_pending_alert_fires_when_its_for_runs_out():
         alerts=ev.active(),
     )
     assert fresh.tick(T0 + 9 * M) == []
-    changes = fresh.tick(T0 + 10 * M)
+    assert fresh.tick(T0 + 10 * M) == []  # a threshold fires on a fresh sample, not a tick
+    changes = fresh.observe(observe("SL-1", T0 + 10 * M, seq=1, lamp_temp_c=85))
     assert [c.change for c in changes if c.change] == [ChangeKind.FIRING]
     assert changes[0].alert.active_since == T0
 
@@ -412,7 +417,7 @@ def test_restored_pending_alert_fires_when_its_for_runs_out():
 def test_rules_removed_by_a_reload_resolve_their_alerts():
     ev = evaluator(HOT)
     ev.observe(observe("SL-1", T0, lamp_temp_c=85))
-    ev.tick(T0 + 10 * M)
+    ev.observe(observe("SL-1", T0 + 10 * M, seq=1, lamp_temp_c=85))
     assert firing(ev) == ["r/SL-1"]
     ev.set_rules(rule("streetlight", "{type: offline}", name="other"))
     changes = ev.tick(T0 + 11 * M)
@@ -447,7 +452,10 @@ def test_in_event_time_the_device_clock_is_trusted_and_drives_the_timers():
     assert ev.active()[0].active_since == replayed
     ev.observe(observe("SL-2", T0, ts=replayed + 10 * M, lamp_temp_c=20))
     assert ev.watermark == replayed + 10 * M
-    assert [c.change for c in ev.tick(ev.watermark) if c.change] == [ChangeKind.FIRING]
+    assert [c.change for c in ev.tick(ev.watermark) if c.change] == []
+    changes = ev.observe(observe("SL-1", T0, seq=1, ts=replayed + 10 * M, lamp_temp_c=85))
+    assert [c.change for c in changes if c.change] == [ChangeKind.FIRING]
+    assert changes[0].alert.fired_at == replayed + 10 * M
 
 
 def restarted(ev, rule_set, at):

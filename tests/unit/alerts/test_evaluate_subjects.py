@@ -29,7 +29,8 @@ def test_restored_alerts_of_devices_no_longer_in_the_registry_resolve_on_load():
     ev = evaluator(HOT)
     ev.observe(observe("SL-1", T0, lamp_temp_c=85))
     ev.observe(observe("SL-2", T0, lamp_temp_c=85))
-    ev.tick(T0 + 10 * M)
+    ev.observe(observe("SL-1", T0 + 10 * M, seq=1, lamp_temp_c=85))
+    ev.observe(observe("SL-2", T0 + 10 * M, seq=1, lamp_temp_c=85))
     assert firing(ev) == ["r/SL-1", "r/SL-2"]
     after = restarted(ev, HOT, without("SL-1"), T0 + 11 * M)
     changes = after.tick(T0 + 11 * M)

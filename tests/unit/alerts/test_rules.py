@@ -149,3 +149,143 @@ def test_nonsense_durations_are_refused(text):
 def test_durations_format_back_to_their_short_form():
     assert format_duration(timedelta(hours=1, minutes=30)) == "1h30m"
     assert format_duration(timedelta(0)) == "0s"
+
+
+SIGNAL = """\
+rules:
+  - name: sig
+    kind: traffic_signal
+    severity: warning
+    summary: "{device}"
+    runbook: https://runbooks.example/sig
+    RULE_KEYS
+    condition: CONDITION
+"""
+
+
+def signal_rule(tmp_path: Path, keys: str, condition: str) -> Path:
+    text = SIGNAL.replace("RULE_KEYS", keys).replace("CONDITION", condition)
+    return write(tmp_path, "r.yaml", text)
+
+
+def test_the_new_rule_keys_load(tmp_path):
+    path = signal_rule(
+        tmp_path,
+        "for: 10m\n    for_samples: 3\n    stale_after: 15m\n    keep_firing_for: 5m\n"
+        "    when: {outside_local_time_from: flash_schedule}",
+        "{type: state, field: mode, equals: flash}",
+    )
+    (rule,) = load_rules(path)
+    assert rule.for_samples == 3
+    assert rule.stale_after == timedelta(minutes=15)
+    assert rule.keep_firing_for == timedelta(minutes=5)
+    assert rule.when is not None
+    assert rule.when.outside_local_time_from == "flash_schedule"
+
+
+def test_a_latched_fault_and_a_delta_over_samples_load(tmp_path):
+    path = signal_rule(
+        tmp_path, "for: 0s", "{type: fault, event: traffic_signal_fault, where: {fault: lamp_out}}"
+    )
+    (rule,) = load_rules(path)
+    assert rule.condition.type == "fault"
+    water = GOOD.replace("streetlight", "water_quality").replace(
+        "{type: threshold, field: lamp_temp_c, above: 80, clear: 70}",
+        "{type: threshold, field: ammonia_mg_l, aggregate: delta, samples: 2, window: 5h,"
+        " above: 0.5}",
+    )
+    (rule,) = load_rules(write(tmp_path, "w.yaml", water))
+    assert rule.condition.samples == 2
+
+
+@pytest.mark.parametrize(
+    ("keys", "condition", "field", "message"),
+    [
+        (
+            "for_samples: 0",
+            "{type: state, field: mode, equals: flash}",
+            "for_samples",
+            "greater than or equal to 1",
+        ),
+        (
+            "for_samples: 2",
+            "{type: offline}",
+            "for_samples",
+            "'for_samples' counts samples; a offline condition has none",
+        ),
+        (
+            "stale_after: 10m",
+            "{type: absent, after: 5m}",
+            "stale_after",
+            "'stale_after' ages a latest reading",
+        ),
+        (
+            "stale_after: 10m",
+            "{type: threshold, field: cycle_s, aggregate: mean, window: 5m, above: 3}",
+            "stale_after",
+            "not threshold with aggregate mean",
+        ),
+        ("keep_firing_for: soon", "{type: offline}", "keep_firing_for", "is not like '90s'"),
+        (
+            "when: {outside_local_time_from: flash_plan}",
+            "{type: offline}",
+            "when.outside_local_time_from",
+            "'flash_plan' is not a registry schedule field; known: flash_schedule",
+        ),
+        (
+            "when: {local_time: 23:00-5:00}",
+            "{type: offline}",
+            "when.local_time",
+            "local_time '23:00-5:00' is not HH:MM-HH:MM",
+        ),
+        (
+            "for: 1m",
+            "{type: fault, event: traffic_signal_fault, where: {fault: lamp_gone}}",
+            "condition.where.fault",
+            "fault 'lamp_gone' is not one of lamp_out, conflict",
+        ),
+        (
+            "for: 1m",
+            "{type: fault, event: traffic_signal_fault, where: {active: true}}",
+            "condition.where.active",
+            "'active' is what latches and clears a fault",
+        ),
+        (
+            "for: 1m",
+            "{type: threshold, field: cycle_s, aggregate: mean, window: 5m, samples: 3, above: 3}",
+            "condition.samples",
+            "'samples' goes with aggregate 'delta' only",
+        ),
+        (
+            "for: 1m",
+            "{type: threshold, field: cycle_s, aggregate: delta, window: 5m, samples: 1, above: 3}",
+            "condition.samples",
+            "greater than or equal to 2",
+        ),
+    ],
+)
+def test_the_new_keys_are_checked_naming_line_and_field(tmp_path, keys, condition, field, message):
+    path = signal_rule(tmp_path, keys, condition)
+    error = error_of(path)
+    assert error.field == field
+    assert error.line == (8 if field.startswith("condition") else 7)
+    assert message in str(error)
+    assert str(error).startswith(f"{path}:{error.line}: rule 'sig': field '{field}': ")
+
+
+def test_a_schedule_gate_needs_a_kind_that_has_the_schedule(tmp_path):
+    text = GOOD.replace("for: 10m", "when: {local_time_from: flash_schedule}")
+    error = error_of(write(tmp_path, "r.yaml", text))
+    assert error.field == "when.local_time_from"
+    assert "'flash_schedule' is a traffic_signal field, not a streetlight one" in str(error)
+
+
+def test_for_samples_is_refused_on_a_group(tmp_path):
+    text = GOOD.replace("for: 10m", "for_samples: 2").replace(
+        "{type: threshold, field: lamp_temp_c, above: 80, clear: 70}",
+        "{type: group, by: cabinet, at_least_pct: 50,"
+        " member: {type: state, field: lamp_on, equals: false}}",
+    )
+    error = error_of(write(tmp_path, "r.yaml", text))
+    assert error.field == "for_samples"
+    assert "a group condition has none" in str(error)

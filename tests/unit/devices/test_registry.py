@@ -188,3 +188,43 @@ def test_a_devices_tags_are_its_district_and_its_placement(tmp_path: Path) -> No
         "section": "S1",
     }
     assert set(DeviceRecord.model_fields) >= set(PLACEMENT_TAGS)
+
+
+def test_a_signal_carries_its_flash_schedule(tmp_path: Path) -> None:
+    text = GOOD.replace("approaches: [north, east, south, west]}", 'flash_schedule: "01:00-05:00"}')
+    registry = load_registry(write(tmp_path, text))
+    assert registry["TS-0001"].flash_schedule == "01:00-05:00"
+    copy_path = tmp_path / "copy" / "fleet.yaml"
+    dump_registry(registry, copy_path)
+    assert load_registry(copy_path)["TS-0001"].flash_schedule == "01:00-05:00"
+
+
+@pytest.mark.parametrize(
+    ("replacement", "message"),
+    [
+        (
+            'flash_schedule: "1:00-05:00"}',
+            "fleet.yaml:11: device 'TS-0001': flash_schedule '1:00-05:00' is not HH:MM-HH:MM",
+        ),
+        (
+            'flash_schedule: "01:00-24:00"}',
+            "fleet.yaml:11: device 'TS-0001': flash_schedule '01:00-24:00' is not HH:MM-HH:MM",
+        ),
+    ],
+)
+def test_a_bad_flash_schedule_names_file_line_and_device(
+    tmp_path: Path, replacement: str, message: str
+) -> None:
+    text = GOOD.replace("approaches: [north, east, south, west]}", replacement)
+    with pytest.raises(RegistryInvalid) as caught:
+        load_registry(write(tmp_path, text))
+    assert message in str(caught.value)
+
+
+def test_only_a_signal_has_a_flash_schedule(tmp_path: Path) -> None:
+    text = GOOD.replace("cabinet: C-01}", 'cabinet: C-01, flash_schedule: "01:00-05:00"}')
+    with pytest.raises(RegistryInvalid) as caught:
+        load_registry(write(tmp_path, text))
+    assert "fleet.yaml:3: device 'SL-0001': a streetlight has no flash_schedule" in str(
+        caught.value
+    )

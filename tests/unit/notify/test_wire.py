@@ -48,6 +48,24 @@ def test_a_firing_alert_is_valid_for_its_resend_window_and_a_resolved_one_ends()
     assert body["endsAt"] == "2026-11-23T12:07:00Z"
 
 
+def test_a_held_alert_says_so_and_a_stale_one_says_why_it_resolved():
+    alert = replace(cabinet_alert("C-01", 8), fired_at=T0, active_since=T0)
+    held = replace(alert, held="gate closed at 05:12; held until the gate opens")
+    body = postable_alert(held, now=T0, valid_for=timedelta(minutes=4))
+    assert body["annotations"]["held"] == "gate closed at 05:12; held until the gate opens"
+    assert (
+        "held" not in postable_alert(alert, now=T0, valid_for=timedelta(minutes=4))["annotations"]
+    )
+    stale = replace(
+        alert,
+        state=AlertState.RESOLVED,
+        resolved_at=T0 + timedelta(hours=4),
+        resolution="reading stale: none since 20:00",
+    )
+    body = postable_alert(stale, now=T0 + timedelta(hours=4), valid_for=timedelta(minutes=4))
+    assert body["annotations"]["resolution"] == "reading stale: none since 20:00"
+
+
 @pytest.mark.parametrize(
     ("text", "shown", "regex", "equal"),
     [
