@@ -28,7 +28,9 @@ export async function call(path, { method = "GET", body } = {}) {
   if (!response.ok) {
     const detail = answer?.detail;
     const text = Array.isArray(detail) ? detail.map((d) => `${d.field}: ${d.msg}`).join("; ") : detail;
-    throw new Error(text || `${method} ${path}: ${response.status}`);
+    const error = new Error(text || `${method} ${path}: ${response.status}`);
+    error.status = response.status;
+    throw error;
   }
   return answer;
 }

@@ -1,28 +1,14 @@
 // The operators' page: login, active alerts (filter, acknowledge, silence), history, presence
-// per district, the map, charts, and live updates over server-sent events.
+// per district, the map, charts, the incident view (incidents.js), and live updates over
+// server-sent events.
 import { call, query, token, Unauthorized, whenUnauthorized } from "/api.js";
 import { CityMap } from "/map.js";
 import { drawChart } from "/chart.js";
+import { IncidentView } from "/incidents.js";
+import { $, ask, button, element, failed, time, toast } from "/ui.js";
 
-const $ = (selector) => document.querySelector(selector);
-const state = { alerts: [], silences: [], verdicts: new Map(), devices: [], presence: null, stream: null, map: null, tab: "active" };
+const state = { alerts: [], silences: [], verdicts: new Map(), devices: [], presence: null, stream: null, map: null, tab: "active", incidents: null };
 
-function element(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (className) node.className = className;
-  return node;
-}
-
-function toast(text, error = false) {
-  const box = $("#toast");
-  box.textContent = text;
-  box.className = error ? "show error" : "show";
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { box.className = ""; }, 3500);
-}
-
-const time = (iso) => iso ? new Date(iso).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }) : "";
 const where = (alert) => alert.labels.device || alert.labels.cabinet || alert.labels.junction || alert.labels.section || "";
 
 // --- login ---------------------------------------------------------------------------------
@@ -82,6 +68,11 @@ function renderAlerts() {
     if (alert.acknowledged_by) badges.append(element("span", `ack ${alert.acknowledged_by}`, "badge acked"));
     const muted = silencedBy(alert);
     if (muted) badges.append(element("span", `silenced until ${time(muted.ends_at)}`, "badge silenced"));
+    const incident = state.incidents?.incidentOf(alert.fingerprint);
+    if (incident) {
+      badges.append(button(`incident #${incident.id}`, "badge incident",
+        () => state.incidents.choose(incident.id), `incident ${incident.id}: ${incident.title}`));
+    }
     row.append(badges);
     const actions = element("td", null, "actions");
     if (alert.state === "firing" && !alert.acknowledged_by) {
@@ -143,13 +134,6 @@ for (const button of document.querySelectorAll(".tabs button")) {
 }
 for (const id of ["#f-district", "#f-kind", "#f-severity"]) {
   $(id).addEventListener("change", () => state.tab === "history" ? renderHistory().catch(failed) : renderAlerts());
-}
-
-function ask(dialog) {
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
-    dialog.showModal();
-  });
 }
 
 async function acknowledge(alert) {
@@ -288,6 +272,25 @@ $("#series").addEventListener("change", () => fillKeys());
 $("#series-key").addEventListener("change", loadChart);
 $("#range").addEventListener("change", loadChart);
 
+// --- the two views: alerts (with presence and charts) and incidents; the map stays -----------
+
+function showView(view) {
+  const changed = $("#app").dataset.view !== view;
+  $("#app").dataset.view = view;
+  const selected = state.incidents?.selected;
+  history.replaceState(null, "", view === "alerts" ? location.pathname
+    : selected ? `#incident=${selected.id}` : "#incidents");
+  for (const tab of document.querySelectorAll(".views button")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.view === view));
+  }
+  state.map?.resize(changed);
+}
+for (const tab of document.querySelectorAll(".views button")) {
+  tab.addEventListener("click", () => showView(tab.dataset.view));
+}
+// an incident picked on the map from the alerts view brings its view up
+document.addEventListener("smartcity:view", (event) => showView(event.detail));
+
 // --- live updates --------------------------------------------------------------------------
 
 async function openStream() {
@@ -302,7 +305,11 @@ async function openStream() {
   // EventSource cannot send a bearer token: a one-use ticket from the call above opens it
   const stream = new EventSource(`/events?ticket=${encodeURIComponent(ticket)}`);
   state.stream = stream;
-  stream.addEventListener("open", () => { $("#live").className = "live on"; $("#live").textContent = "live"; });
+  stream.addEventListener("open", () => {
+    $("#live").className = "live on";
+    $("#live").textContent = "live";
+    state.incidents?.reload().catch(() => {});  // whatever changed while the stream was away
+  });
   stream.addEventListener("alerts", (event) => {
     state.alerts = JSON.parse(event.data);
     renderAlerts();
@@ -310,6 +317,7 @@ async function openStream() {
     if (state.tab === "history") renderHistory().catch(() => {});
   });
   stream.addEventListener("presence", (event) => renderPresence(JSON.parse(event.data)));
+  stream.addEventListener("incident", (event) => state.incidents?.changed(JSON.parse(event.data)));
   stream.addEventListener("expired", () => { stream.close(); token.clear(); showLogin("The token was revoked."); });
   stream.addEventListener("error", () => {
     // the ticket was for one stream: get a new one rather than let EventSource retry with it
@@ -321,12 +329,6 @@ async function openStream() {
 }
 
 // --- start ---------------------------------------------------------------------------------
-
-function failed(error) {
-  if (error instanceof Unauthorized) return;
-  console.error(error);
-  toast(error.message, true);
-}
 
 async function start() {
   if (!token.get()) { showLogin(); return; }
@@ -347,9 +349,16 @@ async function start() {
     if (!state.map) {
       state.map = new CityMap($("#map"));
       state.map.draw(city);
+      state.incidents = new IncidentView(state.map);
+      state.incidents.onAlerts = renderAlerts;
     }
     state.map.resize();
     renderPresence(await call("/city/presence"));
+    await state.incidents.reload().catch(failed);
+    // a reload keeps the view: #incidents, or #incident=3 for one incident
+    const asked = /^#incident=(\d+)$/.exec(location.hash);
+    if (asked) state.incidents.choose(Number(asked[1]));
+    else if (location.hash === "#incidents") showView("incidents");
     await openStream();
     await loadSeriesList();
   } catch (error) { failed(error); }

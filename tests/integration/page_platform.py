@@ -1,7 +1,8 @@
 """A real platform for the page's browser tests: Mosquitto and InfluxDB (the session's), an
-Alertmanager (the test's), the gateway, the rule engine sending to Alertmanager and the API
-assembled by ``smartcity.assembly`` as ``smartcity up`` does, and the simulated demo city on the
-broker; one operate token."""
+Alertmanager (the test's), the gateway, the rule engine sending to Alertmanager, the incident
+service listening to it and the API assembled by ``smartcity.assembly`` as ``smartcity up`` does,
+and the simulated demo city on the broker; one operate token. The test's ammonia rule opens a
+spill incident (the shipped ``pollution-spill`` plan) for a station above the river's intake."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,14 +30,15 @@ from smartcity.assembly import (
     build_api,
     durable_store,
     gateway_config,
+    incident_service,
     token_store,
 )
 from smartcity.settings import load_settings
 from smartcity.stack import LocalInfluxDB, LocalMosquitto
-from tests.integration.api_harness import demo_registry
+from tests.integration.api_harness import ROOT, demo_registry
 from tests.support import until
 
-__all__ = ["AMMONIA_RULE", "Platform", "running_platform"]
+__all__ = ["AMMONIA_RULE", "FLOODING_STEP", "INCIDENT_TITLE", "Platform", "running_platform"]
 
 REGISTRY = demo_registry()
 # stations the test speaks for itself; the simulators play every other device
@@ -50,6 +53,44 @@ rules:
     condition: {{type: threshold, field: ammonia_mg_l, above: 2.0}}
     summary: "Station {{device}}: ammonia {{value:.1f}} mg/L"
     runbook: https://runbooks.smartcity.example/water/ammonia-high
+"""
+# the shipped water-pollution opener, for the test's rule; the river as config/incidents.yaml has it
+INCIDENT_TITLE = "Pollution on zhongtang-waterway"
+INCIDENT_RULES = f"""
+openers:
+  - name: water-pollution
+    rules: [{AMMONIA_RULE}]
+    upstream_of_intake: true
+    type: environmental
+    group_by: [river]
+    plan: pollution-spill
+    title: "Pollution on {{river}}"
+    forecast: spill
+intakes:
+  - name: zhongtang-waterworks-intake
+    river: zhongtang-waterway
+    section: S4
+    km_below_section: 0.7
+spill_margin: 30m
+rivers:
+  - name: zhongtang-waterway
+    flow_m_s: 0.4
+    sections:
+""" + "".join(f"      - {{name: S{n}, length_km: 1.44}}\n" for n in range(1, 6))
+# beside the shipped plans, one for incidents opened by hand whose only step is due at once:
+# the page shows it overdue, and the platform escalates it
+FLOODING_STEP = "Close the underpass to traffic"
+FLOODING_PLAN = f"""
+name: underpass-flooding
+version: 1
+incident_type: flooding
+title: Flooded underpass
+steps:
+  - id: close-underpass
+    title: {FLOODING_STEP}
+    do: person
+    role: traffic police
+    within: 1s
 """
 _ids = itertools.count(1)
 
@@ -104,6 +145,12 @@ async def running_platform(
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "page.yaml").write_text(RULES, encoding="utf-8")
+    (tmp_path / "incidents.yaml").write_text(INCIDENT_RULES, encoding="utf-8")
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    for shipped in (ROOT / "config" / "plans").glob("*.yaml"):
+        shutil.copy(shipped, plans / shipped.name)
+    (plans / "underpass-flooding.yaml").write_text(FLOODING_PLAN, encoding="utf-8")
     tag = f"{id(tmp_path)}-{next(_ids)}"
     settings = load_settings(
         data_dir=tmp_path,
@@ -115,6 +162,9 @@ async def running_platform(
         rules_path=rules,
         alerts_watch_rules=False,
         alerts_tick_interval_s=0.2,
+        plans_path=plans,
+        incidents_rules_path=tmp_path / "incidents.yaml",
+        incidents_tick_interval_s=0.2,
         api_port=0,
         api_events_interval_s=0.2,
         api_mqtt_client_id=f"page-api-{tag}",
@@ -146,6 +196,14 @@ async def running_platform(
         alerts.AlertmanagerNotifier(
             alertmanager_config(settings, settings.alertmanager_urls)
         ) as notifier,
+        incident_service(
+            settings,
+            REGISTRY,
+            mosquitto.url,
+            store,
+            client_id=f"page-incidents-{tag}",
+            notifiers=[notifier],
+        ) as incidents,
         alert_engine(
             settings,
             REGISTRY,
@@ -153,10 +211,11 @@ async def running_platform(
             store,
             client_id=f"page-alerts-{tag}",
             notifier=notifier,
+            listeners=[incidents],
         ) as engine,
     ):
         gateway = Gateway(config, REGISTRY, store, sink=engine)
-        tasks = [asyncio.create_task(gateway.run())]
+        tasks = [asyncio.create_task(gateway.run()), asyncio.create_task(incidents.run())]
         try:
             async with asyncio.timeout(30):
                 await gateway.ready.wait()
@@ -167,6 +226,7 @@ async def running_platform(
                 influx_url=influxdb.url,
                 alertmanager_urls=settings.alertmanager_urls,
                 gateway=gateway,
+                incidents=incidents,
             )
             tasks.append(asyncio.create_task(service.run()))
             stats = simulators.SimulationStats()

@@ -224,6 +224,8 @@ async def test_the_page_and_docs_are_served_with_everything_they_load(
                 "/api.js",
                 "/map.js",
                 "/chart.js",
+                "/incidents.js",
+                "/ui.js",
                 "/style.css",
                 "/vendor/leaflet/leaflet.js",
                 "/vendor/uplot/uPlot.esm.js",
@@ -236,7 +238,7 @@ async def test_the_page_and_docs_are_served_with_everything_they_load(
     assert "/vendor/swagger-ui/swagger-ui-bundle.js" in docs.text
     assert "cdn" not in docs.text.lower()
     assert [answer.status_code for answer in assets] == [200] * len(assets)
-    for answer in (page, *assets[:5]):
+    for answer in (page, *assets[:7]):
         assert "http://" not in answer.text
         assert "https://" not in answer.text
 
