@@ -224,7 +224,16 @@ async def test_an_operator_logs_in_sees_an_alert_live_acks_one_silences_another_
         await page.select_option("#f-district", "zhongtang")
         await expect(page.locator("#alerts tbody tr")).to_have_count(2)
 
-        # the station's ammonia chart, from the water dashboard's query, draws its readings
+        # the station's ammonia chart, from the water dashboard's query, draws its readings:
+        # once the API's series has them (the gateway stores in batches), the page must show them
+        async def stored_points() -> int:
+            answer = await api_get(platform, f"/series/station-ammonia_mg_l?key={first}")
+            return sum(v is not None for line in answer["lines"] for v in line["values"])
+
+        for _ in range(50):
+            if await stored_points() >= 5:
+                break
+            await asyncio.sleep(0.2)
         await alert_row(page, first).locator("td.summary").click()
         await expect(page.locator("#series")).to_have_value("station-ammonia_mg_l")
         await expect(page.locator("#series-key")).to_have_value(first)
