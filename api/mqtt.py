@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import aiomqtt
 
 from api.errors import CommandNotDelivered
 from api.sources import DependencyHealth
-from devices import Channel, DeviceError, Message, decode_message, device_subscription
+from devices import (
+    Channel,
+    DeviceError,
+    Message,
+    MqttSession,
+    decode_message,
+    device_subscription,
+    session_client,
+)
 
 __all__ = ["MessageHandler", "MqttLink", "MqttLinkConfig"]
 
@@ -29,20 +35,7 @@ MessageHandler = Callable[[Message, bool], Awaitable[None]]
 """Takes a decoded message and whether the broker delivered it as retained."""
 
 
-@dataclass(frozen=True, slots=True)
-class MqttLinkConfig:
-    """Where the broker is and how the link behaves; defaults live in the settings."""
-
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-    client_id: str
-    keepalive_s: int
-    timeout_s: float
-    retry_initial_s: float
-    retry_max_s: float
-    tls_context: ssl.SSLContext | None  # None: plain MQTT
+MqttLinkConfig = MqttSession  # the one long-lived client session of devices.broker
 
 
 class MqttLink:
@@ -76,17 +69,7 @@ class MqttLink:
         delay = config.retry_initial_s
         while True:
             try:
-                async with aiomqtt.Client(
-                    config.host,
-                    config.port,
-                    username=config.username,
-                    password=config.password,
-                    identifier=config.client_id,
-                    clean_session=False,
-                    keepalive=config.keepalive_s,
-                    timeout=config.timeout_s,
-                    tls_context=config.tls_context,
-                ) as client:
+                async with session_client(config) as client:
                     for channel in self._handlers:
                         await client.subscribe(device_subscription(channel=channel), qos=1)
                     self._client = client

@@ -18,34 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
-from dataclasses import dataclass
 
 import aiomqtt
 
 from alerts import AlertDocumentInvalid, Notifier, parse_change_document
 from command.executors import NOTIFICATION_RULE
-from devices import alert_filter
+from devices import MqttSession, alert_filter, session_client
 
 __all__ = ["AlertFeed", "AlertFeedConfig"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class AlertFeedConfig:
-    """Where the broker is and how the feed behaves; defaults live in the settings."""
-
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-    client_id: str
-    keepalive_s: int
-    timeout_s: float
-    retry_initial_s: float
-    retry_max_s: float
-    tls_context: ssl.SSLContext | None  # None: plain MQTT
+AlertFeedConfig = MqttSession  # the one long-lived client session of devices.broker
 
 
 class AlertFeed:
@@ -68,17 +53,7 @@ class AlertFeed:
         delay = config.retry_initial_s
         while True:
             try:
-                async with aiomqtt.Client(
-                    config.host,
-                    config.port,
-                    username=config.username,
-                    password=config.password,
-                    identifier=config.client_id,
-                    clean_session=False,
-                    keepalive=config.keepalive_s,
-                    timeout=config.timeout_s,
-                    tls_context=config.tls_context,
-                ) as client:
+                async with session_client(config) as client:
                     await client.subscribe(alert_filter(), qos=1)
                     self.connects += 1
                     self.ready.set()

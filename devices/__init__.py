@@ -6,7 +6,15 @@ Imports nothing else of ours; every other room derives its knowledge of devices 
 """
 
 from devices.acl import Access, Grant, acl_text, device_patterns, service_grants
-from devices.broker import BrokerAddress, BrokerTls, parse_broker_url, shown_url, ssl_context
+from devices.broker import (
+    BrokerAddress,
+    BrokerTls,
+    MqttSession,
+    parse_broker_url,
+    session_client,
+    shown_url,
+    ssl_context,
+)
 from devices.certificates import CertificatePair, make_authority, make_certificate, subject_of
 from devices.commands import (
     ACTIONS_BY_KIND,
@@ -166,6 +174,7 @@ __all__ = [
     "Kind",
     "Login",
     "Message",
+    "MqttSession",
     "Payload",
     "PayloadInvalid",
     "Placement",
@@ -236,6 +245,7 @@ __all__ = [
     "schema_for",
     "service_grants",
     "service_username",
+    "session_client",
     "shown_url",
     "ssl_context",
     "strip_lines",

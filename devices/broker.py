@@ -6,6 +6,10 @@ publisher. ``mqtts://`` means TLS (default port 8883); ``tcp://`` is accepted as
 ``BrokerTls`` says how a TLS connection checks the broker (and proves who we are with a client
 certificate); ``ssl_context`` turns it into the ``ssl.SSLContext`` that paho, aiomqtt and our own
 publisher all take. Checking is on unless ``verify=False`` is asked for explicitly.
+
+``MqttSession`` is how a long-lived platform client (the API's command link, the incident
+service's alert feed) connects: a persistent session under its own client id, and the
+backoff it retries with; ``session_client`` makes its aiomqtt client.
 """
 
 from __future__ import annotations
@@ -15,9 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import aiomqtt
+
 from devices.errors import BrokerUrlInvalid, CertificateInvalid
 
-__all__ = ["BrokerAddress", "BrokerTls", "parse_broker_url", "shown_url", "ssl_context"]
+__all__ = [
+    "BrokerAddress",
+    "BrokerTls",
+    "MqttSession",
+    "parse_broker_url",
+    "session_client",
+    "shown_url",
+    "ssl_context",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +104,35 @@ def ssl_context(tls: BrokerTls) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSession:
+    """Where the broker is and how a long-lived client behaves; defaults live in the settings."""
+
+    host: str
+    port: int
+    username: str | None
+    password: str | None = field(repr=False)
+    client_id: str
+    keepalive_s: int
+    timeout_s: float
+    retry_initial_s: float
+    retry_max_s: float
+    tls_context: ssl.SSLContext | None  # None: plain MQTT
+
+
+def session_client(session: MqttSession) -> aiomqtt.Client:
+    """The aiomqtt client of ``session``: its persistent session (``clean_session=False``), so
+    QoS 1 messages published while it was away wait at the broker."""
+    return aiomqtt.Client(
+        session.host,
+        session.port,
+        username=session.username,
+        password=session.password,
+        identifier=session.client_id,
+        clean_session=False,
+        keepalive=session.keepalive_s,
+        timeout=session.timeout_s,
+        tls_context=session.tls_context,
+    )
