@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from alerts import Alert, HistoryEntry
+from alerts import AlertSource
 
 __all__ = [
     "AlertReader",
@@ -41,27 +41,9 @@ class DependencyHealth:
     detail: Mapping[str, object] = field(default_factory=dict)
 
 
-class AlertReader(Protocol):
-    """The engine's alert state (``alerts.AlertStore``), or every engine's through Alertmanager
-    and InfluxDB (the platform's ``ClusterAlertReader``); blocking, called from a thread."""
-
-    def alerts(self, *, include_resolved: bool = False) -> list[Alert]:
-        """Alerts pending or firing, and resolved ones when asked, oldest first."""
-        ...
-
-    def changes(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        district: str | None = None,
-        kind: str | None = None,
-        severity: str | None = None,
-        limit: int = 1000,
-    ) -> list[HistoryEntry]:
-        """Announced changes, newest first, filtered by time, district, kind and severity
-        (the query ``smartcity alerts history`` runs)."""
-        ...
+AlertReader = AlertSource
+"""The engine's alert state (``alerts.AlertStore``), or every engine's through Alertmanager and
+InfluxDB (the platform's ``ClusterAlertReader``): the alerts room's ``AlertSource``."""
 
 
 class PresenceSource(Protocol):
