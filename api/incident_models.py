@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from alerts import Severity
-from command import Incident, SpillForecast, StepState, StepStatus, TimelineEntry
+from command import Incident, StepStatus
 
 __all__ = [
     "CloseIn",
@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 _FROZEN = ConfigDict(frozen=True)
+# read from the service's frozen dataclasses by attribute: the field names are the same
+_FROM_SERVICE = ConfigDict(frozen=True, from_attributes=True)
 _BODY = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -111,7 +113,7 @@ class CloseIn(BaseModel):
 class StepOut(BaseModel):
     """A plan step as it stands in one incident."""
 
-    model_config = _FROZEN
+    model_config = _FROM_SERVICE
 
     step_id: str
     position: int
@@ -126,29 +128,11 @@ class StepOut(BaseModel):
     result: str
     escalated_at: datetime | None
 
-    @classmethod
-    def of(cls, step: StepState) -> StepOut:
-        """From the service's value."""
-        return cls(
-            step_id=step.step_id,
-            position=step.position,
-            title=step.title,
-            performer=step.performer.value,
-            action=step.action,
-            due_at=step.due_at,
-            status=step.status.value,
-            done_by=step.done_by,
-            done_at=step.done_at,
-            comment=step.comment,
-            result=step.result,
-            escalated_at=step.escalated_at,
-        )
-
 
 class TimelineEntryOut(BaseModel):
     """One thing that happened: when, who (a token's name, or ``platform``), what."""
 
-    model_config = _FROZEN
+    model_config = _FROM_SERVICE
 
     id: int
     at: datetime
@@ -160,23 +144,11 @@ class TimelineEntryOut(BaseModel):
     text: str
     detail: dict[str, str]
 
-    @classmethod
-    def of(cls, entry: TimelineEntry) -> TimelineEntryOut:
-        """From the service's value."""
-        return cls(
-            id=entry.id,
-            at=entry.at,
-            actor=entry.actor,
-            kind=entry.kind.value,
-            text=entry.text,
-            detail=dict(entry.detail),
-        )
-
 
 class WaypointOut(BaseModel):
     """A station or intake downstream of a spill, and when the spill should reach it."""
 
-    model_config = _FROZEN
+    model_config = _FROM_SERVICE
 
     name: str
     kind: str = Field(description="station or intake")
@@ -190,7 +162,7 @@ class WaypointOut(BaseModel):
 class ForecastOut(BaseModel):
     """Where a spill goes next, from the first station that saw it, in river order."""
 
-    model_config = _FROZEN
+    model_config = _FROM_SERVICE
 
     river: str
     origin: str
@@ -198,29 +170,6 @@ class ForecastOut(BaseModel):
     seen_at: datetime
     flow_m_s: float | None
     waypoints: list[WaypointOut]
-
-    @classmethod
-    def of(cls, forecast: SpillForecast) -> ForecastOut:
-        """From the service's value."""
-        return cls(
-            river=forecast.river,
-            origin=forecast.origin,
-            origin_section=forecast.origin_section,
-            seen_at=forecast.seen_at,
-            flow_m_s=forecast.flow_m_s,
-            waypoints=[
-                WaypointOut(
-                    name=w.name,
-                    kind=w.kind,
-                    section=w.section,
-                    km_from_origin=w.km_from_origin,
-                    expected_at=w.expected_at,
-                    state=w.state.value,
-                    seen_at=w.seen_at,
-                )
-                for w in forecast.waypoints
-            ],
-        )
 
 
 class IncidentSummaryOut(BaseModel):
@@ -301,8 +250,8 @@ class IncidentOut(IncidentSummaryOut):
                 "closed_at": incident.closed_at,
                 "report": incident.report,
                 "alerts": list(incident.alerts),
-                "steps": [StepOut.of(step) for step in incident.steps],
-                "timeline": [TimelineEntryOut.of(entry) for entry in incident.timeline],
-                "forecast": ForecastOut.of(incident.forecast) if incident.forecast else None,
+                "steps": incident.steps,
+                "timeline": incident.timeline,
+                "forecast": incident.forecast,
             }
         )
