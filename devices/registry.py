@@ -37,7 +37,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -332,28 +332,15 @@ def load_registry(path: str | Path) -> Registry:
     unknown = set(document) - {"city", "waters", "devices", LINE, KEY_LINES}
     if unknown:
         raise RegistryInvalid(where, f"unknown top-level keys: {', '.join(sorted(unknown))}")
-    waters = _load_waters(where, document.get("waters") or [], document.get(LINE))
+    waters = _load_waters(where, document)
     city_data = document.get("city") or {}
     try:
         city = City.model_validate(strip_lines(city_data))
     except ValidationError as exc:
         line = city_data.get(LINE) if isinstance(city_data, dict) else None
         raise RegistryInvalid(where, f"city: {describe_validation_error(exc)}", line) from exc
-    entries = document.get("devices") or []
-    if not isinstance(entries, list):
-        raise RegistryInvalid(where, "'devices' must be a list", document.get(LINE))
     records: dict[str, DeviceRecord] = {}
-    for index, entry in enumerate(entries):
-        line = entry.get(LINE) if isinstance(entry, dict) else None
-        if not isinstance(entry, dict):
-            raise RegistryInvalid(where, f"device #{index + 1} is not a mapping", line)
-        try:
-            record = DeviceRecord.model_validate(strip_lines(entry))
-        except ValidationError as exc:
-            name = entry.get("id", f"#{index + 1}")
-            raise RegistryInvalid(
-                where, f"device {name!r}: {describe_validation_error(exc)}", line
-            ) from exc
+    for record, line in _entries(where, document, "devices", DeviceRecord, "device", "id"):
         if record.id in records:
             raise RegistryInvalid(where, f"device {record.id!r} is listed twice", line)
         problem = _water_problem(record, waters)
@@ -363,25 +350,38 @@ def load_registry(path: str | Path) -> Registry:
     return Registry(records, city=city, waters=waters)
 
 
-def _load_waters(where: str, entries: Any, line: int | None) -> dict[str, WaterBody]:
-    if not isinstance(entries, list):
-        raise RegistryInvalid(where, "'waters' must be a list", line)
+_Entry = TypeVar("_Entry", bound=BaseModel)
+
+
+def _load_waters(where: str, document: dict[str, Any]) -> dict[str, WaterBody]:
     waters: dict[str, WaterBody] = {}
-    for index, entry in enumerate(entries):
-        line = entry.get(LINE) if isinstance(entry, dict) else None
-        if not isinstance(entry, dict):
-            raise RegistryInvalid(where, f"water body #{index + 1} is not a mapping", line)
-        try:
-            body = WaterBody.model_validate(strip_lines(entry))
-        except ValidationError as exc:
-            name = entry.get("name", f"#{index + 1}")
-            raise RegistryInvalid(
-                where, f"water body {name!r}: {describe_validation_error(exc)}", line
-            ) from exc
+    for body, line in _entries(where, document, "waters", WaterBody, "water body", "name"):
         if body.name in waters:
             raise RegistryInvalid(where, f"water body {body.name!r} is listed twice", line)
         waters[body.name] = body
     return waters
+
+
+def _entries(
+    where: str, document: dict[str, Any], section: str, model: type[_Entry], noun: str, key: str
+) -> Iterator[tuple[_Entry, int | None]]:
+    """Each entry of the list ``section`` validated as ``model``, with its line; errors name
+    the entry by ``key`` (or its position) and the line."""
+    entries = document.get(section) or []
+    if not isinstance(entries, list):
+        raise RegistryInvalid(where, f"'{section}' must be a list", document.get(LINE))
+    for index, entry in enumerate(entries):
+        line = entry.get(LINE) if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            raise RegistryInvalid(where, f"{noun} #{index + 1} is not a mapping", line)
+        try:
+            item = model.model_validate(strip_lines(entry))
+        except ValidationError as exc:
+            name = entry.get(key, f"#{index + 1}")
+            raise RegistryInvalid(
+                where, f"{noun} {name!r}: {describe_validation_error(exc)}", line
+            ) from exc
+        yield item, line
 
 
 def dump_registry(registry: Registry, path: str | Path) -> None:
