@@ -181,10 +181,10 @@ class Evaluator:
             elif item.stale_after is not None and now - at > item.stale_after:
                 continue  # stale on arrival (a late upload): it no longer counts
             elif mode is Mode.LATEST:
-                was = (item.rule.name, device_id) in active
+                key = (item.rule.name, device_id)
+                was = key in active
                 # the mode says which: no per-reading isinstance (nor cast(), a call) on this path
                 judged: Threshold | State | WaterClassBelowTarget = item.rule.condition  # type: ignore[assignment]
-                key = (item.rule.name, device_id)
                 deciding = self._deciding.get(key) if was else None
                 verdict = judge_latest(judged, payload, record, was, deciding)
                 if verdict is not None and verdict is not QUIET:
